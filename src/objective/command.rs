@@ -1,0 +1,402 @@
+//! An external command as the objective.
+//!
+//! The command runs without a shell, in its own process group, in the set's worker folder,
+//! with `{name}` placeholders replaced by values (each value stays one argv element). When the
+//! user's own command is a shell (`["sh", "-c", "..."]`), values substituted into the script are
+//! shell-quoted. A timeout kills the whole process group (SIGTERM, then SIGKILL after the grace
+//! period), and so does the end of the evaluation, so no grandchild outlives its set.
+
+use super::{EvalContext, Objective, Outcome, Status};
+use crate::config::ObjectiveSpec;
+use crate::space::Value;
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Placeholders every command may use besides parameter names.
+pub const BUILTIN_PLACEHOLDERS: &[&str] = &["index", "worker_dir", "config_dir", "experiment_dir"];
+/// Bytes of stdout and stderr kept in memory (the rest only goes to the worker folder).
+const TAIL_BYTES: usize = 64 * 1024;
+/// Characters of stderr stored in the results row.
+const ERROR_CHARS: usize = 400;
+
+/// The process group of the evaluation now running in this process (0: none), so a signal
+/// handler can take it down when the worker is told to die.
+static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn kill_group_and_exit(sig: libc::c_int) {
+    let group = RUNNING_GROUP.load(Ordering::SeqCst);
+    // SAFETY: kill and _exit are async-signal-safe.
+    unsafe {
+        if group > 0 {
+            libc::kill(-group, libc::SIGKILL);
+        }
+        libc::_exit(128 + sig);
+    }
+}
+
+/// Makes SIGTERM and SIGHUP (sent by the master, the launcher or the parent-death signal)
+/// kill the running evaluation's process group before this process exits.
+pub fn install_cleanup_handler() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(SigHandler::Handler(kill_group_and_exit), SaFlags::empty(), SigSet::empty());
+    for sig in [Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only calls async-signal-safe functions.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}
+
+/// The names inside `{...}` placeholders of an argument.
+pub fn placeholders(arg: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) if is_identifier(&after[..close]) => {
+                out.push(&after[..close]);
+                rest = &after[close + 1..];
+            }
+            _ => rest = after,
+        }
+    }
+    out
+}
+
+fn is_identifier(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Replaces the placeholders of `arg`; `quote` shell-quotes each substituted value.
+fn substitute(arg: &str, lookup: &dyn Fn(&str) -> Option<String>, quote: bool) -> String {
+    let mut out = String::with_capacity(arg.len());
+    let mut rest = arg;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}').filter(|c| is_identifier(&after[..*c])) {
+            Some(close) => {
+                let name = &after[..close];
+                match lookup(name) {
+                    Some(v) if quote => out.push_str(&shell_words::quote(&v)),
+                    Some(v) => out.push_str(&v),
+                    None => out.push_str(&rest[open..open + close + 2]),
+                }
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Resolves a program the way the command objective runs it: a path with a `/` relative to
+/// the configuration's folder, a bare name on PATH.
+pub fn find_program(program: &str, config_dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = config_dir.join(program);
+        return executable(&p).then_some(p);
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join(program))
+        .find(|p| executable(p))
+}
+
+/// Name of a parameter's environment variable: `HPO_PARAM_` and the upper-cased name.
+pub fn env_name(param: &str) -> String {
+    format!("HPO_PARAM_{}", param.to_ascii_uppercase())
+}
+
+pub struct CommandObjective {
+    argv: Vec<String>,
+    timeout: Option<Duration>,
+    grace: Duration,
+    result_file: Option<String>,
+    result_key: Option<String>,
+    redirect: bool,
+}
+
+impl CommandObjective {
+    pub fn new(argv: Vec<String>, spec: &ObjectiveSpec, redirect: bool) -> Self {
+        CommandObjective {
+            argv,
+            timeout: spec.timeout,
+            grace: spec.kill_grace,
+            result_file: spec.result_file.clone(),
+            result_key: spec.result_key.clone(),
+            redirect,
+        }
+    }
+
+    fn command(&self, ctx: &EvalContext) -> Result<Command, String> {
+        let worker_dir = ctx.worker_dir.map(|d| d.display().to_string()).unwrap_or_default();
+        let lookup = |name: &str| -> Option<String> {
+            match name {
+                "index" => Some(ctx.index.to_string()),
+                "worker_dir" => Some(worker_dir.clone()),
+                "config_dir" => Some(ctx.config_dir.display().to_string()),
+                "experiment_dir" => Some(ctx.experiment_dir.display().to_string()),
+                _ => ctx.params.get(name).map(Value::to_string),
+            }
+        };
+        let shell = Path::new(&self.argv[0])
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| ["sh", "bash", "dash", "zsh", "ksh"].contains(&n));
+        let mut after_c = false;
+        let args: Vec<String> = self.argv[1..]
+            .iter()
+            .map(|a| {
+                let quote = shell && after_c;
+                after_c = a == "-c";
+                substitute(a, &lookup, quote)
+            })
+            .collect();
+        let program = find_program(&self.argv[0], ctx.config_dir)
+            .ok_or_else(|| format!("program `{}` not found", self.argv[0]))?;
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .current_dir(ctx.worker_dir.unwrap_or(ctx.experiment_dir))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("HPO_INDEX", ctx.index.to_string())
+            .env("HPO_EXPERIMENT_DIR", ctx.experiment_dir)
+            .process_group(0);
+        if let Some(d) = ctx.worker_dir {
+            cmd.env("HPO_WORKER_DIR", d);
+        }
+        for (name, value) in ctx.params.iter() {
+            cmd.env(env_name(name), value.to_string());
+        }
+        for (k, v) in ctx.env {
+            cmd.env(k, v);
+        }
+        // SAFETY: prctl is async-signal-safe; it only makes the child die with its worker.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        Ok(cmd)
+    }
+
+    fn parse_result(&self, stdout: &str, ctx: &EvalContext) -> Result<f64, String> {
+        if let Some(file) = &self.result_file {
+            let path = ctx.worker_dir.unwrap_or(ctx.experiment_dir).join(file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read result file {}: {e}", path.display()))?;
+            return match &self.result_key {
+                Some(key) => json_number(&text, key)
+                    .ok_or_else(|| format!("result file {} has no numeric key `{key}`", path.display())),
+                None => last_number(&text).ok_or_else(|| format!("result file {} holds no number", path.display())),
+            };
+        }
+        match &self.result_key {
+            Some(key) => stdout
+                .lines()
+                .rev()
+                .find_map(|l| json_number(l, key))
+                .ok_or_else(|| format!("no JSON line with a numeric `{key}` on stdout")),
+            None => last_number(stdout).ok_or_else(|| "stdout holds no line that is a number".to_string()),
+        }
+    }
+}
+
+/// The last line of `text` that parses as a number (NaN and inf included, so they can be
+/// reported as such).
+fn last_number(text: &str) -> Option<f64> {
+    text.lines().rev().find_map(|l| l.trim().parse::<f64>().ok())
+}
+
+fn json_number(text: &str, key: &str) -> Option<f64> {
+    let v: serde_json::Value = serde_json::from_str(text.trim()).ok()?;
+    v.get(key)?.as_f64()
+}
+
+/// Reads a pipe to its end, keeping the last `TAIL_BYTES` and copying everything to `copy`.
+fn drain(mut pipe: impl Read, mut copy: Option<std::fs::File>) -> Vec<u8> {
+    use std::io::Write;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if let Some(f) = copy.as_mut() {
+                    if f.write_all(&buf[..n]).is_err() {
+                        copy = None;
+                    }
+                }
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > 2 * TAIL_BYTES {
+                    tail.drain(..tail.len() - TAIL_BYTES);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    if tail.len() > TAIL_BYTES {
+        tail.drain(..tail.len() - TAIL_BYTES);
+    }
+    tail
+}
+
+fn kill_group(group: i32, sig: libc::c_int) {
+    // SAFETY: plain syscall on a process group we created; ESRCH is fine.
+    unsafe {
+        libc::kill(-group, sig);
+    }
+}
+
+/// The last characters of stderr, on one line, for the results row.
+fn error_tail(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let text = text.trim();
+    let start = text.char_indices().rev().nth(ERROR_CHARS - 1).map_or(0, |(i, _)| i);
+    text[start..].replace(['\n', '\r'], " | ")
+}
+
+impl Objective for CommandObjective {
+    fn evaluate(&mut self, ctx: &EvalContext) -> Outcome {
+        let mut cmd = match self.command(ctx) {
+            Ok(c) => c,
+            Err(e) => return Outcome::failed(e),
+        };
+        let files = |name: &str| {
+            ctx.worker_dir.filter(|_| self.redirect).and_then(|d| std::fs::File::create(d.join(name)).ok())
+        };
+        let (out_copy, err_copy) = (files("stdout.txt"), files("stderr.txt"));
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return Outcome::failed(format!("cannot start `{}`: {e}", self.argv[0])),
+        };
+        let group = child.id() as i32;
+        RUNNING_GROUP.store(group, Ordering::SeqCst);
+        let (tx, rx) = mpsc::channel();
+        let readers: Vec<_> = [
+            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .zip([out_copy, err_copy])
+        .enumerate()
+        .filter_map(|(i, (pipe, copy))| {
+            let tx = tx.clone();
+            let pipe = pipe?;
+            Some(std::thread::spawn(move || {
+                let _ = tx.send((i, drain(pipe, copy)));
+            }))
+        })
+        .collect();
+        drop(tx);
+
+        let start = Instant::now();
+        let mut pause = Duration::from_micros(200);
+        let mut timed_out = false;
+        let mut term_sent: Option<Instant> = None;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(st)) => break Some(st),
+                Ok(None) => {}
+                Err(_) => break None,
+            }
+            if let Some(limit) = self.timeout {
+                if !timed_out && start.elapsed() >= limit {
+                    timed_out = true;
+                    kill_group(group, libc::SIGTERM);
+                    term_sent = Some(Instant::now());
+                }
+            }
+            if term_sent.is_some_and(|t| t.elapsed() >= self.grace) {
+                kill_group(group, libc::SIGKILL);
+                term_sent = None;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        };
+        // Whatever the command left behind in its group goes with it.
+        kill_group(group, libc::SIGKILL);
+        RUNNING_GROUP.store(0, Ordering::SeqCst);
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        for _ in 0..readers.len() {
+            match rx.recv_timeout(Duration::from_secs(2)) {
+                Ok((0, t)) => stdout = t,
+                Ok((_, t)) => stderr = t,
+                // A process that left the group still holds a pipe: give up on its output.
+                Err(_) => break,
+            }
+        }
+        let exit_code = status.and_then(|s| s.code());
+        let signal = status.and_then(|s| s.signal());
+        let err = error_tail(&stderr);
+        if timed_out {
+            return Outcome {
+                status: Status::Timeout,
+                result: None,
+                exit_code,
+                error: format!("killed after the {:.1} s timeout; {err}", self.timeout.unwrap_or_default().as_secs_f64()),
+            };
+        }
+        let fail = |reason: String| Outcome {
+            status: Status::Failed,
+            result: None,
+            exit_code,
+            error: if err.is_empty() { reason } else { format!("{reason}; stderr: {err}") },
+        };
+        if let Some(sig) = signal {
+            return fail(format!("killed by signal {sig}"));
+        }
+        match exit_code {
+            Some(0) => {}
+            Some(code) => return fail(format!("exit code {code}")),
+            None => return fail("the command's status is unknown".into()),
+        }
+        match self.parse_result(&String::from_utf8_lossy(&stdout), ctx) {
+            Ok(v) if v.is_finite() => Outcome { status: Status::Ok, result: Some(v), exit_code, error: String::new() },
+            Ok(v) => fail(format!("the result is {v}")),
+            Err(e) => fail(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_and_substitution() {
+        assert_eq!(placeholders("--lr={lr} {x}{y} {not valid} {"), vec!["lr", "x", "y"]);
+        let look = |n: &str| match n {
+            "x" => Some("$(touch /tmp/pwned)".to_string()),
+            _ => None,
+        };
+        assert_eq!(substitute("a={x} {z} {{", &look, false), "a=$(touch /tmp/pwned) {z} {{");
+        assert_eq!(substitute("echo {x}", &look, true), "echo '$(touch /tmp/pwned)'");
+    }
+
+    #[test]
+    fn result_parsing() {
+        assert_eq!(last_number("loss\n0.5\nepoch 3\n  1e-3 \nbye"), Some(1e-3));
+        assert_eq!(last_number("no numbers"), None);
+        assert_eq!(json_number(r#"{"loss": 0.25, "acc": 1}"#, "loss"), Some(0.25));
+        assert_eq!(error_tail(b"line1\nline2\n"), "line1 | line2");
+    }
+}

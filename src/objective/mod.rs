@@ -1,0 +1,142 @@
+//! What a worker evaluates: the [`Objective`] trait, the builtin test functions, an external
+//! command, or a user's Rust function.
+//!
+//! A failed evaluation is data: an [`Outcome`] with a status, never an error of the run.
+
+pub mod builtin;
+pub mod command;
+
+use crate::config::{Delay, Experiment, ObjectiveKind};
+use crate::space::Params;
+use builtin::Builtin;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Ok,
+    Failed,
+    Timeout,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Timeout => "timeout",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        [Status::Ok, Status::Failed, Status::Timeout].into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The result of one evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub status: Status,
+    /// The objective value (finite) when `status` is ok.
+    pub result: Option<f64>,
+    pub exit_code: Option<i32>,
+    /// Why it failed: the tail of stderr, the signal, the parse problem.
+    pub error: String,
+}
+
+impl Outcome {
+    pub fn ok(result: f64) -> Outcome {
+        if result.is_finite() {
+            Outcome { status: Status::Ok, result: Some(result), exit_code: None, error: String::new() }
+        } else {
+            Outcome::failed(format!("the objective returned {result}"))
+        }
+    }
+    pub fn failed(error: impl Into<String>) -> Outcome {
+        Outcome { status: Status::Failed, result: None, exit_code: None, error: error.into() }
+    }
+}
+
+/// Where and with what one evaluation runs.
+pub struct EvalContext<'a> {
+    pub index: usize,
+    pub params: &'a Params,
+    /// `worker_out/000042/` when the experiment provides worker folders.
+    pub worker_dir: Option<&'a Path>,
+    pub experiment_dir: &'a Path,
+    pub config_dir: &'a Path,
+    /// Variables the worker's binding exports (`CUDA_VISIBLE_DEVICES`, `OMP_NUM_THREADS`).
+    pub env: &'a [(String, String)],
+}
+
+pub trait Objective {
+    fn evaluate(&mut self, ctx: &EvalContext) -> Outcome;
+}
+
+/// A user's Rust function as an objective (the library API).
+pub struct FnObjective<F>(pub F);
+
+impl<F: FnMut(&Params) -> f64> Objective for FnObjective<F> {
+    fn evaluate(&mut self, ctx: &EvalContext) -> Outcome {
+        let f = &mut self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(ctx.params))) {
+            Ok(v) => Outcome::ok(v),
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Outcome::failed(format!("the objective panicked: {msg}"))
+            }
+        }
+    }
+}
+
+/// A builtin test function, with an optional synthetic delay.
+pub struct BuiltinObjective {
+    pub function: Builtin,
+    pub delay: Option<Delay>,
+    pub seed: u64,
+}
+
+impl Objective for BuiltinObjective {
+    fn evaluate(&mut self, ctx: &EvalContext) -> Outcome {
+        let pause = match self.delay {
+            None => 0.0,
+            Some(Delay::Fixed(s)) => s,
+            Some(Delay::Uniform([lo, hi])) => {
+                use rand::{Rng, SeedableRng};
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed ^ (ctx.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                rng.random_range(lo..=hi)
+            }
+        };
+        if pause > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(pause));
+        }
+        Outcome::ok(self.function.eval(&ctx.params.numeric()))
+    }
+}
+
+/// The objective an experiment's configuration names (`None` for `Custom`, which only the
+/// library API can supply).
+pub fn from_experiment(exp: &Experiment) -> Option<Box<dyn Objective>> {
+    match &exp.objective.kind {
+        ObjectiveKind::Builtin { function, delay } => {
+            Some(Box::new(BuiltinObjective { function: *function, delay: *delay, seed: exp.seed }))
+        }
+        ObjectiveKind::Command { argv } => Some(Box::new(command::CommandObjective::new(
+            argv.clone(),
+            &exp.objective,
+            exp.compute.redirect_stdout,
+        ))),
+        ObjectiveKind::Custom => None,
+    }
+}

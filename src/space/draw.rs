@@ -1,0 +1,168 @@
+//! Drawing the parameter table: every block's sets, in order, from one seeded generator.
+
+use super::{Block, Cell, Range, SetSpec, Space, Strategy, Value};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashSet;
+
+/// Redraws allowed per set before `prevent_duplicate` gives up.
+const MAX_REDRAWS: usize = 1000;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DrawError {
+    #[error(
+        "sets block {block}: could not draw a set different from every earlier one after \
+         {MAX_REDRAWS} tries (set {index}); the block asks for more distinct sets than its \
+         choices and rounding allow. Lower `count` or set `prevent_duplicate = false`"
+    )]
+    Exhausted { block: usize, index: usize },
+}
+
+/// Draws the whole table. Same space and seed, same table.
+pub fn draw_table(space: &Space, seed: u64) -> Result<Vec<SetSpec>, DrawError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut seen: HashSet<Vec<String>> = HashSet::new();
+    let mut table = Vec::with_capacity(space.blocks.iter().map(|b| b.count).sum());
+    for (b, block) in space.blocks.iter().enumerate() {
+        for _ in 0..block.count {
+            let index = table.len();
+            let mut cells = draw_set(block, &mut rng);
+            if block.prevent_duplicate && !block.is_bayesian() {
+                let mut tries = 0;
+                while !seen.insert(key(&cells)) {
+                    tries += 1;
+                    if tries >= MAX_REDRAWS {
+                        return Err(DrawError::Exhausted { block: b, index });
+                    }
+                    cells = draw_set(block, &mut rng);
+                }
+            } else if !block.is_bayesian() {
+                seen.insert(key(&cells));
+            }
+            table.push(SetSpec { index, block: b, cells });
+        }
+    }
+    Ok(table)
+}
+
+fn key(cells: &[Cell]) -> Vec<String> {
+    cells
+        .iter()
+        .map(|c| match c {
+            Cell::Fixed(v) => v.to_string(),
+            _ => String::new(),
+        })
+        .collect()
+}
+
+fn draw_set(block: &Block, rng: &mut ChaCha8Rng) -> Vec<Cell> {
+    block
+        .strategies
+        .iter()
+        .map(|s| match s {
+            Strategy::Explicit(v) => Cell::Fixed(v.clone()),
+            Strategy::Random(r) => Cell::Fixed(draw_range(r, rng)),
+            Strategy::Choice(list) => Cell::Fixed(list[rng.random_range(0..list.len())].clone()),
+            Strategy::Bayesian(_) | Strategy::BayesianChoice(_) => Cell::Bayesian,
+            Strategy::Computed => Cell::Computed,
+        })
+        .collect()
+}
+
+/// A uniform (or log-uniform) draw inside the range, rounded as the range says.
+pub fn draw_range(r: &Range, rng: &mut impl Rng) -> Value {
+    let u: f64 = rng.random();
+    r.finish(r.from_unit(u))
+}
+
+impl Range {
+    /// Maps `u` in [0, 1] onto the range (log-scaled when `log`); integer ranges cover
+    /// every whole number in [lo, hi] with equal width.
+    pub fn from_unit(&self, u: f64) -> f64 {
+        if self.integer {
+            let (lo, hi) = (self.lo.ceil(), self.hi.floor());
+            return (lo + (u * (hi - lo + 1.0)).floor()).min(hi);
+        }
+        if self.log {
+            (self.lo.ln() + u * (self.hi.ln() - self.lo.ln())).exp()
+        } else {
+            self.lo + u * (self.hi - self.lo)
+        }
+    }
+
+    /// The inverse of `from_unit` (used to place observed values in the unit cube).
+    pub fn to_unit(&self, v: f64) -> f64 {
+        let u = if self.integer {
+            let (lo, hi) = (self.lo.ceil(), self.hi.floor());
+            (v - lo + 0.5) / (hi - lo + 1.0)
+        } else if self.log {
+            (v.ln() - self.lo.ln()) / (self.hi.ln() - self.lo.ln())
+        } else {
+            (v - self.lo) / (self.hi - self.lo)
+        };
+        if u.is_finite() { u.clamp(0.0, 1.0) } else { 0.5 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::{Kind, Parameter};
+
+    fn space(prevent_duplicate: bool, count: usize) -> Space {
+        Space {
+            parameters: vec![
+                Parameter { name: "x".into(), kind: Kind::Float },
+                Parameter { name: "c".into(), kind: Kind::Str },
+            ],
+            blocks: vec![Block {
+                count,
+                prevent_duplicate,
+                strategies: vec![
+                    Strategy::Random(Range {
+                        lo: 0.0,
+                        hi: 1.0,
+                        log: false,
+                        round: Some(0),
+                        integer: false,
+                    }),
+                    Strategy::Choice(vec![Value::Str("a".into()), Value::Str("b".into())]),
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn same_seed_same_table() {
+        let s = space(false, 50);
+        assert_eq!(draw_table(&s, 7).unwrap(), draw_table(&s, 7).unwrap());
+        assert_ne!(draw_table(&s, 7).unwrap(), draw_table(&s, 8).unwrap());
+    }
+
+    #[test]
+    fn prevent_duplicate_gives_distinct_sets_or_a_clear_error() {
+        let table = draw_table(&space(true, 4), 1).unwrap();
+        let keys: HashSet<_> = table.iter().map(|s| key(&s.cells)).collect();
+        assert_eq!(keys.len(), 4);
+        assert_eq!(
+            draw_table(&space(true, 5), 1),
+            Err(DrawError::Exhausted { block: 0, index: 4 })
+        );
+    }
+
+    #[test]
+    fn log_and_integer_ranges_stay_inside() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let r = Range { lo: 1e-5, hi: 1e-1, log: true, round: None, integer: false };
+        let i = Range { lo: 2.0, hi: 5.0, log: false, round: None, integer: true };
+        let mut ints = HashSet::new();
+        for _ in 0..2000 {
+            let v = draw_range(&r, &mut rng).as_f64().unwrap();
+            assert!((1e-5..=1e-1).contains(&v));
+            if let Value::Int(k) = draw_range(&i, &mut rng) {
+                ints.insert(k);
+            }
+        }
+        assert_eq!(ints, HashSet::from([2, 3, 4, 5]));
+    }
+}

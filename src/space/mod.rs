@@ -1,0 +1,256 @@
+//! The search space: typed, ordered parameters, the strategies that fill them in each block of
+//! sets, the drawn parameter table, and the values a finished set carries.
+//!
+//! A set is drawn on the master at `init` time (explicit, random and choice cells get their
+//! value; Bayesian cells stay placeholders) and completed on the worker that evaluates it (the
+//! suggestion fills the Bayesian cells, then `expr` parameters are computed in order).
+
+mod draw;
+mod encode;
+mod expr;
+
+pub use draw::{DrawError, draw_table};
+pub use encode::{BayesColumns, Dim};
+pub use expr::{Expr, ExprError};
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One parameter value as stored in the tables and handed to objectives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    Float(f64),
+    Int(i64),
+    Str(String),
+}
+
+impl Value {
+    /// The numeric view of a value (`None` for strings).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Float(v) => Some(*v),
+            Value::Int(v) => Some(*v as f64),
+            Value::Str(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Float(v) => write!(f, "{v}"),
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The declared type of a parameter.
+#[derive(Clone, Debug)]
+pub enum Kind {
+    Float,
+    Int,
+    Str,
+    /// Computed from earlier parameters; never drawn.
+    Expr(Expr),
+}
+
+impl Kind {
+    pub fn is_numeric(&self) -> bool {
+        !matches!(self, Kind::Str)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Parameter {
+    pub name: String,
+    pub kind: Kind,
+}
+
+/// Bounds of a drawn or proposed number.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Range {
+    pub lo: f64,
+    pub hi: f64,
+    /// Draw (or model) the logarithm of the value.
+    pub log: bool,
+    /// Round to this many decimal digits.
+    pub round: Option<u32>,
+    /// The parameter is an `int`: values are whole numbers.
+    pub integer: bool,
+}
+
+impl Range {
+    /// Applies the rounding rules and turns the number into the parameter's value type.
+    pub fn finish(&self, v: f64) -> Value {
+        let v = v.clamp(self.lo, self.hi);
+        if self.integer {
+            return Value::Int(v.round() as i64);
+        }
+        match self.round {
+            Some(digits) => Value::Float(round_to(v, digits)),
+            None => Value::Float(v),
+        }
+    }
+}
+
+pub fn round_to(v: f64, digits: u32) -> f64 {
+    let scale = 10f64.powi(digits as i32);
+    // Adding zero turns -0 into 0, so a rounded value never prints as "-0".
+    (v * scale).round() / scale + 0.0
+}
+
+/// How one parameter is filled within one block of sets.
+#[derive(Clone, Debug)]
+pub enum Strategy {
+    Explicit(Value),
+    Random(Range),
+    Choice(Vec<Value>),
+    Bayesian(Range),
+    BayesianChoice(Vec<Value>),
+    /// `expr` parameters: computed, never drawn.
+    Computed,
+}
+
+impl Strategy {
+    pub fn is_bayesian(&self) -> bool {
+        matches!(self, Strategy::Bayesian(_) | Strategy::BayesianChoice(_))
+    }
+}
+
+/// A block of sets, as one `[[sets]]` table of the configuration.
+#[derive(Clone, Debug)]
+pub struct Block {
+    pub count: usize,
+    pub prevent_duplicate: bool,
+    /// One strategy per parameter, in parameter order.
+    pub strategies: Vec<Strategy>,
+}
+
+impl Block {
+    pub fn is_bayesian(&self) -> bool {
+        self.strategies.iter().any(Strategy::is_bayesian)
+    }
+}
+
+/// The validated parameter definition and its blocks.
+#[derive(Clone, Debug)]
+pub struct Space {
+    pub parameters: Vec<Parameter>,
+    pub blocks: Vec<Block>,
+}
+
+/// One cell of the drawn table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Cell {
+    Fixed(Value),
+    /// Filled by the suggestion on the worker.
+    Bayesian,
+    /// An `expr` parameter, computed once the cells before it are known.
+    Computed,
+}
+
+/// One drawn parameter set: a row of `parameters.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SetSpec {
+    pub index: usize,
+    pub block: usize,
+    pub cells: Vec<Cell>,
+}
+
+impl SetSpec {
+    pub fn is_bayesian(&self) -> bool {
+        self.cells.iter().any(|c| matches!(c, Cell::Bayesian))
+    }
+}
+
+/// Ordered parameter names and values of one set, as an objective sees them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params {
+    names: std::sync::Arc<[String]>,
+    values: Vec<Value>,
+}
+
+impl Params {
+    pub fn new(names: std::sync::Arc<[String]>, values: Vec<Value>) -> Self {
+        Params { names, values }
+    }
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.names.iter().position(|n| n == name).map(|i| &self.values[i])
+    }
+    /// The numeric value of `name`, or `None` when it is missing or a string.
+    pub fn f64(&self, name: &str) -> Option<f64> {
+        self.get(name).and_then(Value::as_f64)
+    }
+    /// The numeric values in declared order (strings skipped): a builtin's input vector.
+    pub fn numeric(&self) -> Vec<f64> {
+        self.values.iter().filter_map(Value::as_f64).collect()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.names.iter().map(String::as_str).zip(self.values.iter())
+    }
+}
+
+impl Space {
+    pub fn names(&self) -> std::sync::Arc<[String]> {
+        self.parameters.iter().map(|p| p.name.clone()).collect()
+    }
+
+    /// Completes a set: Bayesian cells from `bayes` (in parameter order), then `expr`
+    /// parameters computed in order from the values before them.
+    pub fn resolve(&self, cells: &[Cell], bayes: &[Value]) -> Result<Vec<Value>, ExprError> {
+        let mut bayes = bayes.iter();
+        let mut values: Vec<Value> = Vec::with_capacity(cells.len());
+        for (param, cell) in self.parameters.iter().zip(cells) {
+            let value = match (cell, &param.kind) {
+                (Cell::Fixed(v), _) => v.clone(),
+                (Cell::Bayesian, _) => bayes.next().cloned().ok_or(ExprError::MissingSuggestion {
+                    name: param.name.clone(),
+                })?,
+                (Cell::Computed, Kind::Expr(e)) => e.eval(&self.parameters, &values)?,
+                (Cell::Computed, _) => {
+                    return Err(ExprError::MissingSuggestion {
+                        name: param.name.clone(),
+                    });
+                }
+            };
+            values.push(value);
+        }
+        Ok(values)
+    }
+
+    /// Parses a stored table value back into the parameter's type.
+    pub fn parse_value(&self, param: usize, text: &str) -> Option<Value> {
+        match &self.parameters[param].kind {
+            Kind::Str => Some(Value::Str(text.to_string())),
+            Kind::Int => text.parse().ok().map(Value::Int),
+            Kind::Float => text.parse().ok().map(Value::Float),
+            Kind::Expr(_) => text
+                .parse::<i64>()
+                .ok()
+                .map(Value::Int)
+                .or_else(|| text.parse().ok().map(Value::Float)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_gives_short_decimal_forms() {
+        assert_eq!(round_to(1.23456, 3).to_string(), "1.235");
+        assert_eq!(round_to(-0.0004, 3).to_string(), "0");
+        let r = Range { lo: 0.0, hi: 10.0, log: false, round: Some(0), integer: false };
+        assert_eq!(r.finish(3.6).to_string(), "4");
+        let r = Range { integer: true, ..r };
+        assert_eq!(r.finish(42.0), Value::Int(10));
+    }
+}
