@@ -76,6 +76,9 @@ pub struct RawExperiment {
 pub struct RawObjective {
     pub builtin: Option<String>,
     pub command: Option<CommandLine>,
+    /// The objective is a Rust function of the program running the experiment (library API).
+    #[serde(default)]
+    pub custom: bool,
     #[serde(default = "default_direction")]
     pub direction: String,
     pub timeout_s: Option<f64>,
@@ -549,9 +552,13 @@ impl Validator<'_> {
         if raw.retries > 100 {
             return Err(self.err(None, "objective.retries", format!("{} retries; at most 100 are allowed", raw.retries)));
         }
+        let given = usize::from(raw.builtin.is_some()) + usize::from(raw.command.is_some()) + usize::from(raw.custom);
+        if given != 1 {
+            return Err(self.err(None, "objective", "give exactly one of `builtin = \"...\"`, `command = [...]` or `custom = true`"));
+        }
         let kind = match (&raw.builtin, &raw.command) {
+            (None, None) => ObjectiveKind::Custom,
             (Some(_), Some(_)) => return Err(self.err(None, "objective", "give either `builtin` or `command`, not both")),
-            (None, None) => return Err(self.err(None, "objective", "give `builtin = \"...\"` or `command = [...]`")),
             (Some(name), None) => {
                 let names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
                 let function = Builtin::from_name(name).ok_or_else(|| self.err(None, "objective.builtin", format!(

@@ -1,0 +1,131 @@
+//! How the master and its workers talk: the messages, and the [`Transport`] (master side) and
+//! [`WorkerLink`] (worker side) traits that the local fork pool and MPI implement.
+//!
+//! Messages are bincode frames. The master never blocks on a send (a transport queues what
+//! does not fit); waiting for a message sleeps instead of spinning.
+
+pub mod fork;
+
+use crate::objective::Outcome;
+use crate::space::Value;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Workers are numbered 0..K by the transport; rows show `id + 1` (the MPI rank).
+pub type WorkerId = usize;
+
+/// A finished, successful set as the suggestion sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    pub index: u32,
+    pub values: Vec<Value>,
+    /// The result as a value to minimize (negated for maximizing experiments).
+    pub loss: f64,
+}
+
+/// A set that is running: its values when a worker proposed them (a Bayesian set), `None`
+/// when the worker can read them from the parameter table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub index: u32,
+    pub values: Option<Vec<Value>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub index: u32,
+    /// Observations this worker has not been sent before (Bayesian tasks only).
+    pub history: Vec<Observation>,
+    /// Sets running elsewhere (Bayesian tasks only).
+    pub pending: Vec<Pending>,
+    /// Seconds since the Unix epoch after which the evaluation must be cut off (the job's end).
+    pub deadline: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ToWorker {
+    Task(Task),
+    /// Finish the running evaluation, drop queued ones, say `Bye` and exit.
+    Stop,
+}
+
+/// Where a worker runs, for the results table.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    pub rank: Option<u32>,
+    pub host: String,
+    pub gpu: String,
+    pub cores: String,
+    pub pid: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Done {
+    pub index: u32,
+    pub values: Vec<Value>,
+    pub outcome: Outcome,
+    /// Unix time in seconds.
+    pub started: f64,
+    pub ended: f64,
+    pub note: String,
+    /// The evaluation was cut off at the deadline: not a result, to be re-run on resume.
+    pub cut_off: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum FromWorker {
+    Ready(WorkerInfo),
+    /// The values a worker proposed for a Bayesian set, sent before evaluating it.
+    Proposal { index: u32, values: Vec<Value> },
+    Done(Done),
+    /// Answer to `Stop`: the queued sets it dropped.
+    Bye { dropped: Vec<u32> },
+}
+
+/// What the master's wait returns.
+#[derive(Debug)]
+pub enum Event {
+    Message(WorkerId, FromWorker),
+    /// The worker is gone (process died, connection closed); the reason in words.
+    Lost(WorkerId, String),
+    /// Nothing arrived within the timeout.
+    Idle,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("communication with worker {worker} failed: {reason}")]
+    Worker { worker: WorkerId, reason: String },
+    #[error("the transport failed: {reason}")]
+    Failed { reason: String },
+    #[error("a message could not be decoded: {reason}")]
+    Decode { reason: String },
+}
+
+/// The master's side.
+pub trait Transport {
+    fn workers(&self) -> usize;
+    /// Queues a message for a worker; never blocks on the worker.
+    fn send(&mut self, worker: WorkerId, msg: &ToWorker) -> Result<(), TransportError>;
+    /// Waits up to `timeout` for the next event, sleeping (not spinning) while nothing comes.
+    fn recv(&mut self, timeout: Duration) -> Result<Event, TransportError>;
+    /// "processes" or "mpi", for the status file.
+    fn name(&self) -> &'static str;
+}
+
+/// A worker's side.
+pub trait WorkerLink {
+    /// The next message; `block = false` returns `None` at once when none is waiting.
+    fn recv(&mut self, block: bool) -> Result<Option<ToWorker>, TransportError>;
+    fn send(&mut self, msg: &FromWorker) -> Result<(), TransportError>;
+}
+
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    bincode::serde::encode_to_vec(msg, bincode::config::standard()).unwrap_or_default()
+}
+
+pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, TransportError> {
+    bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        .map(|(v, _)| v)
+        .map_err(|e| TransportError::Decode { reason: e.to_string() })
+}

@@ -1,0 +1,65 @@
+//! `hpo run CONFIG|DIR [--processes K]`: run or resume an experiment.
+
+use crate::launch::{self, ObjectiveFactory, RunOptions};
+use crate::schedule::Termination;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// A configuration file (TOML) or an existing experiment folder.
+    pub target: PathBuf,
+    /// Local worker processes (overrides `[compute] processes`).
+    #[arg(long, short = 'p')]
+    pub processes: Option<usize>,
+    /// Experiment folder (instead of `[experiment] dir`).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// No progress display.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Time this run may take (e.g. 3h, 90min): no set starts that cannot finish in it.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub walltime: Option<std::time::Duration>,
+}
+
+pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<ExitCode> {
+    let options = RunOptions { processes: args.processes, dir: args.dir, quiet: args.quiet, walltime: args.walltime };
+    let summary = launch::run_processes(&args.target, &options, factory)?;
+    let p = &summary.progress;
+    let secs = summary.elapsed.as_secs_f64();
+    let best = p.best.map(|(i, v)| format!("; best {v} (set {i})")).unwrap_or_default();
+    if !args.quiet {
+        eprintln!(
+            "hpo: {} of {} sets done ({} failed); this run: {} in {:.2} s ({:.0}/s){best}; master peak RSS {:.1} MiB",
+            p.done,
+            p.total,
+            p.failed,
+            p.done_this_run,
+            secs,
+            if secs > 0.0 { p.done_this_run as f64 / secs } else { 0.0 },
+            peak_rss_kib() as f64 / 1024.0
+        );
+    }
+    Ok(match summary.termination {
+        Termination::Complete => ExitCode::SUCCESS,
+        Termination::Deadline => {
+            eprintln!("hpo: stopped before the end of the job; run the same command again to continue");
+            ExitCode::SUCCESS
+        }
+        Termination::Interrupted => {
+            eprintln!("hpo: interrupted; run the same command again to continue");
+            ExitCode::from(130)
+        }
+        Termination::NoWorkers => {
+            eprintln!("hpo: every worker was lost; run the same command again to continue");
+            ExitCode::from(1)
+        }
+        Termination::WriteFailed => ExitCode::from(1),
+    })
+}
+
+/// Peak resident memory of this process.
+pub fn peak_rss_kib() -> u64 {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).map(|u| u.max_rss() as u64).unwrap_or(0)
+}

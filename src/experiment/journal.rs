@@ -1,0 +1,374 @@
+//! `results.csv`: appended the moment a result arrives, fsynced in small batches by a
+//! background thread, and read back (and repaired) on resume.
+//!
+//! The master writes rows into the page cache at once (so a `kill -9` of the master loses
+//! nothing written) and a syncer thread makes them durable at least every [`SYNC_EVERY`]; a
+//! row is reported anywhere (progress, hooks) only once it is durable. A crash can leave a torn
+//! last line: reading drops it and its set is re-run.
+
+use crate::objective::{Outcome, Status};
+use crate::space::{Space, Value};
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// The longest a written row waits for its fsync.
+pub const SYNC_EVERY: Duration = Duration::from_millis(50);
+/// Columns after the parameters, in order. Extend at the end; never rename.
+pub const TAIL_COLUMNS: [&str; 16] = [
+    "result", "status", "worker", "started", "ended", "duration_s", "attempts", "exit_code",
+    "rank", "host", "gpu", "cores", "bayesian", "block", "note", "error",
+];
+
+/// One finished set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultRow {
+    pub index: usize,
+    /// Every parameter, in declared order (Bayesian ones as proposed, `expr` ones computed).
+    pub values: Vec<Value>,
+    pub outcome: Outcome,
+    /// Worker number: 1..K for the local pool, the MPI rank otherwise.
+    pub worker: usize,
+    pub started: SystemTime,
+    pub ended: SystemTime,
+    pub attempts: u32,
+    pub rank: Option<u32>,
+    pub host: String,
+    pub gpu: String,
+    pub cores: String,
+    pub bayesian: bool,
+    pub block: usize,
+    pub note: String,
+}
+
+impl ResultRow {
+    pub fn duration_s(&self) -> f64 {
+        self.ended.duration_since(self.started).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    }
+
+    fn record(&self) -> Vec<String> {
+        let mut rec = Vec::with_capacity(self.values.len() + TAIL_COLUMNS.len() + 1);
+        rec.push(self.index.to_string());
+        rec.extend(self.values.iter().map(Value::to_string));
+        rec.push(self.outcome.result.map(|r| r.to_string()).unwrap_or_default());
+        rec.push(self.outcome.status.to_string());
+        rec.push(self.worker.to_string());
+        rec.push(humantime::format_rfc3339_millis(self.started).to_string());
+        rec.push(humantime::format_rfc3339_millis(self.ended).to_string());
+        rec.push(format!("{:.3}", self.duration_s()));
+        rec.push(self.attempts.to_string());
+        rec.push(self.outcome.exit_code.map(|c| c.to_string()).unwrap_or_default());
+        rec.push(self.rank.map(|r| r.to_string()).unwrap_or_default());
+        rec.push(self.host.clone());
+        rec.push(self.gpu.clone());
+        rec.push(self.cores.clone());
+        rec.push(self.bayesian.to_string());
+        rec.push(self.block.to_string());
+        rec.push(self.note.clone());
+        rec.push(self.outcome.error.clone());
+        rec
+    }
+}
+
+pub fn header(space: &Space) -> Vec<String> {
+    let mut h = vec!["index".to_string()];
+    h.extend(space.parameters.iter().map(|p| p.name.clone()));
+    h.extend(TAIL_COLUMNS.iter().map(|s| s.to_string()));
+    h
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot write results to {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: line {line}: {problem}; fix or remove that line by hand, then resume")]
+    Damaged { path: PathBuf, line: usize, problem: String },
+}
+
+/// What reading the results found and mended.
+#[derive(Debug, Default, PartialEq)]
+pub struct Repair {
+    /// A torn last line was cut off (its set will be re-run).
+    pub torn_line: bool,
+    /// Indices that appeared more than once; the first row was kept, the file rewritten and
+    /// the original kept beside it.
+    pub duplicates: Vec<usize>,
+    pub backup: Option<PathBuf>,
+}
+
+impl Repair {
+    pub fn is_clean(&self) -> bool {
+        !self.torn_line && self.duplicates.is_empty()
+    }
+}
+
+struct SyncState {
+    written: AtomicU64,
+    durable: AtomicU64,
+    failed: AtomicBool,
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+/// The append side of `results.csv`, owned by the master.
+pub struct Journal {
+    path: PathBuf,
+    file: Arc<File>,
+    offset: u64,
+    csv: csv::Writer<Vec<u8>>,
+    /// Rows appended (the sequence number of the next row).
+    appended: u64,
+    /// Rows handed to the kernel.
+    written: u64,
+    state: Arc<SyncState>,
+    syncer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Journal {
+    /// Opens (or creates) `results.csv` for appending; read (and repair) it with
+    /// [`read_and_repair`] first. Call after forking the workers: it starts a thread.
+    pub fn open(dir: &Path, space: &Space) -> Result<Journal, JournalError> {
+        let path = dir.join(super::RESULTS_FILE);
+        let io = |source| JournalError::Io { path: path.clone(), source };
+        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut offset = file.metadata().map_err(io)?.len();
+        if offset == 0 {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let _ = w.write_record(header(space));
+            let bytes = w.into_inner().unwrap_or_default();
+            file.write_all_at(&bytes, 0).and_then(|()| file.sync_data()).map_err(io)?;
+            offset = bytes.len() as u64;
+        }
+        let file = Arc::new(file);
+        let state = Arc::new(SyncState {
+            written: AtomicU64::new(0),
+            durable: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        let syncer = {
+            let (file, state) = (file.clone(), state.clone());
+            std::thread::Builder::new().name("hpo-fsync".into()).spawn(move || sync_loop(&file, &state)).map_err(io)?
+        };
+        let journal = Journal { path, file, offset, csv: row_writer(), appended: 0, written: 0, state, syncer: Some(syncer) };
+        Ok(journal)
+    }
+
+    /// Appends a row to the buffer; returns its sequence number.
+    pub fn append(&mut self, row: &ResultRow) -> u64 {
+        let _ = self.csv.write_record(row.record());
+        self.appended += 1;
+        self.appended - 1
+    }
+
+    /// Hands buffered rows to the kernel (page cache); the syncer makes them durable.
+    pub fn flush(&mut self) -> Result<(), JournalError> {
+        if self.state.failed.load(Ordering::SeqCst) {
+            return Err(JournalError::Io { path: self.path.clone(), source: std::io::Error::other("fsync failed") });
+        }
+        if self.appended == self.written {
+            return Ok(());
+        }
+        let io = |source| JournalError::Io { path: self.path.clone(), source };
+        let full = std::mem::replace(&mut self.csv, row_writer());
+        let buf = full.into_inner().map_err(|e| io(e.into_error()))?;
+        self.file.write_all_at(&buf, self.offset).map_err(io)?;
+        self.offset += buf.len() as u64;
+        self.written = self.appended;
+        self.state.written.store(self.written, Ordering::SeqCst);
+        self.state.wake.notify_one();
+        Ok(())
+    }
+
+    /// Rows appended but not yet handed to the kernel.
+    pub fn buffered(&self) -> u64 {
+        self.appended - self.written
+    }
+
+    /// Rows whose sequence number is below this are durable.
+    pub fn durable(&self) -> u64 {
+        self.state.durable.load(Ordering::SeqCst)
+    }
+
+    /// Flushes and waits until every appended row is durable.
+    pub fn sync(&mut self) -> Result<(), JournalError> {
+        self.flush()?;
+        self.file.sync_data().map_err(|source| JournalError::Io { path: self.path.clone(), source })?;
+        self.state.durable.fetch_max(self.written, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Flushes, syncs and stops the syncer.
+    pub fn close(mut self) -> Result<(), JournalError> {
+        let flushed = self.flush();
+        self.stop_syncer();
+        flushed?;
+        self.file.sync_data().map_err(|source| JournalError::Io { path: self.path.clone(), source })?;
+        self.state.durable.store(self.written, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn stop_syncer(&mut self) {
+        if let Ok(mut stop) = self.state.stop.lock() {
+            *stop = true;
+        }
+        self.state.wake.notify_one();
+        if let Some(h) = self.syncer.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.stop_syncer();
+    }
+}
+
+fn row_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new())
+}
+
+fn sync_loop(file: &File, state: &SyncState) {
+    loop {
+        let target = state.written.load(Ordering::SeqCst);
+        if target > state.durable.load(Ordering::SeqCst) {
+            if file.sync_data().is_err() {
+                state.failed.store(true, Ordering::SeqCst);
+                return;
+            }
+            state.durable.store(target, Ordering::SeqCst);
+            // Batch: let more rows gather before the next fsync.
+            std::thread::sleep(SYNC_EVERY / 5);
+        }
+        let Ok(stop) = state.stop.lock() else { return };
+        if *stop {
+            return;
+        }
+        if state.written.load(Ordering::SeqCst) == state.durable.load(Ordering::SeqCst) {
+            let _ = state.wake.wait_timeout(stop, SYNC_EVERY);
+        }
+    }
+}
+
+/// Reads `results.csv` without changing it: the rows (first row of each index), and what a
+/// crash or a hand edit left (a torn last line, duplicated indices). A row that cannot be
+/// understood is an error naming its line: nothing is dropped silently.
+pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repair), JournalError> {
+    let io = |source| JournalError::Io { path: path.to_path_buf(), source };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Repair::default())),
+        Err(e) => return Err(io(e)),
+    };
+    let mut repair = Repair::default();
+    let whole = match bytes.iter().rposition(|b| *b == b'\n') {
+        Some(p) => p + 1,
+        None => 0,
+    };
+    repair.torn_line = whole < bytes.len();
+    let bytes = &bytes[..whole];
+    if bytes.is_empty() {
+        return Ok((Vec::new(), repair));
+    }
+    let damaged = |line: usize, problem: String| JournalError::Damaged { path: path.to_path_buf(), line, problem };
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+    let expected = header(space);
+    let got: Vec<String> = reader.headers().map_err(|e| damaged(1, e.to_string()))?.iter().map(String::from).collect();
+    if got.len() < expected.len() || got[..expected.len()] != expected[..] {
+        return Err(damaged(1, format!("the header is `{}`, expected `{}`", got.join(","), expected.join(","))));
+    }
+    let table_len: usize = space.blocks.iter().map(|b| b.count).sum();
+    let mut seen = vec![false; table_len];
+    let mut rows = Vec::new();
+    for (i, rec) in reader.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.map_err(|e| damaged(line, e.to_string()))?;
+        let row = parse_row(&rec, space).map_err(|p| damaged(line, p))?;
+        if row.index >= table_len {
+            return Err(damaged(line, format!("set {} is not in the parameter table (0..{})", row.index, table_len)));
+        }
+        if seen[row.index] {
+            repair.duplicates.push(row.index);
+            continue;
+        }
+        seen[row.index] = true;
+        rows.push(row);
+    }
+    Ok((rows, repair))
+}
+
+/// Reads `results.csv` as [`read_results`] does and mends the file: a torn last line is cut
+/// off (its set runs again); duplicated rows are removed, keeping the first of each index,
+/// with the original file kept as `results.csv.orig`. Only the run that holds the lock may
+/// call this.
+pub fn read_and_repair(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repair), JournalError> {
+    let io = |source| JournalError::Io { path: path.to_path_buf(), source };
+    let (rows, mut repair) = read_results(path, space)?;
+    if repair.torn_line {
+        let len = std::fs::read(path).map_err(io)?.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+        let f = std::fs::OpenOptions::new().write(true).open(path).map_err(io)?;
+        f.set_len(len as u64).and_then(|()| f.sync_data()).map_err(io)?;
+    }
+    if !repair.duplicates.is_empty() {
+        let backup = path.with_extension("csv.orig");
+        std::fs::copy(path, &backup).map_err(io)?;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record(header(space));
+        for row in &rows {
+            let _ = w.write_record(row.record());
+        }
+        let tmp = path.with_extension("csv.tmp");
+        let mut f = File::create(&tmp).map_err(io)?;
+        f.write_all(&w.into_inner().unwrap_or_default()).and_then(|()| f.sync_all()).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)?;
+        repair.backup = Some(backup);
+    }
+    Ok((rows, repair))
+}
+
+fn parse_row(rec: &csv::StringRecord, space: &Space) -> Result<ResultRow, String> {
+    let n = space.parameters.len();
+    if rec.len() < n + TAIL_COLUMNS.len() + 1 {
+        return Err(format!("{} fields, expected {}", rec.len(), n + TAIL_COLUMNS.len() + 1));
+    }
+    let field = |i: usize| &rec[i];
+    let tail = |name: &str| -> &str {
+        let pos = TAIL_COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
+        &rec[n + 1 + pos]
+    };
+    let index: usize = field(0).parse().map_err(|_| format!("index `{}` is not a number", field(0)))?;
+    let values = (0..n)
+        .map(|p| space.parse_value(p, field(p + 1)).ok_or_else(|| format!("`{}` is not a value of `{}`", field(p + 1), space.parameters[p].name)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let status = Status::parse(tail("status")).ok_or_else(|| format!("status `{}` is not ok, failed or timeout", tail("status")))?;
+    let result = match tail("result") {
+        "" => None,
+        r => Some(r.parse::<f64>().map_err(|_| format!("result `{r}` is not a number"))?),
+    };
+    if status == Status::Ok && !result.is_some_and(f64::is_finite) {
+        return Err("an ok row needs a finite result".into());
+    }
+    let time = |name: &str| humantime::parse_rfc3339(tail(name)).map_err(|_| format!("{name} `{}` is not an RFC 3339 time", tail(name)));
+    Ok(ResultRow {
+        index,
+        values,
+        outcome: Outcome { status, result, exit_code: tail("exit_code").parse().ok(), error: tail("error").to_string() },
+        worker: tail("worker").parse().unwrap_or(0),
+        started: time("started")?,
+        ended: time("ended")?,
+        attempts: tail("attempts").parse().unwrap_or(1),
+        rank: tail("rank").parse().ok(),
+        host: tail("host").to_string(),
+        gpu: tail("gpu").to_string(),
+        cores: tail("cores").to_string(),
+        bayesian: tail("bayesian") == "true",
+        block: tail("block").parse().unwrap_or(0),
+        note: tail("note").to_string(),
+    })
+}

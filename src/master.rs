@@ -1,0 +1,417 @@
+//! The master loop, the same for every transport: hand sets to workers as they have room,
+//! gather each result the moment it arrives, append it to the journal, and report it to the
+//! observers once it is durable. It never evaluates and never fits a model.
+
+use crate::backend::{Done, Event, FromWorker, Observation, Pending, Task, ToWorker, Transport, TransportError, WorkerId, WorkerInfo};
+use crate::config::Experiment;
+use crate::experiment::status::{self, LiveStatus, RunningSet};
+use crate::experiment::{Journal, JournalError, ResultRow};
+use crate::monitor::{Observer, Progress};
+use crate::objective::{Outcome, Status};
+use crate::schedule::{Disposition, Scheduler, Termination};
+use crate::space::{SetSpec, Value};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Signals received (SIGINT, SIGTERM, SIGUSR1): one stops dispatching, two abort.
+pub static STOP_REQUESTS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP_REQUESTS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Routes SIGINT, SIGTERM and SIGUSR1 of the master to [`STOP_REQUESTS`].
+pub fn install_stop_handler() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(SigHandler::Handler(on_stop_signal), SaFlags::empty(), SigSet::empty());
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGUSR1] {
+        // SAFETY: the handler only touches an atomic.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MasterError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MasterOptions {
+    /// The job's end: no set starts that cannot finish before it, running ones are cut off.
+    pub deadline: Option<SystemTime>,
+    /// Margin kept before the deadline, on top of the durations seen so far.
+    pub deadline_margin: Duration,
+}
+
+#[derive(Debug)]
+pub struct Summary {
+    pub termination: Termination,
+    pub progress: Progress,
+    pub elapsed: Duration,
+}
+
+/// How often the live status file is rewritten and observers ticked.
+const TICK: Duration = Duration::from_millis(250);
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+/// Rows buffered before they are handed to the kernel even while messages keep coming.
+const FLUSH_ROWS: u64 = 512;
+/// Evaluations shorter than this (on average) let a worker hold a queue of sets.
+const SHORT_EVALUATION_S: f64 = 0.005;
+const QUEUE_DEPTH: usize = 16;
+
+struct Master<'a> {
+    exp: &'a Experiment,
+    table: &'a [SetSpec],
+    journal: &'a mut Journal,
+    transport: &'a mut dyn Transport,
+    observers: &'a mut [Box<dyn Observer>],
+    options: MasterOptions,
+    sched: Scheduler,
+    infos: Vec<WorkerInfo>,
+    /// Successful results, kept only while Bayesian sets remain to be proposed.
+    history: Option<Vec<Observation>>,
+    /// Per worker, how much of `history` it has been sent.
+    seen: Vec<usize>,
+    proposals: HashMap<usize, Vec<Value>>,
+    /// Per worker, since when its current set has been running.
+    front_since: Vec<SystemTime>,
+    said_bye: Vec<bool>,
+    unreported: VecDeque<(u64, ResultRow)>,
+    progress: Progress,
+    mean_duration: Option<f64>,
+    longest_duration: f64,
+    stop_sent: bool,
+    termination: Option<Termination>,
+}
+
+/// Runs the experiment's remaining sets on the transport's workers.
+#[allow(clippy::too_many_arguments)]
+pub fn run_master(
+    exp: &Experiment,
+    table: &[SetSpec],
+    previous: &[ResultRow],
+    journal: &mut Journal,
+    transport: &mut dyn Transport,
+    observers: &mut [Box<dyn Observer>],
+    options: MasterOptions,
+) -> Result<Summary, MasterError> {
+    let mut done = vec![false; table.len()];
+    for row in previous {
+        done[row.index] = true;
+    }
+    let todo: Vec<usize> = (0..table.len()).filter(|i| !done[*i]).collect();
+    let bayesian: Vec<bool> = table.iter().map(SetSpec::is_bayesian).collect();
+    let needs_history = todo.iter().any(|&i| bayesian[i]);
+    let k = transport.workers();
+    let mut progress = Progress {
+        total: table.len(),
+        done: previous.len(),
+        failed: previous.iter().filter(|r| r.outcome.status != Status::Ok).count(),
+        done_this_run: 0,
+        running: 0,
+        workers: k,
+        best: None,
+        started: Instant::now(),
+    };
+    let direction = exp.objective.direction;
+    for row in previous {
+        if let Some(v) = row.outcome.result {
+            if progress.best.is_none_or(|(_, b)| direction.better(v, b)) {
+                progress.best = Some((row.index, v));
+            }
+        }
+    }
+    let history = needs_history.then(|| {
+        previous
+            .iter()
+            .filter_map(|r| r.outcome.result.map(|v| Observation { index: r.index as u32, values: r.values.clone(), loss: direction.loss(v) }))
+            .collect()
+    });
+    let mut master = Master {
+        exp,
+        table,
+        journal,
+        transport,
+        observers,
+        options,
+        sched: Scheduler::new(todo, bayesian, k, exp.objective.retries, exp.compute.bayesian_wait_for_all),
+        infos: vec![WorkerInfo::default(); k],
+        history,
+        seen: vec![0; k],
+        proposals: HashMap::new(),
+        front_since: vec![SystemTime::now(); k],
+        said_bye: vec![false; k],
+        unreported: VecDeque::new(),
+        progress,
+        mean_duration: None,
+        longest_duration: 0.0,
+        stop_sent: false,
+        termination: None,
+    };
+    let result = master.run();
+    master.write_status(true);
+    let why = master.termination.clone().unwrap_or(Termination::Complete);
+    for o in master.observers.iter_mut() {
+        o.on_finish(&master.progress, &why);
+    }
+    result?;
+    Ok(Summary { termination: why, elapsed: master.progress.started.elapsed(), progress: master.progress })
+}
+
+impl Master<'_> {
+    fn run(&mut self) -> Result<(), MasterError> {
+        let mut last_tick = Instant::now();
+        let mut last_status = Instant::now() - STATUS_EVERY;
+        loop {
+            self.check_stop();
+            if self.sched.is_done() && !self.stop_sent {
+                self.stop_sent = true;
+                for w in 0..self.transport.workers() {
+                    if !self.said_bye[w] {
+                        self.transport.send(w, &ToWorker::Stop).ok();
+                    }
+                }
+            }
+            if self.stop_sent && self.said_bye.iter().all(|b| *b) {
+                break;
+            }
+            let mut event = self.transport.recv(Duration::ZERO)?;
+            if matches!(event, Event::Idle) {
+                self.flush()?;
+                if last_tick.elapsed() >= TICK {
+                    last_tick = Instant::now();
+                    self.tick(&mut last_status);
+                }
+                event = self.transport.recv(TICK)?;
+            }
+            self.handle(event)?;
+            if self.journal.buffered() >= FLUSH_ROWS {
+                self.flush()?;
+            }
+            if last_tick.elapsed() >= TICK {
+                last_tick = Instant::now();
+                self.tick(&mut last_status);
+            }
+        }
+        if let Err(e) = self.journal.sync() {
+            self.termination = Some(Termination::WriteFailed);
+            return Err(e.into());
+        }
+        self.report();
+        Ok(())
+    }
+
+    fn check_stop(&mut self) {
+        let requests = STOP_REQUESTS.load(Ordering::SeqCst);
+        if requests >= 1 && !self.sched.is_stopped() {
+            self.sched.stop();
+            self.termination.get_or_insert(Termination::Interrupted);
+            if self.progress.running > 0 {
+                eprintln!("hpo: stopping: no new sets; waiting for {} running evaluation(s) (signal again to abort them)", self.progress.running);
+            }
+        }
+        if let Some(deadline) = self.options.deadline {
+            let margin = self.options.deadline_margin.as_secs_f64() + self.mean_duration.unwrap_or(0.0).max(self.longest_duration);
+            let left = deadline.duration_since(SystemTime::now()).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+            if left <= margin && !self.sched.is_stopped() {
+                self.sched.stop();
+                self.termination.get_or_insert(Termination::Deadline);
+                eprintln!("hpo: the job ends in {left:.0} s: no new sets (running ones finish or are cut off at the end)");
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), MasterError> {
+        if let Err(e) = self.journal.flush() {
+            self.sched.stop();
+            self.termination = Some(Termination::WriteFailed);
+            return Err(e.into());
+        }
+        self.report();
+        Ok(())
+    }
+
+    /// Hands durable rows to the observers.
+    fn report(&mut self) {
+        let durable = self.journal.durable();
+        while self.unreported.front().is_some_and(|(seq, _)| *seq < durable) {
+            let Some((_, row)) = self.unreported.pop_front() else { break };
+            let p = &mut self.progress;
+            p.done += 1;
+            p.done_this_run += 1;
+            match row.outcome.result {
+                Some(v) if p.best.is_none_or(|(_, b)| self.exp.objective.direction.better(v, b)) => p.best = Some((row.index, v)),
+                Some(_) => {}
+                None => p.failed += 1,
+            }
+            for o in self.observers.iter_mut() {
+                o.on_result(&row, &self.progress);
+            }
+        }
+    }
+
+    fn tick(&mut self, last_status: &mut Instant) {
+        self.report();
+        self.progress.running = self.sched.running().count();
+        for o in self.observers.iter_mut() {
+            o.on_tick(&self.progress);
+        }
+        if last_status.elapsed() >= STATUS_EVERY {
+            *last_status = Instant::now();
+            self.write_status(false);
+        }
+    }
+
+    fn write_status(&self, finished: bool) {
+        let time = |t: SystemTime| humantime::format_rfc3339_millis(t).to_string();
+        let running = if finished {
+            Vec::new()
+        } else {
+            self.sched.current().map(|(w, index)| RunningSet { index, worker: w + 1, started: time(self.front_since[w]) }).collect()
+        };
+        let st = LiveStatus {
+            pid: std::process::id(),
+            backend: self.transport.name().into(),
+            workers: self.transport.workers(),
+            host: crate::hostname(),
+            started: time(SystemTime::now() - self.progress.started.elapsed()),
+            updated: time(SystemTime::now()),
+            total: self.table.len(),
+            running,
+            finished,
+        };
+        // The status file is a convenience: failing to write it must not stop the run.
+        let _ = status::write(&self.exp.dir, &st);
+    }
+
+    fn handle(&mut self, event: Event) -> Result<(), MasterError> {
+        match event {
+            Event::Idle => {}
+            Event::Message(w, FromWorker::Ready(info)) => {
+                self.infos[w] = info;
+                self.dispatch(w);
+            }
+            Event::Message(_, FromWorker::Proposal { index, values }) => {
+                self.proposals.insert(index as usize, values);
+            }
+            Event::Message(w, FromWorker::Done(done)) => {
+                self.front_since[w] = SystemTime::now();
+                self.finished(w, done);
+                self.dispatch(w);
+            }
+            Event::Message(w, FromWorker::Bye { dropped }) => {
+                for i in dropped {
+                    self.sched.unfinished(w, i as usize);
+                }
+                self.said_bye[w] = true;
+            }
+            Event::Lost(w, why) => {
+                self.said_bye[w] = true;
+                if let Some(index) = self.sched.lost(w) {
+                    let values = self.proposals.get(&index).cloned().or_else(|| self.exp.space.resolve(&self.table[index].cells, &[]).ok());
+                    match values {
+                        Some(values) => {
+                            let now = unix(SystemTime::now());
+                            let done = Done { index: index as u32, values, outcome: Outcome::failed(format!("the worker died during the evaluation ({why})")), started: unix(self.front_since[w]), ended: now, note: String::new(), cut_off: false };
+                            self.finished(w, done);
+                        }
+                        None => self.sched.unfinished(w, index),
+                    }
+                }
+                eprintln!("hpo: worker {} lost: {why}", w + 1);
+                if self.sched.alive_workers() == 0 && !self.sched.is_done() {
+                    self.sched.stop();
+                    self.termination.get_or_insert(Termination::NoWorkers);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finished(&mut self, w: WorkerId, done: Done) {
+        let index = done.index as usize;
+        self.proposals.remove(&index);
+        if done.cut_off {
+            self.sched.unfinished(w, index);
+            return;
+        }
+        let duration = (done.ended - done.started).max(0.0);
+        self.mean_duration = Some(match self.mean_duration {
+            None => duration,
+            Some(m) => 0.9 * m + 0.1 * duration,
+        });
+        self.longest_duration = self.longest_duration.max(duration);
+        let short = self.mean_duration.is_some_and(|m| m < SHORT_EVALUATION_S);
+        self.sched.set_depth(if short { QUEUE_DEPTH } else { 1 });
+        let ok = done.outcome.status == Status::Ok;
+        let Disposition::Record { attempts } = self.sched.finished(w, index, ok) else { return };
+        if let (Some(history), Some(v)) = (self.history.as_mut(), done.outcome.result) {
+            history.push(Observation { index: done.index, values: done.values.clone(), loss: self.exp.objective.direction.loss(v) });
+        }
+        let info = &self.infos[w];
+        let row = ResultRow {
+            index,
+            values: done.values,
+            outcome: done.outcome,
+            worker: w + 1,
+            started: from_unix(done.started),
+            ended: from_unix(done.ended),
+            attempts,
+            rank: info.rank,
+            host: info.host.clone(),
+            gpu: info.gpu.clone(),
+            cores: info.cores.clone(),
+            bayesian: self.table[index].is_bayesian(),
+            block: self.table[index].block,
+            note: done.note,
+        };
+        let seq = self.journal.append(&row);
+        self.unreported.push_back((seq, row));
+    }
+
+    fn dispatch(&mut self, w: WorkerId) {
+        let sets = self.sched.fill(w);
+        if sets.is_empty() {
+            return;
+        }
+        if self.sched.current().any(|(cw, i)| cw == w && i == sets[0]) {
+            self.front_since[w] = SystemTime::now();
+        }
+        let deadline = self.options.deadline.map(unix);
+        for index in sets {
+            let mut task = Task { index: index as u32, history: Vec::new(), pending: Vec::new(), deadline };
+            if self.table[index].is_bayesian() {
+                if let Some(history) = &self.history {
+                    task.history = history[self.seen[w]..].to_vec();
+                    self.seen[w] = history.len();
+                }
+                task.pending = self
+                    .sched
+                    .running()
+                    .filter(|&i| i != index)
+                    .filter_map(|i| match (self.table[i].is_bayesian(), self.proposals.get(&i)) {
+                        (false, _) => Some(Pending { index: i as u32, values: None }),
+                        (true, Some(v)) => Some(Pending { index: i as u32, values: Some(v.clone()) }),
+                        (true, None) => None,
+                    })
+                    .collect();
+            }
+            if self.transport.send(w, &ToWorker::Task(task)).is_err() {
+                // The worker is gone; its loss arrives as an event and returns its sets.
+                return;
+            }
+        }
+    }
+}
+
+fn unix(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+fn from_unix(s: f64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs_f64(s.max(0.0))
+}

@@ -1,0 +1,247 @@
+//! The master's pure state machine: which set goes to which worker next.
+//!
+//! Events in (a worker has room, a set finished, a worker was lost, stop), decisions out; no
+//! I/O, so it is tested without processes. Sets go out in index order. A worker may hold a
+//! short queue of plain sets (so fast objectives never wait for a round trip), but a Bayesian
+//! set goes only to an idle worker, so its suggestion sees every result that worker could see.
+
+use crate::backend::WorkerId;
+use std::collections::{BTreeSet, VecDeque};
+
+/// Why the run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Termination {
+    /// Every set has a row.
+    Complete,
+    /// A signal or the user asked to stop.
+    Interrupted,
+    /// The job's end is too near to start anything more.
+    Deadline,
+    /// Every worker was lost.
+    NoWorkers,
+    /// Results could not be written.
+    WriteFailed,
+}
+
+/// What to do with a finished set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Write its row.
+    Record { attempts: u32 },
+    /// It failed and has retries left: it was queued again.
+    Retry,
+}
+
+pub struct Scheduler {
+    todo: VecDeque<usize>,
+    bayesian: Vec<bool>,
+    /// Per worker, the sets handed to it in order; the front is the one being evaluated.
+    queues: Vec<VecDeque<usize>>,
+    alive: Vec<bool>,
+    running: BTreeSet<usize>,
+    /// Failed attempts so far, per set (only sets that failed at least once).
+    failures: std::collections::HashMap<usize, u32>,
+    retries: u32,
+    wait_for_all: bool,
+    depth: usize,
+    stopped: bool,
+}
+
+impl Scheduler {
+    /// `todo`: the sets without a row, in order; `bayesian[i]`: set `i` is Bayesian.
+    pub fn new(todo: Vec<usize>, bayesian: Vec<bool>, workers: usize, retries: u32, wait_for_all: bool) -> Self {
+        Scheduler {
+            todo: todo.into(),
+            bayesian,
+            queues: vec![VecDeque::new(); workers],
+            alive: vec![true; workers],
+            running: BTreeSet::new(),
+            failures: Default::default(),
+            retries,
+            wait_for_all,
+            depth: 1,
+            stopped: false,
+        }
+    }
+
+    /// How many plain sets a worker may hold at once (1: none queued behind the running one).
+    pub fn set_depth(&mut self, depth: usize) {
+        self.depth = depth.max(1);
+    }
+
+    /// The sets to hand to `worker` now, in order.
+    pub fn fill(&mut self, worker: WorkerId) -> Vec<usize> {
+        let mut out = Vec::new();
+        if self.stopped || !self.alive[worker] {
+            return out;
+        }
+        while self.queues[worker].len() < self.depth {
+            let Some(&next) = self.todo.front() else { break };
+            if self.bayesian[next] {
+                let earlier_running = self.running.first().is_some_and(|&r| r < next);
+                if !self.queues[worker].is_empty() || (self.wait_for_all && earlier_running) {
+                    break;
+                }
+            }
+            self.todo.pop_front();
+            self.queues[worker].push_back(next);
+            self.running.insert(next);
+            out.push(next);
+            if self.bayesian[next] {
+                break;
+            }
+        }
+        out
+    }
+
+    /// A set finished on `worker` (`ok`: it produced a result).
+    pub fn finished(&mut self, worker: WorkerId, index: usize, ok: bool) -> Disposition {
+        if let Some(pos) = self.queues[worker].iter().position(|&i| i == index) {
+            self.queues[worker].remove(pos);
+        }
+        self.running.remove(&index);
+        let failures = self.failures.get(&index).copied().unwrap_or(0);
+        if !ok && failures < self.retries && !self.stopped {
+            self.failures.insert(index, failures + 1);
+            self.todo.push_front(index);
+            return Disposition::Retry;
+        }
+        self.failures.remove(&index);
+        Disposition::Record { attempts: failures + 1 }
+    }
+
+    /// A set that was handed out but not evaluated (dropped at a stop, cut off at the end of
+    /// the job): it has no row and will run again on resume.
+    pub fn unfinished(&mut self, worker: WorkerId, index: usize) {
+        if let Some(pos) = self.queues[worker].iter().position(|&i| i == index) {
+            self.queues[worker].remove(pos);
+        }
+        if self.running.remove(&index) {
+            self.todo.push_front(index);
+        }
+    }
+
+    /// The worker is gone. Returns the set it was evaluating (a failed attempt, for the caller
+    /// to pass to `finished`); the ones queued behind it go back to the front of the line.
+    pub fn lost(&mut self, worker: WorkerId) -> Option<usize> {
+        self.alive[worker] = false;
+        let mut queue = std::mem::take(&mut self.queues[worker]);
+        let current = queue.pop_front();
+        for &i in queue.iter().rev() {
+            self.running.remove(&i);
+            self.todo.push_front(i);
+        }
+        if let Some(i) = current {
+            self.queues[worker].push_back(i);
+        }
+        current
+    }
+
+    /// No more sets go out; running ones may still finish.
+    pub fn stop(&mut self) {
+        self.stopped = true;
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Nothing runs and nothing more will go out.
+    pub fn is_done(&self) -> bool {
+        self.running.is_empty() && (self.stopped || self.todo.is_empty() || self.alive.iter().all(|a| !a))
+    }
+
+    pub fn todo_len(&self) -> usize {
+        self.todo.len()
+    }
+
+    pub fn alive_workers(&self) -> usize {
+        self.alive.iter().filter(|a| **a).count()
+    }
+
+    /// The set each worker is evaluating now.
+    pub fn current(&self) -> impl Iterator<Item = (WorkerId, usize)> + '_ {
+        self.queues.iter().enumerate().filter_map(|(w, q)| q.front().map(|&i| (w, i)))
+    }
+
+    /// Every set handed out and not finished.
+    pub fn running(&self) -> impl Iterator<Item = usize> + '_ {
+        self.running.iter().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hands_out_in_order_with_queue_depth() {
+        let mut s = Scheduler::new((0..6).collect(), vec![false; 6], 2, 0, false);
+        s.set_depth(2);
+        assert_eq!(s.fill(0), vec![0, 1]);
+        assert_eq!(s.fill(1), vec![2, 3]);
+        assert_eq!(s.fill(0), Vec::<usize>::new());
+        assert_eq!(s.finished(0, 0, true), Disposition::Record { attempts: 1 });
+        assert_eq!(s.fill(0), vec![4]);
+        for (w, i) in [(0, 1), (1, 2), (1, 3), (0, 4)] {
+            s.finished(w, i, true);
+        }
+        assert!(!s.is_done());
+        assert_eq!(s.fill(1), vec![5]);
+        s.finished(1, 5, true);
+        assert!(s.is_done());
+    }
+
+    #[test]
+    fn bayesian_sets_go_only_to_idle_workers_and_can_wait_for_all() {
+        let bayes = vec![false, false, true, true];
+        let mut s = Scheduler::new((0..4).collect(), bayes.clone(), 2, 0, false);
+        s.set_depth(4);
+        assert_eq!(s.fill(0), vec![0, 1]);
+        assert_eq!(s.fill(1), vec![2]);
+        assert_eq!(s.fill(1), Vec::<usize>::new());
+
+        let mut s = Scheduler::new((0..4).collect(), bayes, 2, 0, true);
+        assert_eq!(s.fill(0), vec![0]);
+        assert_eq!(s.fill(1), vec![1]);
+        s.finished(1, 1, true);
+        assert_eq!(s.fill(1), Vec::<usize>::new(), "set 0 still runs");
+        s.finished(0, 0, true);
+        assert_eq!(s.fill(1), vec![2]);
+    }
+
+    #[test]
+    fn failures_are_retried_then_recorded() {
+        let mut s = Scheduler::new(vec![0, 1], vec![false; 2], 1, 1, false);
+        assert_eq!(s.fill(0), vec![0]);
+        assert_eq!(s.finished(0, 0, false), Disposition::Retry);
+        assert_eq!(s.fill(0), vec![0]);
+        assert_eq!(s.finished(0, 0, false), Disposition::Record { attempts: 2 });
+        assert_eq!(s.fill(0), vec![1]);
+    }
+
+    #[test]
+    fn a_lost_worker_gives_back_its_queue() {
+        let mut s = Scheduler::new((0..4).collect(), vec![false; 4], 2, 0, false);
+        s.set_depth(3);
+        assert_eq!(s.fill(0), vec![0, 1, 2]);
+        assert_eq!(s.lost(0), Some(0));
+        assert_eq!(s.finished(0, 0, false), Disposition::Record { attempts: 1 });
+        assert_eq!(s.fill(1), vec![1, 2, 3]);
+        assert!(s.fill(0).is_empty());
+    }
+
+    #[test]
+    fn stop_lets_running_sets_finish_and_unfinished_ones_return() {
+        let mut s = Scheduler::new((0..4).collect(), vec![false; 4], 1, 0, false);
+        s.set_depth(2);
+        assert_eq!(s.fill(0), vec![0, 1]);
+        s.stop();
+        assert!(s.fill(0).is_empty());
+        s.finished(0, 0, true);
+        assert!(!s.is_done());
+        s.unfinished(0, 1);
+        assert!(s.is_done());
+        assert_eq!(s.todo_len(), 3);
+    }
+}

@@ -1,0 +1,195 @@
+//! The worker loop: receive a task, propose the Bayesian values (the worker fits the model,
+//! never the master), evaluate, send the result; until told to stop.
+
+use crate::acquisition::{self, Problem};
+use crate::backend::{Done, FromWorker, Observation, Task, ToWorker, TransportError, WorkerInfo, WorkerLink};
+use crate::config::Experiment;
+use crate::experiment::worker_dir;
+use crate::objective::{EvalContext, Objective, Outcome};
+use crate::space::{BayesColumns, Params, SetSpec, Value};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What a worker needs besides its link and objective.
+pub struct WorkerSetup {
+    pub experiment: Arc<Experiment>,
+    pub table: Arc<Vec<SetSpec>>,
+    pub info: WorkerInfo,
+    /// Variables of the worker's binding, exported to command objectives.
+    pub env: Vec<(String, String)>,
+}
+
+/// The seed of set `index`'s suggestion: a function of the experiment seed and the index only.
+pub fn suggestion_seed(seed: u64, index: usize) -> u64 {
+    let mut z = seed ^ (index as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+pub fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Runs until the master says stop or goes away.
+pub fn run_worker(link: &mut dyn WorkerLink, setup: &WorkerSetup, objective: &mut dyn Objective) -> Result<(), TransportError> {
+    link.send(&FromWorker::Ready(setup.info.clone()))?;
+    let names = setup.experiment.space.names();
+    let mut history: Vec<Observation> = Vec::new();
+    let mut inbox: VecDeque<ToWorker> = VecDeque::new();
+    loop {
+        // Take in everything already waiting, so a stop is seen before queued work starts.
+        while let Some(msg) = link.recv(false)? {
+            inbox.push_back(msg);
+        }
+        let msg = match inbox.pop_front() {
+            Some(m) => m,
+            None => match link.recv(true)? {
+                Some(m) => m,
+                None => return Ok(()),
+            },
+        };
+        match msg {
+            ToWorker::Stop => {
+                let dropped = inbox
+                    .iter()
+                    .filter_map(|m| match m {
+                        ToWorker::Task(t) => Some(t.index),
+                        ToWorker::Stop => None,
+                    })
+                    .collect();
+                return link.send(&FromWorker::Bye { dropped });
+            }
+            ToWorker::Task(task) => {
+                history.extend(task.history.iter().cloned());
+                let done = evaluate(link, setup, objective, &names, &history, &task)?;
+                link.send(&FromWorker::Done(done))?;
+            }
+        }
+    }
+}
+
+fn evaluate(
+    link: &mut dyn WorkerLink,
+    setup: &WorkerSetup,
+    objective: &mut dyn Objective,
+    names: &Arc<[String]>,
+    history: &[Observation],
+    task: &Task,
+) -> Result<Done, TransportError> {
+    let exp = &setup.experiment;
+    let index = task.index as usize;
+    let started = unix_now();
+    let finish = |values: Vec<Value>, outcome: Outcome, note: String| Done {
+        index: task.index,
+        values,
+        outcome,
+        started,
+        ended: unix_now(),
+        note,
+        cut_off: false,
+    };
+    let Some(set) = setup.table.get(index) else {
+        return Ok(finish(Vec::new(), Outcome::failed(format!("set {index} is not in this worker's table")), String::new()));
+    };
+    let mut note = String::new();
+    let bayes_values = if set.is_bayesian() {
+        let (values, why) = propose(setup, history, task, set);
+        note = why;
+        link.send(&FromWorker::Proposal { index: task.index, values: values.clone() })?;
+        values
+    } else {
+        Vec::new()
+    };
+    let values = match exp.space.resolve(&set.cells, &bayes_values) {
+        Ok(v) => v,
+        Err(e) => return Ok(finish(Vec::new(), Outcome::failed(e.to_string()), note)),
+    };
+    let params = Params::new(names.clone(), values);
+    let dir = exp.compute.provide_worker_path.then(|| worker_dir(&exp.dir, index));
+    if let Some(d) = &dir {
+        let prepared = std::fs::create_dir_all(d).and_then(|()| std::fs::write(d.join("params.json"), params_json(&params)));
+        if let Err(e) = prepared {
+            return Ok(finish(params.values().to_vec(), Outcome::failed(format!("cannot prepare {}: {e}", d.display())), note));
+        }
+    }
+    let mut env = setup.env.clone();
+    if let Some(deadline) = task.deadline {
+        let left = (deadline - unix_now()).max(0.0);
+        env.push(("HPO_TIME_LEFT_S".into(), format!("{left:.0}")));
+    }
+    let ctx = EvalContext {
+        index,
+        params: &params,
+        worker_dir: dir.as_deref(),
+        experiment_dir: &exp.dir,
+        config_dir: &exp.config_dir,
+        env: &env,
+    };
+    let outcome = objective.evaluate(&ctx);
+    let mut done = finish(params.values().to_vec(), outcome, note);
+    done.cut_off = task.deadline.is_some_and(|d| done.ended >= d) && done.outcome.status != crate::objective::Status::Ok;
+    Ok(done)
+}
+
+/// The Bayesian values of `set`, and a note for the row when the model was not used.
+fn propose(setup: &WorkerSetup, history: &[Observation], task: &Task, set: &SetSpec) -> (Vec<Value>, String) {
+    let exp = &setup.experiment;
+    let columns = BayesColumns::of_block(&exp.space.blocks[set.block]);
+    let dims = columns.dims();
+    let mut observed: Vec<(u32, Vec<f64>, f64)> = history
+        .iter()
+        .filter(|o| o.loss.is_finite())
+        .filter_map(|o| columns.encode(&o.values).map(|x| (o.index, x, o.loss)))
+        .collect();
+    // Completion order differs between runs; the model sees the same history either way.
+    observed.sort_by_key(|(i, _, _)| *i);
+    observed.dedup_by_key(|(i, _, _)| *i);
+    let mut pending: Vec<(u32, Vec<f64>)> = task
+        .pending
+        .iter()
+        .filter(|p| p.index != task.index)
+        .filter_map(|p| {
+            let values = match &p.values {
+                Some(v) => v.clone(),
+                None => {
+                    let spec = setup.table.get(p.index as usize)?;
+                    exp.space.resolve(&spec.cells, &[]).ok()?
+                }
+            };
+            columns.encode(&values).map(|x| (p.index, x))
+        })
+        .collect();
+    pending.sort_by_key(|(i, _)| *i);
+    let observed_x: Vec<Vec<f64>> = observed.iter().map(|(_, x, _)| x.clone()).collect();
+    let observed_y: Vec<f64> = observed.iter().map(|(_, _, y)| *y).collect();
+    let pending_x: Vec<Vec<f64>> = pending.into_iter().map(|(_, x)| x).collect();
+    let problem = Problem { dims: &dims, observed_x: &observed_x, observed_y: &observed_y, pending: &pending_x };
+    let seed = suggestion_seed(exp.seed, set.index);
+    match acquisition::suggest(&problem, &exp.bayesian, seed) {
+        Ok(s) => (columns.decode(&s.x), s.note),
+        Err(e) => (
+            columns.decode(&acquisition::space_filling(&dims, seed)),
+            format!("suggestion failed ({e}): space-filling draw"),
+        ),
+    }
+}
+
+fn params_json(params: &Params) -> Vec<u8> {
+    let map: serde_json::Map<String, serde_json::Value> = params
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::Float(x) => serde_json::json!(x),
+                Value::Int(i) => serde_json::json!(i),
+                Value::Str(s) => serde_json::json!(s),
+            };
+            (k.to_string(), v)
+        })
+        .collect();
+    serde_json::to_vec_pretty(&map).unwrap_or_default()
+}
+
+/// How long a worker waits between checks that its master is alive.
+pub const LIVENESS_CHECK: Duration = Duration::from_millis(500);
