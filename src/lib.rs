@@ -37,6 +37,8 @@ pub fn main_with<F>(objective: F) -> std::process::ExitCode
 where
     F: Fn(&Params) -> f64 + Clone + 'static,
 {
-    let factory = move |_: &config::Experiment| -> Box<dyn objective::Objective> { Box::new(objective::FnObjective(objective.clone())) };
+    let factory = move |_: &config::Experiment| -> Box<dyn objective::Objective> {
+        Box::new(objective::FnObjective(objective.clone()))
+    };
     cli::main(Some(&factory))
 }

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "hpo", version, about = "Parallel hyperparameter search: local process pool or MPI (mpirun -np N hpo run ...)")]
+#[command(
+    name = "hpo",
+    version,
+    about = "Parallel hyperparameter search: local process pool or MPI (mpirun -np N hpo run ...)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -43,7 +47,9 @@ pub fn main(factory: Option<ObjectiveFactory>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            let usage = err.chain().any(|e| e.is::<UsageError>() || e.is::<crate::config::ConfigError>());
+            let usage = err
+                .chain()
+                .any(|e| e.is::<UsageError>() || e.is::<crate::config::ConfigError>());
             eprintln!("hpo: error: {err}");
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");

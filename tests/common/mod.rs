@@ -1,0 +1,86 @@
+//! Helpers shared by the integration tests: run the real `hpo` binary in temporary folders.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn hpo() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hpo"));
+    c.env("OPENBLAS_NUM_THREADS", "1");
+    c
+}
+
+/// Writes `config` as `dir/name` and returns its path.
+pub fn write_config(dir: &Path, name: &str, config: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, config).expect("write config");
+    path
+}
+
+pub fn run(args: &[&str]) -> Output {
+    hpo().args(args).output().expect("run hpo")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The rows of a results.csv as header -> value maps.
+pub fn rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).expect("open results");
+    let header: Vec<String> = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    r.records()
+        .map(|rec| {
+            let rec = rec.expect("record");
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// Asserts every index 0..n appears exactly once.
+pub fn assert_each_index_once(rows: &[HashMap<String, String>], n: usize) {
+    let mut seen = vec![0; n];
+    for r in rows {
+        let i: usize = r["index"].parse().expect("index");
+        seen[i] += 1;
+    }
+    let wrong: Vec<_> = seen.iter().enumerate().filter(|(_, c)| **c != 1).collect();
+    assert!(
+        wrong.is_empty(),
+        "indices not seen exactly once (index, count): {wrong:?}"
+    );
+}
+
+/// A builtin experiment with `count` random sets of x, y in [-5, 5].
+pub fn sphere_config(dir: &str, count: usize, extra: &str) -> String {
+    format!(
+        r#"
+[experiment]
+dir = "{dir}"
+seed = 7
+[objective]
+builtin = "sphere"
+{extra}
+[[parameters]]
+name = "x"
+type = "float"
+[[parameters]]
+name = "y"
+type = "float"
+[[sets]]
+count = {count}
+x = {{ random = [-5, 5], round = 4 }}
+y = {{ random = [-5, 5], round = 4 }}
+"#
+    )
+}
