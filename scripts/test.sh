@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests, the real binary end to end on the local pool and under
+# mpirun. HPO_TEST_SLURM=1 adds the test against a real Slurm (it installs and starts one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+# OpenMPI refuses to run as root without these; tests oversubscribe the cores.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OPENBLAS_NUM_THREADS=1
+
+cargo test --no-fail-fast
+
+if [ "${HPO_TEST_SLURM:-0}" = 1 ] && [ -x tests/slurm/run.sh ]; then
+    tests/slurm/run.sh
+fi
