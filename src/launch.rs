@@ -64,11 +64,16 @@ pub fn prepare(
         ))
         .into());
     }
-    if !exists {
-        experiment::create(&exp).map_err(usage)?;
-    }
+    let created = if exists {
+        None
+    } else {
+        Some(experiment::create(&exp).map_err(usage)?)
+    };
     let lock = Lock::acquire(&exp.dir)?;
-    let table = experiment::read_table(&exp.dir, &exp.space).map_err(usage)?;
+    let table = match created {
+        Some(table) => table,
+        None => experiment::read_table(&exp.dir, &exp.space).map_err(usage)?,
+    };
     let (rows, repair) =
         journal::read_and_repair(&exp.dir.join(experiment::RESULTS_FILE), &exp.space)?;
     report_repair(&repair);

@@ -197,9 +197,13 @@ impl Journal {
         });
         let syncer = {
             let (file, state) = (file.clone(), state.clone());
+            let dir = dir.to_path_buf();
             std::thread::Builder::new()
                 .name("hpo-fsync".into())
-                .spawn(move || sync_loop(&file, &state))
+                .spawn(move || {
+                    sync_definition(&dir);
+                    sync_loop(&file, &state)
+                })
                 .map_err(io)?
         };
         let journal = Journal {
@@ -302,6 +306,19 @@ fn row_writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(Vec::new())
+}
+
+/// Makes the folder's definition files and the folder itself durable (a no-op cost when they
+/// already are).
+fn sync_definition(dir: &Path) {
+    for name in super::DEFINITION_FILES {
+        if let Ok(f) = File::open(dir.join(name)) {
+            let _ = f.sync_all();
+        }
+    }
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 fn sync_loop(file: &File, state: &SyncState) {

@@ -188,12 +188,16 @@ pub fn create(exp: &Experiment) -> Result<Vec<SetSpec>, ExperimentError> {
     result.map(|()| table)
 }
 
+/// Written without fsync: the results journal's syncer makes the folder durable together
+/// with the first results (see [`DEFINITION_FILES`]); until then nothing is lost but a folder
+/// that `hpo init` can make again.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExperimentError> {
     let mut f = std::fs::File::create(path).map_err(io_err(path))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(io_err(path))
+    f.write_all(bytes).map_err(io_err(path))
 }
+
+/// The files of a new folder that the journal's syncer fsyncs (with the folder) when it starts.
+pub const DEFINITION_FILES: [&str; 3] = [CONFIG_FILE, META_FILE, TABLE_FILE];
 
 fn table_csv(space: &Space, table: &[SetSpec]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
