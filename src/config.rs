@@ -305,11 +305,18 @@ impl Experiment {
     pub fn parse(source: &str, file: &Path, config_dir: &Path) -> Result<Experiment, ConfigError> {
         let raw: RawConfig = toml::from_str(source).map_err(|e| {
             let at = e.span().map(|s| line_col(source, s.start));
+            // The parser's message does not always say which key: quote the line.
+            let line = at
+                .and_then(|(l, _)| source.lines().nth(l - 1))
+                .map(|l| l.trim())
+                .filter(|l| !l.is_empty())
+                .map(|l| format!(" (in `{}`)", l.chars().take(80).collect::<String>()))
+                .unwrap_or_default();
             ConfigError {
                 file: file.to_path_buf(),
                 at,
                 key: String::new(),
-                problem: e.message().trim().to_string(),
+                problem: format!("{}{line}", e.message().trim()),
             }
         })?;
         Validator { source, file }.experiment(raw, source, config_dir)

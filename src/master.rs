@@ -392,7 +392,7 @@ impl Master<'_> {
                     }
                 }
                 eprintln!("hpo: worker {} lost: {why}", w + 1);
-                if self.sched.alive_workers() == 0 && !self.sched.is_done() {
+                if self.sched.alive_workers() == 0 && self.sched.todo_len() > 0 {
                     self.sched.stop();
                     self.termination.get_or_insert(Termination::NoWorkers);
                 }

@@ -185,8 +185,7 @@ impl CommandObjective {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .env("HPO_INDEX", ctx.index.to_string())
-            .env("HPO_EXPERIMENT_DIR", ctx.experiment_dir)
-            .process_group(0);
+            .env("HPO_EXPERIMENT_DIR", ctx.experiment_dir);
         if let Some(d) = ctx.worker_dir {
             cmd.env("HPO_WORKER_DIR", d);
         }
@@ -196,9 +195,12 @@ impl CommandObjective {
         for (k, v) in ctx.env {
             cmd.env(k, v);
         }
-        // SAFETY: prctl is async-signal-safe; it only makes the child die with its worker.
+        // A session of its own: its own process group (killed as a whole) and no controlling
+        // terminal (a write to /dev/tty fails instead of stopping it). It dies with its worker.
+        // SAFETY: setsid and prctl are async-signal-safe.
         unsafe {
             cmd.pre_exec(|| {
+                libc::setsid();
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 Ok(())
             });
