@@ -567,3 +567,77 @@ fn a_rust_function_objective_through_the_library() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("Rust function"), "{}", stderr(&out));
 }
+
+#[test]
+fn objectives_die_with_a_killed_master() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = r#"
+[experiment]
+dir = "exp"
+[objective]
+command = ["sh", "-c", "echo $$ > pid; sleep 100 & wait"]
+[[parameters]]
+name = "x"
+type = "int"
+[[sets]]
+count = 2
+x = { random = [1, 9] }
+"#;
+    let path = write_config(tmp.path(), "c.toml", config);
+    let mut child = hpo()
+        .args(["run", path.to_str().unwrap(), "-p", "2", "-q"])
+        .spawn()
+        .unwrap();
+    let pidfiles = [
+        tmp.path().join("exp/worker_out/000000/pid"),
+        tmp.path().join("exp/worker_out/000001/pid"),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pidfiles
+        .iter()
+        .all(|p| std::fs::read_to_string(p).is_ok_and(|s| s.ends_with('\n')))
+    {
+        assert!(Instant::now() < deadline, "objectives did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pids: Vec<i32> = pidfiles
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap().trim().parse().unwrap())
+        .collect();
+    // Their background children (the `sleep`) belong to the same process groups.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    let gone = Instant::now() + Duration::from_secs(5);
+    loop {
+        let groups_alive = pids.iter().any(|&pg| {
+            nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pg), None).is_ok()
+                && group_has_live_member(pg)
+        });
+        if !groups_alive {
+            break;
+        }
+        assert!(
+            Instant::now() < gone,
+            "objective processes outlived the master"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether some non-zombie process has process group `pg`.
+fn group_has_live_member(pg: i32) -> bool {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
+                let after = s.rsplit(')').next().unwrap_or_default();
+                let fields: Vec<&str> = after.split_whitespace().collect();
+                fields.len() > 3 && fields[0] != "Z" && fields[2] == pg.to_string()
+            })
+        })
+}
