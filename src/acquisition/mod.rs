@@ -38,6 +38,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 /// The `[bayesian]` table of the configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -118,6 +119,42 @@ pub fn suggest(
     problem: &Problem,
     options: &BayesOptions,
     seed: u64,
+) -> Result<Suggestion, SuggestError> {
+    suggest_with_report(problem, options, seed).map(|(s, _)| s)
+}
+
+/// Where the time of one suggestion went (wall clock; for benchmarks and logs only, it never
+/// influences the result).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    /// Hyperparameter fit (all optimizer starts).
+    pub fit_s: f64,
+    /// Conditioning on all points (and pending ones): the Cholesky factorizations.
+    pub model_s: f64,
+    /// Candidate scoring and gradient refinement.
+    pub acquisition_s: f64,
+    /// Points the hyperparameters were fitted on.
+    pub fit_points: usize,
+    /// Likelihood evaluations of the fit.
+    pub fit_evals: usize,
+}
+
+/// `suggest`, also saying where the time went.
+pub fn suggest_with_report(
+    problem: &Problem,
+    options: &BayesOptions,
+    seed: u64,
+) -> Result<(Suggestion, Report), SuggestError> {
+    let mut report = Report::default();
+    let s = suggest_inner(problem, options, seed, &mut report)?;
+    Ok((s, report))
+}
+
+fn suggest_inner(
+    problem: &Problem,
+    options: &BayesOptions,
+    seed: u64,
+    report: &mut Report,
 ) -> Result<Suggestion, SuggestError> {
     let dims = problem.dims;
     if let Some(x) = problem
@@ -228,7 +265,12 @@ pub fn suggest(
 
     // 2. Hyperparameters and the model on every observed point.
     let fit_opts = FitOptions::default();
+    let clock = Instant::now();
     let fit = gp::fit(x.view(), &y, &fit_opts, &mut rng);
+    report.fit_s = clock.elapsed().as_secs_f64();
+    report.fit_points = fit.points;
+    report.fit_evals = fit.evals;
+    let clock = Instant::now();
     let model = match Gp::new(x, y, fit.hyper.clone()) {
         Ok(m) => m,
         Err(e) => {
@@ -271,6 +313,9 @@ pub fn suggest(
             }
         }
     };
+
+    report.model_s = clock.elapsed().as_secs_f64();
+    let clock = Instant::now();
 
     // 4. Acquisition: global pass over valid final points.
     let score = Scorer {
@@ -373,6 +418,7 @@ pub fn suggest(
         pool.sort_by(|a, b| b.0.total_cmp(&a.0));
     }
 
+    report.acquisition_s = clock.elapsed().as_secs_f64();
     let name = match acquisition {
         Acquisition::Ei => "log-ei",
         Acquisition::Lcb(_) => "lcb",
