@@ -110,8 +110,33 @@ const REFINED: usize = 5;
 /// observed points.
 const VAR_FLOOR: f64 = 1e-12;
 
+/// Global-pass candidates for a model of `n` points: each costs `O(n d)` kernel values and
+/// `O(n^2)` for its variance, so the count shrinks as `1/n` past 80 points.
 fn candidate_count(n: usize) -> usize {
-    (600_000 / n.max(1)).clamp(512, MAX_CANDIDATES)
+    (160_000 / n.max(1)).clamp(256, MAX_CANDIDATES)
+}
+
+/// Points up to which the hyperparameters are fitted on every point, with more starts.
+const FULL_FIT: usize = 64;
+
+/// Fit effort: a likelihood evaluation costs `O(m^3)` (Cholesky and inverse), so beyond
+/// `FULL_FIT` points the fit runs on a subsample of that size with fewer, shorter starts; the
+/// model is still conditioned on every point. Length scales and variances are global
+/// properties that 64 well-spread points (a quarter of them the best ones) estimate well.
+fn fit_options(n: usize) -> FitOptions {
+    if n <= FULL_FIT {
+        FitOptions {
+            starts: 3,
+            max_iter: 40,
+            max_points: FULL_FIT,
+        }
+    } else {
+        FitOptions {
+            starts: 2,
+            max_iter: 25,
+            max_points: FULL_FIT,
+        }
+    }
 }
 
 /// Proposes the next point to evaluate.
@@ -264,7 +289,7 @@ fn suggest_inner(
     let best = y.iter().copied().fold(f64::INFINITY, f64::min);
 
     // 2. Hyperparameters and the model on every observed point.
-    let fit_opts = FitOptions::default();
+    let fit_opts = fit_options(n);
     let clock = Instant::now();
     let fit = gp::fit(x.view(), &y, &fit_opts, &mut rng);
     report.fit_s = clock.elapsed().as_secs_f64();
@@ -368,7 +393,8 @@ fn suggest_inner(
         let mut starts: Vec<Vec<f64>> = Vec::new();
         let mut seen = BTreeSet::new();
         for (_, f) in &pool {
-            if starts.len() == REFINED {
+            // Each refinement step costs O(n^2): fewer starts for large models.
+            if starts.len() == if model.len() > 300 { 3 } else { REFINED } {
                 break;
             }
             if seen.insert(key(f)) && !taken.contains(&key(f)) {
