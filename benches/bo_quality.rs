@@ -161,6 +161,13 @@ fn main() {
             target: 1.97,
         },
     ];
+    // `--only NAME` runs the cases whose name contains NAME.
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let opts = BayesOptions::default();
     println!(
         "Simple regret after {INITIAL} random + {BAYES} Bayesian evaluations, {seeds} seeds: median [q1, q3]"
@@ -170,7 +177,10 @@ fn main() {
         "| function | target median | sequential | 4 workers (3 pending, kriging believer) | random search (60) |"
     );
     println!("|---|---|---|---|---|");
-    for c in &cases {
+    for c in cases
+        .iter()
+        .filter(|c| only.as_ref().is_none_or(|o| c.name.contains(o.as_str())))
+    {
         let t = std::time::Instant::now();
         let seq = over_seeds(seeds, |s| bayes_run(c, s, 1, &opts));
         let par = over_seeds(seeds, |s| bayes_run(c, s, 4, &opts));
