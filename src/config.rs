@@ -20,8 +20,23 @@ pub const MAX_SETS: usize = 10_000_000;
 pub const MAX_PROCESSES: usize = 4096;
 /// Column names of `results.csv` that a parameter may not take.
 pub const RESERVED_NAMES: &[&str] = &[
-    "index", "result", "status", "worker", "started", "ended", "duration_s", "attempts",
-    "exit_code", "rank", "host", "gpu", "cores", "bayesian", "block", "note", "error",
+    "index",
+    "result",
+    "status",
+    "worker",
+    "started",
+    "ended",
+    "duration_s",
+    "attempts",
+    "exit_code",
+    "rank",
+    "host",
+    "gpu",
+    "cores",
+    "bayesian",
+    "block",
+    "note",
+    "error",
 ];
 
 /// A configuration error: where, which key, and what is wrong.
@@ -209,8 +224,13 @@ impl Direction {
 /// How results are evaluated.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ObjectiveKind {
-    Builtin { function: Builtin, delay: Option<Delay> },
-    Command { argv: Vec<String> },
+    Builtin {
+        function: Builtin,
+        delay: Option<Delay>,
+    },
+    Command {
+        argv: Vec<String>,
+    },
     /// A Rust function given through the library API.
     Custom,
 }
@@ -260,11 +280,21 @@ impl Experiment {
             )));
         }
         let bytes = std::fs::read(path).map_err(|e| whole(format!("cannot read it: {e}")))?;
-        let source = String::from_utf8(bytes)
-            .map_err(|e| whole(format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
+        let source = String::from_utf8(bytes).map_err(|e| {
+            whole(format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
         let config_dir = path
             .parent()
-            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
             .unwrap_or(Path::new("."))
             .to_path_buf();
         let config_dir = std::path::absolute(&config_dir).unwrap_or(config_dir);
@@ -317,7 +347,12 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn err(&self, span: Option<std::ops::Range<usize>>, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    fn err(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        key: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> ConfigError {
         ConfigError {
             file: self.file.to_path_buf(),
             at: span.map(|s| line_col(self.source, s.start)),
@@ -326,7 +361,12 @@ impl Validator<'_> {
         }
     }
 
-    fn experiment(&self, raw: RawConfig, source: &str, config_dir: &Path) -> Result<Experiment, ConfigError> {
+    fn experiment(
+        &self,
+        raw: RawConfig,
+        source: &str,
+        config_dir: &Path,
+    ) -> Result<Experiment, ConfigError> {
         if raw.experiment.dir.trim().is_empty() {
             return Err(self.err(None, "experiment.dir", "must name a folder"));
         }
@@ -341,7 +381,11 @@ impl Validator<'_> {
         }
         let total: usize = blocks.iter().map(|b: &Block| b.count).sum();
         if total > MAX_SETS {
-            return Err(self.err(None, "sets", format!("{total} sets in all; at most {MAX_SETS} are allowed")));
+            return Err(self.err(
+                None,
+                "sets",
+                format!("{total} sets in all; at most {MAX_SETS} are allowed"),
+            ));
         }
         let space = Space { parameters, blocks };
         let objective = self.objective(&raw.objective, &space, config_dir)?;
@@ -363,15 +407,25 @@ impl Validator<'_> {
 
     fn parameters(&self, raw: &[Spanned<RawParameter>]) -> Result<Vec<Parameter>, ConfigError> {
         if raw.is_empty() {
-            return Err(self.err(None, "parameters", "at least one [[parameters]] entry is required"));
+            return Err(self.err(
+                None,
+                "parameters",
+                "at least one [[parameters]] entry is required",
+            ));
         }
         let mut params: Vec<Parameter> = Vec::new();
         for (i, p) in raw.iter().enumerate() {
             let span = Some(p.span());
             let key = format!("parameters[{i}]");
             let p = p.get_ref();
-            let valid_name = p.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let valid_name = p
+                .name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && p.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid_name {
                 return Err(self.err(span, format!("{key}.name"), format!(
                     "`{}` is not a valid parameter name: use ASCII letters, digits and `_`, not starting with a digit",
@@ -379,49 +433,103 @@ impl Validator<'_> {
                 )));
             }
             if RESERVED_NAMES.contains(&p.name.as_str()) {
-                return Err(self.err(span, format!("{key}.name"), format!(
-                    "`{}` is a column of results.csv; choose another parameter name", p.name
-                )));
+                return Err(self.err(
+                    span,
+                    format!("{key}.name"),
+                    format!(
+                        "`{}` is a column of results.csv; choose another parameter name",
+                        p.name
+                    ),
+                ));
             }
             if params.iter().any(|q| q.name == p.name) {
-                return Err(self.err(span, format!("{key}.name"), format!("parameter `{}` is defined twice", p.name)));
+                return Err(self.err(
+                    span,
+                    format!("{key}.name"),
+                    format!("parameter `{}` is defined twice", p.name),
+                ));
             }
-            let kind = match (p.kind.as_str(), &p.expr) {
-                ("float", None) => Kind::Float,
-                ("int", None) => Kind::Int,
-                ("str", None) => Kind::Str,
-                ("expr", Some(e)) => {
-                    let earlier: Vec<&str> = params.iter().map(|q| q.name.as_str()).collect();
-                    Kind::Expr(Expr::parse(&p.name, e, &earlier).map_err(|e| self.err(span.clone(), format!("{key}.expr"), e.to_string()))?)
-                }
-                ("expr", None) => return Err(self.err(span, format!("{key}.expr"), "an `expr` parameter needs `expr = \"...\"`")),
-                ("float" | "int" | "str", Some(_)) => return Err(self.err(span, format!("{key}.expr"), "only parameters of type \"expr\" take `expr`")),
-                (other, _) => return Err(self.err(span, format!("{key}.type"), format!(
-                    "unknown type \"{}\"; expected \"float\", \"int\", \"str\" or \"expr\"", other.escape_debug()
-                ))),
-            };
-            params.push(Parameter { name: p.name.clone(), kind });
+            let kind =
+                match (p.kind.as_str(), &p.expr) {
+                    ("float", None) => Kind::Float,
+                    ("int", None) => Kind::Int,
+                    ("str", None) => Kind::Str,
+                    ("expr", Some(e)) => {
+                        let earlier: Vec<&str> = params.iter().map(|q| q.name.as_str()).collect();
+                        Kind::Expr(Expr::parse(&p.name, e, &earlier).map_err(|e| {
+                            self.err(span.clone(), format!("{key}.expr"), e.to_string())
+                        })?)
+                    }
+                    ("expr", None) => {
+                        return Err(self.err(
+                            span,
+                            format!("{key}.expr"),
+                            "an `expr` parameter needs `expr = \"...\"`",
+                        ));
+                    }
+                    ("float" | "int" | "str", Some(_)) => {
+                        return Err(self.err(
+                            span,
+                            format!("{key}.expr"),
+                            "only parameters of type \"expr\" take `expr`",
+                        ));
+                    }
+                    (other, _) => return Err(self.err(
+                        span,
+                        format!("{key}.type"),
+                        format!(
+                            "unknown type \"{}\"; expected \"float\", \"int\", \"str\" or \"expr\"",
+                            other.escape_debug()
+                        ),
+                    )),
+                };
+            params.push(Parameter {
+                name: p.name.clone(),
+                kind,
+            });
         }
         Ok(params)
     }
 
-    fn block(&self, b: usize, set: &Spanned<BTreeMap<String, Spanned<toml::Value>>>, params: &[Parameter]) -> Result<Block, ConfigError> {
+    fn block(
+        &self,
+        b: usize,
+        set: &Spanned<BTreeMap<String, Spanned<toml::Value>>>,
+        params: &[Parameter],
+    ) -> Result<Block, ConfigError> {
         let table = set.get_ref();
         let key = |k: &str| format!("sets[{b}].{k}");
         let count = match table.get("count") {
             None => 1,
             Some(v) => match v.get_ref().as_integer() {
                 Some(n) if n >= 1 && (n as u64) <= MAX_SETS as u64 => n as usize,
-                Some(n) => return Err(self.err(Some(v.span()), key("count"), format!("{n} is not allowed; expected 1 to {MAX_SETS}"))),
-                None => return Err(self.err(Some(v.span()), key("count"), "expected a whole number")),
+                Some(n) => {
+                    return Err(self.err(
+                        Some(v.span()),
+                        key("count"),
+                        format!("{n} is not allowed; expected 1 to {MAX_SETS}"),
+                    ));
+                }
+                None => {
+                    return Err(self.err(Some(v.span()), key("count"), "expected a whole number"));
+                }
             },
         };
         let prevent_duplicate = match table.get("prevent_duplicate") {
             None => false,
-            Some(v) => v.get_ref().as_bool().ok_or_else(|| self.err(Some(v.span()), key("prevent_duplicate"), "expected true or false"))?,
+            Some(v) => v.get_ref().as_bool().ok_or_else(|| {
+                self.err(
+                    Some(v.span()),
+                    key("prevent_duplicate"),
+                    "expected true or false",
+                )
+            })?,
         };
         for (name, v) in table {
-            if name != "count" && name != "prevent_duplicate" && !params.iter().any(|p| &p.name == name) {
+            if name != "count"
+                && name != "prevent_duplicate"
+                && !params.iter().any(|p| &p.name == name)
+            {
                 return Err(self.err(Some(v.span()), key(name), format!(
                     "unknown key: `{name}` is neither `count`, `prevent_duplicate` nor a parameter name"
                 )));
@@ -440,22 +548,47 @@ impl Validator<'_> {
             };
             strategies.push(strategy);
         }
-        Ok(Block { count, prevent_duplicate, strategies })
+        Ok(Block {
+            count,
+            prevent_duplicate,
+            strategies,
+        })
     }
 
-    fn strategy(&self, v: &Spanned<toml::Value>, key: &str, kind: &Kind) -> Result<Strategy, ConfigError> {
+    fn strategy(
+        &self,
+        v: &Spanned<toml::Value>,
+        key: &str,
+        kind: &Kind,
+    ) -> Result<Strategy, ConfigError> {
         let span = Some(v.span());
         let fail = |problem: String| self.err(span.clone(), key, problem);
         let raw: RawStrategy = match v.get_ref() {
-            toml::Value::Table(_) => v.get_ref().clone().try_into().map_err(|e: toml::de::Error| fail(e.message().trim().to_string()))?,
-            plain => RawStrategy { value: Some(plain.clone()), ..Default::default() },
+            toml::Value::Table(_) => v
+                .get_ref()
+                .clone()
+                .try_into()
+                .map_err(|e: toml::de::Error| fail(e.message().trim().to_string()))?,
+            plain => RawStrategy {
+                value: Some(plain.clone()),
+                ..Default::default()
+            },
         };
-        let chosen = [raw.value.is_some(), raw.random.is_some(), raw.choice.is_some(), raw.bayesian.is_some(), raw.bayesian_choice.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let chosen = [
+            raw.value.is_some(),
+            raw.random.is_some(),
+            raw.choice.is_some(),
+            raw.bayesian.is_some(),
+            raw.bayesian_choice.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if chosen != 1 {
-            return Err(fail("give exactly one of `value`, `random`, `choice`, `bayesian`, `bayesian_choice`".into()));
+            return Err(fail(
+                "give exactly one of `value`, `random`, `choice`, `bayesian`, `bayesian_choice`"
+                    .into(),
+            ));
         }
         let integer = matches!(kind, Kind::Int);
         let round = match raw.round {
@@ -465,42 +598,71 @@ impl Validator<'_> {
         };
         let range = |bounds: &[f64], log: bool| -> Result<Range, ConfigError> {
             if matches!(kind, Kind::Str) {
-                return Err(fail("a `str` parameter takes `value`, `choice` or `bayesian_choice`, not bounds".into()));
+                return Err(fail(
+                    "a `str` parameter takes `value`, `choice` or `bayesian_choice`, not bounds"
+                        .into(),
+                ));
             }
             let [lo, hi] = bounds else {
-                return Err(fail(format!("bounds need two numbers [low, high], got {}", bounds.len())));
+                return Err(fail(format!(
+                    "bounds need two numbers [low, high], got {}",
+                    bounds.len()
+                )));
             };
             if !lo.is_finite() || !hi.is_finite() {
                 return Err(fail(format!("bounds [{lo}, {hi}] must be finite")));
             }
             if lo >= hi {
-                return Err(fail(format!("bounds [{lo}, {hi}] are reversed or empty; low must be below high")));
+                return Err(fail(format!(
+                    "bounds [{lo}, {hi}] are reversed or empty; low must be below high"
+                )));
             }
             if log && *lo <= 0.0 {
-                return Err(fail(format!("log-scale bounds must be positive, got [{lo}, {hi}]")));
+                return Err(fail(format!(
+                    "log-scale bounds must be positive, got [{lo}, {hi}]"
+                )));
             }
             if integer && lo.ceil() > hi.floor() {
                 return Err(fail(format!("bounds [{lo}, {hi}] hold no whole number")));
             }
-            Ok(Range { lo: *lo, hi: *hi, log, round, integer })
+            Ok(Range {
+                lo: *lo,
+                hi: *hi,
+                log,
+                round,
+                integer,
+            })
         };
         if raw.distribution.is_some() && raw.random.is_none() {
             return Err(fail("`distribution` goes with `random`".into()));
         }
         if raw.log.is_some() && raw.bayesian.is_none() {
-            return Err(fail("`log` goes with `bayesian`; use `distribution = \"log-uniform\"` with `random`".into()));
+            return Err(fail(
+                "`log` goes with `bayesian`; use `distribution = \"log-uniform\"` with `random`"
+                    .into(),
+            ));
         }
         if raw.round.is_some() && raw.random.is_none() && raw.bayesian.is_none() {
             return Err(fail("`round` goes with `random` or `bayesian`".into()));
         }
         if let Some(v) = &raw.value {
-            return Ok(Strategy::Explicit(self.value(v, kind, key, span.clone())?));
+            return Ok(Strategy::Explicit(self.value(
+                v,
+                kind,
+                key,
+                span.clone(),
+            )?));
         }
         if let Some(b) = &raw.random {
             let log = match raw.distribution.as_deref() {
                 None | Some("uniform") => false,
                 Some("log-uniform") => true,
-                Some(other) => return Err(fail(format!("unknown distribution \"{}\"; expected \"uniform\" or \"log-uniform\"", other.escape_debug()))),
+                Some(other) => {
+                    return Err(fail(format!(
+                        "unknown distribution \"{}\"; expected \"uniform\" or \"log-uniform\"",
+                        other.escape_debug()
+                    )));
+                }
             };
             return Ok(Strategy::Random(range(b, log)?));
         }
@@ -515,11 +677,24 @@ impl Validator<'_> {
         if list.is_empty() {
             return Err(fail("the list of choices is empty".into()));
         }
-        let values = list.iter().map(|v| self.value(v, kind, key, span.clone())).collect::<Result<Vec<_>, _>>()?;
-        Ok(if bayes { Strategy::BayesianChoice(values) } else { Strategy::Choice(values) })
+        let values = list
+            .iter()
+            .map(|v| self.value(v, kind, key, span.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(if bayes {
+            Strategy::BayesianChoice(values)
+        } else {
+            Strategy::Choice(values)
+        })
     }
 
-    fn value(&self, v: &toml::Value, kind: &Kind, key: &str, span: Option<std::ops::Range<usize>>) -> Result<Value, ConfigError> {
+    fn value(
+        &self,
+        v: &toml::Value,
+        kind: &Kind,
+        key: &str,
+        span: Option<std::ops::Range<usize>>,
+    ) -> Result<Value, ConfigError> {
         let got = match (kind, v) {
             (Kind::Float, toml::Value::Float(x)) if x.is_finite() => Some(Value::Float(*x)),
             (Kind::Float, toml::Value::Integer(i)) => Some(Value::Float(*i as f64)),
@@ -532,43 +707,105 @@ impl Validator<'_> {
             Kind::Int => "a whole number",
             _ => "a string",
         };
-        got.ok_or_else(|| self.err(span, key, format!("`{v}` is not {expected}, as the parameter's type requires")))
+        got.ok_or_else(|| {
+            self.err(
+                span,
+                key,
+                format!("`{v}` is not {expected}, as the parameter's type requires"),
+            )
+        })
     }
 
-    fn objective(&self, raw: &RawObjective, space: &Space, config_dir: &Path) -> Result<ObjectiveSpec, ConfigError> {
+    fn objective(
+        &self,
+        raw: &RawObjective,
+        space: &Space,
+        config_dir: &Path,
+    ) -> Result<ObjectiveSpec, ConfigError> {
         let direction = match raw.direction.as_str() {
             "minimize" => Direction::Minimize,
             "maximize" => Direction::Maximize,
-            other => return Err(self.err(None, "objective.direction", format!("\"{}\" is neither \"minimize\" nor \"maximize\"", other.escape_debug()))),
+            other => {
+                return Err(self.err(
+                    None,
+                    "objective.direction",
+                    format!(
+                        "\"{}\" is neither \"minimize\" nor \"maximize\"",
+                        other.escape_debug()
+                    ),
+                ));
+            }
         };
         let timeout = match raw.timeout_s {
             None => None,
-            Some(t) if t > 0.0 && t.is_finite() && t < 1e9 => Some(std::time::Duration::from_secs_f64(t)),
-            Some(t) => return Err(self.err(None, "objective.timeout_s", format!("{t} is not a positive number of seconds"))),
+            Some(t) if t > 0.0 && t.is_finite() && t < 1e9 => {
+                Some(std::time::Duration::from_secs_f64(t))
+            }
+            Some(t) => {
+                return Err(self.err(
+                    None,
+                    "objective.timeout_s",
+                    format!("{t} is not a positive number of seconds"),
+                ));
+            }
         };
         if !(raw.kill_grace_s >= 0.0 && raw.kill_grace_s < 3600.0) {
             return Err(self.err(None, "objective.kill_grace_s", "expected 0 to 3600 seconds"));
         }
         if raw.retries > 100 {
-            return Err(self.err(None, "objective.retries", format!("{} retries; at most 100 are allowed", raw.retries)));
+            return Err(self.err(
+                None,
+                "objective.retries",
+                format!("{} retries; at most 100 are allowed", raw.retries),
+            ));
         }
-        let given = usize::from(raw.builtin.is_some()) + usize::from(raw.command.is_some()) + usize::from(raw.custom);
+        let given = usize::from(raw.builtin.is_some())
+            + usize::from(raw.command.is_some())
+            + usize::from(raw.custom);
         if given != 1 {
-            return Err(self.err(None, "objective", "give exactly one of `builtin = \"...\"`, `command = [...]` or `custom = true`"));
+            return Err(self.err(
+                None,
+                "objective",
+                "give exactly one of `builtin = \"...\"`, `command = [...]` or `custom = true`",
+            ));
         }
         let kind = match (&raw.builtin, &raw.command) {
             (None, None) => ObjectiveKind::Custom,
-            (Some(_), Some(_)) => return Err(self.err(None, "objective", "give either `builtin` or `command`, not both")),
+            (Some(_), Some(_)) => {
+                return Err(self.err(
+                    None,
+                    "objective",
+                    "give either `builtin` or `command`, not both",
+                ));
+            }
             (Some(name), None) => {
                 let names: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
-                let function = Builtin::from_name(name).ok_or_else(|| self.err(None, "objective.builtin", format!(
-                    "unknown builtin \"{}\"; expected one of {}", name.escape_debug(), names.join(", ")
-                )))?;
-                let d = space.parameters.iter().filter(|p| p.kind.is_numeric()).count();
+                let function = Builtin::from_name(name).ok_or_else(|| {
+                    self.err(
+                        None,
+                        "objective.builtin",
+                        format!(
+                            "unknown builtin \"{}\"; expected one of {}",
+                            name.escape_debug(),
+                            names.join(", ")
+                        ),
+                    )
+                })?;
+                let d = space
+                    .parameters
+                    .iter()
+                    .filter(|p| p.kind.is_numeric())
+                    .count();
                 if !function.accepts(d) {
-                    return Err(self.err(None, "objective.builtin", format!(
-                        "{} takes {} numeric parameters; the experiment has {d}", function.name(), function.arity()
-                    )));
+                    return Err(self.err(
+                        None,
+                        "objective.builtin",
+                        format!(
+                            "{} takes {} numeric parameters; the experiment has {d}",
+                            function.name(),
+                            function.arity()
+                        ),
+                    ));
                 }
                 if let Some(delay) = raw.delay_s {
                     let ok = match delay {
@@ -576,25 +813,43 @@ impl Validator<'_> {
                         Delay::Uniform([a, b]) => (0.0..1e6).contains(&a) && (a..1e6).contains(&b),
                     };
                     if !ok {
-                        return Err(self.err(None, "objective.delay_s", "expected seconds >= 0, or [low, high] with 0 <= low <= high"));
+                        return Err(self.err(
+                            None,
+                            "objective.delay_s",
+                            "expected seconds >= 0, or [low, high] with 0 <= low <= high",
+                        ));
                     }
                 }
-                ObjectiveKind::Builtin { function, delay: raw.delay_s }
+                ObjectiveKind::Builtin {
+                    function,
+                    delay: raw.delay_s,
+                }
             }
             (None, Some(cmd)) => {
                 if raw.delay_s.is_some() {
-                    return Err(self.err(None, "objective.delay_s", "`delay_s` applies to builtin objectives only"));
+                    return Err(self.err(
+                        None,
+                        "objective.delay_s",
+                        "`delay_s` applies to builtin objectives only",
+                    ));
                 }
                 let argv = match cmd {
                     CommandLine::Argv(v) => v.clone(),
-                    CommandLine::Line(s) => shell_words::split(s).map_err(|e| self.err(None, "objective.command", format!("cannot split the command line: {e}")))?,
+                    CommandLine::Line(s) => shell_words::split(s).map_err(|e| {
+                        self.err(
+                            None,
+                            "objective.command",
+                            format!("cannot split the command line: {e}"),
+                        )
+                    })?,
                 };
                 if argv.is_empty() || argv[0].is_empty() {
                     return Err(self.err(None, "objective.command", "the command is empty"));
                 }
                 for arg in &argv {
                     for name in crate::objective::command::placeholders(arg) {
-                        let known = space.parameters.iter().any(|p| p.name == name) || crate::objective::command::BUILTIN_PLACEHOLDERS.contains(&name);
+                        let known = space.parameters.iter().any(|p| p.name == name)
+                            || crate::objective::command::BUILTIN_PLACEHOLDERS.contains(&name);
                         if !known {
                             return Err(self.err(None, "objective.command", format!(
                                 "`{{{name}}}` in `{arg}` is not a parameter name nor one of {{index}}, {{worker_dir}}, {{config_dir}}, {{experiment_dir}}"
@@ -603,15 +858,27 @@ impl Validator<'_> {
                     }
                 }
                 if crate::objective::command::find_program(&argv[0], config_dir).is_none() {
-                    return Err(self.err(None, "objective.command", format!(
-                        "program `{}` not found (looked in {} and on PATH)", argv[0], config_dir.display()
-                    )));
+                    return Err(self.err(
+                        None,
+                        "objective.command",
+                        format!(
+                            "program `{}` not found (looked in {} and on PATH)",
+                            argv[0],
+                            config_dir.display()
+                        ),
+                    ));
                 }
                 ObjectiveKind::Command { argv }
             }
         };
-        if raw.result_key.as_deref().is_some_and(str::is_empty) || raw.result_file.as_deref().is_some_and(str::is_empty) {
-            return Err(self.err(None, "objective", "`result_file` and `result_key` must not be empty"));
+        if raw.result_key.as_deref().is_some_and(str::is_empty)
+            || raw.result_file.as_deref().is_some_and(str::is_empty)
+        {
+            return Err(self.err(
+                None,
+                "objective",
+                "`result_file` and `result_key` must not be empty",
+            ));
         }
         Ok(ObjectiveSpec {
             kind,
@@ -626,21 +893,50 @@ impl Validator<'_> {
 
     fn compute(&self, c: &Compute) -> Result<(), ConfigError> {
         if c.processes == 0 || c.processes > MAX_PROCESSES {
-            return Err(self.err(None, "compute.processes", format!("{} processes; expected 1 to {MAX_PROCESSES}", c.processes)));
+            return Err(self.err(
+                None,
+                "compute.processes",
+                format!("{} processes; expected 1 to {MAX_PROCESSES}", c.processes),
+            ));
         }
         if c.redirect_stdout && !c.provide_worker_path {
-            return Err(self.err(None, "compute.redirect_stdout", "needs `provide_worker_path = true` (the output goes into the worker folder)"));
+            return Err(self.err(
+                None,
+                "compute.redirect_stdout",
+                "needs `provide_worker_path = true` (the output goes into the worker folder)",
+            ));
         }
         Ok(())
     }
 
     fn bayesian(&self, b: &BayesOptions) -> Result<(), ConfigError> {
         if !["ei", "lcb"].contains(&b.acquisition.as_str()) {
-            return Err(self.err(None, "bayesian.acquisition", format!("\"{}\": expected \"ei\" or \"lcb\"", b.acquisition.escape_debug())));
+            return Err(self.err(
+                None,
+                "bayesian.acquisition",
+                format!(
+                    "\"{}\": expected \"ei\" or \"lcb\"",
+                    b.acquisition.escape_debug()
+                ),
+            ));
         }
-        let pending = ["kriging_believer", "constant_liar_min", "constant_liar_mean", "constant_liar_max", "ignore"];
+        let pending = [
+            "kriging_believer",
+            "constant_liar_min",
+            "constant_liar_mean",
+            "constant_liar_max",
+            "ignore",
+        ];
         if !pending.contains(&b.pending.as_str()) {
-            return Err(self.err(None, "bayesian.pending", format!("\"{}\": expected one of {}", b.pending.escape_debug(), pending.join(", "))));
+            return Err(self.err(
+                None,
+                "bayesian.pending",
+                format!(
+                    "\"{}\": expected one of {}",
+                    b.pending.escape_debug(),
+                    pending.join(", ")
+                ),
+            ));
         }
         if !(b.kappa.is_finite() && b.kappa >= 0.0) {
             return Err(self.err(None, "bayesian.kappa", "expected a number >= 0"));

@@ -44,9 +44,17 @@ pub struct Prepared {
 
 /// Resolves `target` (a configuration or an experiment folder), creating the folder when it
 /// does not exist yet, and locks it.
-pub fn prepare(target: &Path, dir: Option<&Path>, custom_objective: bool) -> anyhow::Result<Prepared> {
+pub fn prepare(
+    target: &Path,
+    dir: Option<&Path>,
+    custom_objective: bool,
+) -> anyhow::Result<Prepared> {
     let usage = |e: experiment::ExperimentError| -> anyhow::Error {
-        if e.is_usage() { UsageError(e.to_string()).into() } else { e.into() }
+        if e.is_usage() {
+            UsageError(e.to_string()).into()
+        } else {
+            e.into()
+        }
     };
     let (exp, exists) = experiment::resolve(target, dir).map_err(usage)?;
     if exp.objective.kind == ObjectiveKind::Custom && !custom_objective {
@@ -61,17 +69,29 @@ pub fn prepare(target: &Path, dir: Option<&Path>, custom_objective: bool) -> any
     }
     let lock = Lock::acquire(&exp.dir)?;
     let table = experiment::read_table(&exp.dir, &exp.space).map_err(usage)?;
-    let (rows, repair) = journal::read_and_repair(&exp.dir.join(experiment::RESULTS_FILE), &exp.space)?;
+    let (rows, repair) =
+        journal::read_and_repair(&exp.dir.join(experiment::RESULTS_FILE), &exp.space)?;
     report_repair(&repair);
-    Ok(Prepared { experiment: Arc::new(exp), table: Arc::new(table), rows, lock })
+    Ok(Prepared {
+        experiment: Arc::new(exp),
+        table: Arc::new(table),
+        rows,
+        lock,
+    })
 }
 
 fn report_repair(repair: &Repair) {
     if repair.torn_line {
-        eprintln!("hpo: results.csv ended in a torn line (an interrupted write); it was cut off and that set will run again");
+        eprintln!(
+            "hpo: results.csv ended in a torn line (an interrupted write); it was cut off and that set will run again"
+        );
     }
     if !repair.duplicates.is_empty() {
-        let backup = repair.backup.as_ref().map(|b| b.display().to_string()).unwrap_or_default();
+        let backup = repair
+            .backup
+            .as_ref()
+            .map(|b| b.display().to_string())
+            .unwrap_or_default();
         eprintln!(
             "hpo: results.csv held {} duplicated row(s) (sets {:?}); kept the first of each, original saved as {backup}",
             repair.duplicates.len(),
@@ -81,35 +101,57 @@ fn report_repair(repair: &Repair) {
 }
 
 pub fn hostname() -> String {
-    nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// CPUs this process may run on.
 pub fn cpu_count() -> usize {
     nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
-        .map(|set| (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).count())
+        .map(|set| {
+            (0..nix::sched::CpuSet::count())
+                .filter(|&c| set.is_set(c).unwrap_or(false))
+                .count()
+        })
         .unwrap_or(1)
         .max(1)
 }
 
 /// Runs an experiment on the local fork pool. `factory` supplies a Rust objective (library
 /// API); without it the configuration's builtin or command is used.
-pub fn run_processes(target: &Path, options: &RunOptions, factory: Option<ObjectiveFactory>) -> anyhow::Result<Summary> {
+pub fn run_processes(
+    target: &Path,
+    options: &RunOptions,
+    factory: Option<ObjectiveFactory>,
+) -> anyhow::Result<Summary> {
     let prepared = prepare(target, options.dir.as_deref(), factory.is_some())?;
     let exp = prepared.experiment.clone();
     let remaining = prepared.table.len() - prepared.rows.len();
     let k = options.processes.unwrap_or(exp.compute.processes);
     if k == 0 || k > crate::config::MAX_PROCESSES {
-        return Err(UsageError(format!("--processes {k}: expected 1 to {}", crate::config::MAX_PROCESSES)).into());
+        return Err(UsageError(format!(
+            "--processes {k}: expected 1 to {}",
+            crate::config::MAX_PROCESSES
+        ))
+        .into());
     }
     let k = k.min(remaining.max(1));
-    let threads = std::env::var("OMP_NUM_THREADS").ok().unwrap_or_else(|| (cpu_count() / k).max(1).to_string());
+    let threads = std::env::var("OMP_NUM_THREADS")
+        .ok()
+        .unwrap_or_else(|| (cpu_count() / k).max(1).to_string());
     let mut pool = ForkPool::start(k, &mut |w, mut link| {
         worker_process_setup();
         let setup = WorkerSetup {
             experiment: exp.clone(),
             table: prepared.table.clone(),
-            info: WorkerInfo { rank: None, host: hostname(), gpu: String::new(), cores: cpu_count().to_string(), pid: std::process::id() },
+            info: WorkerInfo {
+                rank: None,
+                host: hostname(),
+                gpu: String::new(),
+                cores: cpu_count().to_string(),
+                pid: std::process::id(),
+            },
             env: vec![("OMP_NUM_THREADS".into(), threads.clone())],
         };
         let mut objective = match factory {
@@ -140,26 +182,46 @@ pub fn worker_process_setup() {
     objective::command::install_cleanup_handler();
     // SAFETY: ignoring a signal is always sound.
     unsafe {
-        let _ = nix::sys::signal::signal(nix::sys::signal::Signal::SIGINT, nix::sys::signal::SigHandler::SigIgn);
-        let _ = nix::sys::signal::signal(nix::sys::signal::Signal::SIGUSR1, nix::sys::signal::SigHandler::SigIgn);
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGINT,
+            nix::sys::signal::SigHandler::SigIgn,
+        );
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGUSR1,
+            nix::sys::signal::SigHandler::SigIgn,
+        );
     }
     // SAFETY: the worker is single-threaded at this point.
     unsafe { std::env::set_var("OPENBLAS_NUM_THREADS", "1") };
 }
 
 /// The master's part, on any transport: open the journal, run the loop, close.
-pub fn run_master_here(prepared: &Prepared, transport: &mut dyn crate::backend::Transport, options: &RunOptions) -> anyhow::Result<Summary> {
+pub fn run_master_here(
+    prepared: &Prepared,
+    transport: &mut dyn crate::backend::Transport,
+    options: &RunOptions,
+) -> anyhow::Result<Summary> {
     let exp = &prepared.experiment;
     let mut journal = Journal::open(&exp.dir, &exp.space)?;
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();
-    if let Some(display) = ProgressDisplay::new(prepared.table.len(), prepared.rows.len(), options.quiet) {
+    if let Some(display) =
+        ProgressDisplay::new(prepared.table.len(), prepared.rows.len(), options.quiet)
+    {
         observers.push(Box::new(display));
     }
     let master_options = MasterOptions {
         deadline: options.walltime.map(|w| std::time::SystemTime::now() + w),
         deadline_margin: Duration::from_secs(5),
     };
-    let result = master::run_master(exp, &prepared.table, &prepared.rows, &mut journal, transport, &mut observers, master_options);
+    let result = master::run_master(
+        exp,
+        &prepared.table,
+        &prepared.rows,
+        &mut journal,
+        transport,
+        &mut observers,
+        master_options,
+    );
     let closed = journal.close();
     let summary = result?;
     closed?;

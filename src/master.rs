@@ -2,7 +2,10 @@
 //! gather each result the moment it arrives, append it to the journal, and report it to the
 //! observers once it is durable. It never evaluates and never fits a model.
 
-use crate::backend::{Done, Event, FromWorker, Observation, Pending, Task, ToWorker, Transport, TransportError, WorkerId, WorkerInfo};
+use crate::backend::{
+    Done, Event, FromWorker, Observation, Pending, Task, ToWorker, Transport, TransportError,
+    WorkerId, WorkerInfo,
+};
 use crate::config::Experiment;
 use crate::experiment::status::{self, LiveStatus, RunningSet};
 use crate::experiment::{Journal, JournalError, ResultRow};
@@ -24,7 +27,11 @@ extern "C" fn on_stop_signal(_: libc::c_int) {
 /// Routes SIGINT, SIGTERM and SIGUSR1 of the master to [`STOP_REQUESTS`].
 pub fn install_stop_handler() {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let action = SigAction::new(SigHandler::Handler(on_stop_signal), SaFlags::empty(), SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(on_stop_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGUSR1] {
         // SAFETY: the handler only touches an atomic.
         let _ = unsafe { sigaction(sig, &action) };
@@ -110,7 +117,10 @@ pub fn run_master(
     let mut progress = Progress {
         total: table.len(),
         done: previous.len(),
-        failed: previous.iter().filter(|r| r.outcome.status != Status::Ok).count(),
+        failed: previous
+            .iter()
+            .filter(|r| r.outcome.status != Status::Ok)
+            .count(),
         done_this_run: 0,
         running: 0,
         workers: k,
@@ -128,7 +138,13 @@ pub fn run_master(
     let history = needs_history.then(|| {
         previous
             .iter()
-            .filter_map(|r| r.outcome.result.map(|v| Observation { index: r.index as u32, values: r.values.clone(), loss: direction.loss(v) }))
+            .filter_map(|r| {
+                r.outcome.result.map(|v| Observation {
+                    index: r.index as u32,
+                    values: r.values.clone(),
+                    loss: direction.loss(v),
+                })
+            })
             .collect()
     });
     let mut master = Master {
@@ -138,7 +154,13 @@ pub fn run_master(
         transport,
         observers,
         options,
-        sched: Scheduler::new(todo, bayesian, k, exp.objective.retries, exp.compute.bayesian_wait_for_all),
+        sched: Scheduler::new(
+            todo,
+            bayesian,
+            k,
+            exp.objective.retries,
+            exp.compute.bayesian_wait_for_all,
+        ),
         infos: vec![WorkerInfo::default(); k],
         history,
         seen: vec![0; k],
@@ -159,7 +181,11 @@ pub fn run_master(
         o.on_finish(&master.progress, &why);
     }
     result?;
-    Ok(Summary { termination: why, elapsed: master.progress.started.elapsed(), progress: master.progress })
+    Ok(Summary {
+        termination: why,
+        elapsed: master.progress.started.elapsed(),
+        progress: master.progress,
+    })
 }
 
 impl Master<'_> {
@@ -211,16 +237,25 @@ impl Master<'_> {
             self.sched.stop();
             self.termination.get_or_insert(Termination::Interrupted);
             if self.progress.running > 0 {
-                eprintln!("hpo: stopping: no new sets; waiting for {} running evaluation(s) (signal again to abort them)", self.progress.running);
+                eprintln!(
+                    "hpo: stopping: no new sets; waiting for {} running evaluation(s) (signal again to abort them)",
+                    self.progress.running
+                );
             }
         }
         if let Some(deadline) = self.options.deadline {
-            let margin = self.options.deadline_margin.as_secs_f64() + self.mean_duration.unwrap_or(0.0).max(self.longest_duration);
-            let left = deadline.duration_since(SystemTime::now()).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+            let margin = self.options.deadline_margin.as_secs_f64()
+                + self.mean_duration.unwrap_or(0.0).max(self.longest_duration);
+            let left = deadline
+                .duration_since(SystemTime::now())
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
             if left <= margin && !self.sched.is_stopped() {
                 self.sched.stop();
                 self.termination.get_or_insert(Termination::Deadline);
-                eprintln!("hpo: the job ends in {left:.0} s: no new sets (running ones finish or are cut off at the end)");
+                eprintln!(
+                    "hpo: the job ends in {left:.0} s: no new sets (running ones finish or are cut off at the end)"
+                );
             }
         }
     }
@@ -238,13 +273,24 @@ impl Master<'_> {
     /// Hands durable rows to the observers.
     fn report(&mut self) {
         let durable = self.journal.durable();
-        while self.unreported.front().is_some_and(|(seq, _)| *seq < durable) {
-            let Some((_, row)) = self.unreported.pop_front() else { break };
+        while self
+            .unreported
+            .front()
+            .is_some_and(|(seq, _)| *seq < durable)
+        {
+            let Some((_, row)) = self.unreported.pop_front() else {
+                break;
+            };
             let p = &mut self.progress;
             p.done += 1;
             p.done_this_run += 1;
             match row.outcome.result {
-                Some(v) if p.best.is_none_or(|(_, b)| self.exp.objective.direction.better(v, b)) => p.best = Some((row.index, v)),
+                Some(v)
+                    if p.best
+                        .is_none_or(|(_, b)| self.exp.objective.direction.better(v, b)) =>
+                {
+                    p.best = Some((row.index, v))
+                }
                 Some(_) => {}
                 None => p.failed += 1,
             }
@@ -271,7 +317,14 @@ impl Master<'_> {
         let running = if finished {
             Vec::new()
         } else {
-            self.sched.current().map(|(w, index)| RunningSet { index, worker: w + 1, started: time(self.front_since[w]) }).collect()
+            self.sched
+                .current()
+                .map(|(w, index)| RunningSet {
+                    index,
+                    worker: w + 1,
+                    started: time(self.front_since[w]),
+                })
+                .collect()
         };
         let st = LiveStatus {
             pid: std::process::id(),
@@ -312,11 +365,25 @@ impl Master<'_> {
             Event::Lost(w, why) => {
                 self.said_bye[w] = true;
                 if let Some(index) = self.sched.lost(w) {
-                    let values = self.proposals.get(&index).cloned().or_else(|| self.exp.space.resolve(&self.table[index].cells, &[]).ok());
+                    let values = self
+                        .proposals
+                        .get(&index)
+                        .cloned()
+                        .or_else(|| self.exp.space.resolve(&self.table[index].cells, &[]).ok());
                     match values {
                         Some(values) => {
                             let now = unix(SystemTime::now());
-                            let done = Done { index: index as u32, values, outcome: Outcome::failed(format!("the worker died during the evaluation ({why})")), started: unix(self.front_since[w]), ended: now, note: String::new(), cut_off: false };
+                            let done = Done {
+                                index: index as u32,
+                                values,
+                                outcome: Outcome::failed(format!(
+                                    "the worker died during the evaluation ({why})"
+                                )),
+                                started: unix(self.front_since[w]),
+                                ended: now,
+                                note: String::new(),
+                                cut_off: false,
+                            };
                             self.finished(w, done);
                         }
                         None => self.sched.unfinished(w, index),
@@ -348,9 +415,15 @@ impl Master<'_> {
         let short = self.mean_duration.is_some_and(|m| m < SHORT_EVALUATION_S);
         self.sched.set_depth(if short { QUEUE_DEPTH } else { 1 });
         let ok = done.outcome.status == Status::Ok;
-        let Disposition::Record { attempts } = self.sched.finished(w, index, ok) else { return };
+        let Disposition::Record { attempts } = self.sched.finished(w, index, ok) else {
+            return;
+        };
         if let (Some(history), Some(v)) = (self.history.as_mut(), done.outcome.result) {
-            history.push(Observation { index: done.index, values: done.values.clone(), loss: self.exp.objective.direction.loss(v) });
+            history.push(Observation {
+                index: done.index,
+                values: done.values.clone(),
+                loss: self.exp.objective.direction.loss(v),
+            });
         }
         let info = &self.infos[w];
         let row = ResultRow {
@@ -383,7 +456,12 @@ impl Master<'_> {
         }
         let deadline = self.options.deadline.map(unix);
         for index in sets {
-            let mut task = Task { index: index as u32, history: Vec::new(), pending: Vec::new(), deadline };
+            let mut task = Task {
+                index: index as u32,
+                history: Vec::new(),
+                pending: Vec::new(),
+                deadline,
+            };
             if self.table[index].is_bayesian() {
                 if let Some(history) = &self.history {
                     task.history = history[self.seen[w]..].to_vec();
@@ -393,11 +471,19 @@ impl Master<'_> {
                     .sched
                     .running()
                     .filter(|&i| i != index)
-                    .filter_map(|i| match (self.table[i].is_bayesian(), self.proposals.get(&i)) {
-                        (false, _) => Some(Pending { index: i as u32, values: None }),
-                        (true, Some(v)) => Some(Pending { index: i as u32, values: Some(v.clone()) }),
-                        (true, None) => None,
-                    })
+                    .filter_map(
+                        |i| match (self.table[i].is_bayesian(), self.proposals.get(&i)) {
+                            (false, _) => Some(Pending {
+                                index: i as u32,
+                                values: None,
+                            }),
+                            (true, Some(v)) => Some(Pending {
+                                index: i as u32,
+                                values: Some(v.clone()),
+                            }),
+                            (true, None) => None,
+                        },
+                    )
                     .collect();
             }
             if self.transport.send(w, &ToWorker::Task(task)).is_err() {
@@ -409,7 +495,9 @@ impl Master<'_> {
 }
 
 fn unix(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 fn from_unix(s: f64) -> SystemTime {

@@ -2,7 +2,9 @@
 //! never the master), evaluate, send the result; until told to stop.
 
 use crate::acquisition::{self, Problem};
-use crate::backend::{Done, FromWorker, Observation, Task, ToWorker, TransportError, WorkerInfo, WorkerLink};
+use crate::backend::{
+    Done, FromWorker, Observation, Task, ToWorker, TransportError, WorkerInfo, WorkerLink,
+};
 use crate::config::Experiment;
 use crate::experiment::worker_dir;
 use crate::objective::{EvalContext, Objective, Outcome};
@@ -29,11 +31,18 @@ pub fn suggestion_seed(seed: u64, index: usize) -> u64 {
 }
 
 pub fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// Runs until the master says stop or goes away.
-pub fn run_worker(link: &mut dyn WorkerLink, setup: &WorkerSetup, objective: &mut dyn Objective) -> Result<(), TransportError> {
+pub fn run_worker(
+    link: &mut dyn WorkerLink,
+    setup: &WorkerSetup,
+    objective: &mut dyn Objective,
+) -> Result<(), TransportError> {
     link.send(&FromWorker::Ready(setup.info.clone()))?;
     let names = setup.experiment.space.names();
     let mut history: Vec<Observation> = Vec::new();
@@ -91,13 +100,20 @@ fn evaluate(
         cut_off: false,
     };
     let Some(set) = setup.table.get(index) else {
-        return Ok(finish(Vec::new(), Outcome::failed(format!("set {index} is not in this worker's table")), String::new()));
+        return Ok(finish(
+            Vec::new(),
+            Outcome::failed(format!("set {index} is not in this worker's table")),
+            String::new(),
+        ));
     };
     let mut note = String::new();
     let bayes_values = if set.is_bayesian() {
         let (values, why) = propose(setup, history, task, set);
         note = why;
-        link.send(&FromWorker::Proposal { index: task.index, values: values.clone() })?;
+        link.send(&FromWorker::Proposal {
+            index: task.index,
+            values: values.clone(),
+        })?;
         values
     } else {
         Vec::new()
@@ -107,11 +123,19 @@ fn evaluate(
         Err(e) => return Ok(finish(Vec::new(), Outcome::failed(e.to_string()), note)),
     };
     let params = Params::new(names.clone(), values);
-    let dir = exp.compute.provide_worker_path.then(|| worker_dir(&exp.dir, index));
+    let dir = exp
+        .compute
+        .provide_worker_path
+        .then(|| worker_dir(&exp.dir, index));
     if let Some(d) = &dir {
-        let prepared = std::fs::create_dir_all(d).and_then(|()| std::fs::write(d.join("params.json"), params_json(&params)));
+        let prepared = std::fs::create_dir_all(d)
+            .and_then(|()| std::fs::write(d.join("params.json"), params_json(&params)));
         if let Err(e) = prepared {
-            return Ok(finish(params.values().to_vec(), Outcome::failed(format!("cannot prepare {}: {e}", d.display())), note));
+            return Ok(finish(
+                params.values().to_vec(),
+                Outcome::failed(format!("cannot prepare {}: {e}", d.display())),
+                note,
+            ));
         }
     }
     let mut env = setup.env.clone();
@@ -129,12 +153,18 @@ fn evaluate(
     };
     let outcome = objective.evaluate(&ctx);
     let mut done = finish(params.values().to_vec(), outcome, note);
-    done.cut_off = task.deadline.is_some_and(|d| done.ended >= d) && done.outcome.status != crate::objective::Status::Ok;
+    done.cut_off = task.deadline.is_some_and(|d| done.ended >= d)
+        && done.outcome.status != crate::objective::Status::Ok;
     Ok(done)
 }
 
 /// The Bayesian values of `set`, and a note for the row when the model was not used.
-fn propose(setup: &WorkerSetup, history: &[Observation], task: &Task, set: &SetSpec) -> (Vec<Value>, String) {
+fn propose(
+    setup: &WorkerSetup,
+    history: &[Observation],
+    task: &Task,
+    set: &SetSpec,
+) -> (Vec<Value>, String) {
     let exp = &setup.experiment;
     let columns = BayesColumns::of_block(&exp.space.blocks[set.block]);
     let dims = columns.dims();
@@ -165,7 +195,12 @@ fn propose(setup: &WorkerSetup, history: &[Observation], task: &Task, set: &SetS
     let observed_x: Vec<Vec<f64>> = observed.iter().map(|(_, x, _)| x.clone()).collect();
     let observed_y: Vec<f64> = observed.iter().map(|(_, _, y)| *y).collect();
     let pending_x: Vec<Vec<f64>> = pending.into_iter().map(|(_, x)| x).collect();
-    let problem = Problem { dims: &dims, observed_x: &observed_x, observed_y: &observed_y, pending: &pending_x };
+    let problem = Problem {
+        dims: &dims,
+        observed_x: &observed_x,
+        observed_y: &observed_y,
+        pending: &pending_x,
+    };
     let seed = suggestion_seed(exp.seed, set.index);
     match acquisition::suggest(&problem, &exp.bayesian, seed) {
         Ok(s) => (columns.decode(&s.x), s.note),

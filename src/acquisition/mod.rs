@@ -24,7 +24,11 @@ pub struct BayesOptions {
 
 impl Default for BayesOptions {
     fn default() -> Self {
-        BayesOptions { acquisition: "ei".into(), kappa: 2.0, pending: "kriging_believer".into() }
+        BayesOptions {
+            acquisition: "ei".into(),
+            kappa: 2.0,
+            pending: "kriging_believer".into(),
+        }
     }
 }
 
@@ -59,8 +63,16 @@ pub fn suggest(
     _options: &BayesOptions,
     seed: u64,
 ) -> Result<Suggestion, SuggestError> {
-    if let Some(x) = problem.observed_x.iter().chain(problem.pending).find(|x| x.len() != problem.dims.len()) {
-        return Err(SuggestError::Dimension { expected: problem.dims.len(), got: x.len() });
+    if let Some(x) = problem
+        .observed_x
+        .iter()
+        .chain(problem.pending)
+        .find(|x| x.len() != problem.dims.len())
+    {
+        return Err(SuggestError::Dimension {
+            expected: problem.dims.len(),
+            got: x.len(),
+        });
     }
     if problem.observed_y.is_empty() {
         return Ok(Suggestion {
@@ -69,7 +81,10 @@ pub fn suggest(
         });
     }
     // The Gaussian-process engine replaces this draw.
-    Ok(Suggestion { x: space_filling(problem.dims, seed), note: "random draw".into() })
+    Ok(Suggestion {
+        x: space_filling(problem.dims, seed),
+        note: "random draw".into(),
+    })
 }
 
 /// A seeded draw used before any result exists.

@@ -8,7 +8,9 @@
 //! (the master sees the hang-up and reaps it), and a dead master closes its ends (the worker
 //! sees it and exits; the parent-death signal covers a worker busy in an evaluation).
 
-use super::{Event, FromWorker, ToWorker, Transport, TransportError, WorkerId, WorkerLink, decode, encode};
+use super::{
+    Event, FromWorker, ToWorker, Transport, TransportError, WorkerId, WorkerLink, decode, encode,
+};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap_anonymous};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
@@ -169,16 +171,32 @@ struct Mapping {
 
 impl Mapping {
     fn new(len: usize) -> Result<Mapping, TransportError> {
-        let size = std::num::NonZeroUsize::new(len).ok_or(TransportError::Failed { reason: "empty pool".into() })?;
+        let size = std::num::NonZeroUsize::new(len).ok_or(TransportError::Failed {
+            reason: "empty pool".into(),
+        })?;
         // SAFETY: a fresh anonymous mapping; shared so forked children see the same pages.
-        let ptr = unsafe { mmap_anonymous(None, size, ProtFlags::PROT_READ | ProtFlags::PROT_WRITE, MapFlags::MAP_SHARED) }
-            .map_err(|e| TransportError::Failed { reason: format!("cannot map shared memory: {e}") })?;
-        Ok(Mapping { ptr: ptr.cast(), len })
+        let ptr = unsafe {
+            mmap_anonymous(
+                None,
+                size,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+        }
+        .map_err(|e| TransportError::Failed {
+            reason: format!("cannot map shared memory: {e}"),
+        })?;
+        Ok(Mapping {
+            ptr: ptr.cast(),
+            len,
+        })
     }
 
     fn ring(&self, slot: usize) -> Ring {
         // SAFETY: slot * SLOT_BYTES < len by construction of the pool.
-        Ring { base: unsafe { NonNull::new_unchecked(self.ptr.as_ptr().add(slot * SLOT_BYTES)) } }
+        Ring {
+            base: unsafe { NonNull::new_unchecked(self.ptr.as_ptr().add(slot * SLOT_BYTES)) },
+        }
     }
 }
 
@@ -228,8 +246,13 @@ pub struct ForkLink {
 impl ForkPool {
     /// Forks `k` workers; each child runs `child(worker, link)` and exits with its return code.
     /// Call before any thread exists.
-    pub fn start(k: usize, child: &mut dyn FnMut(WorkerId, ForkLink) -> i32) -> Result<ForkPool, TransportError> {
-        let fail = |what: &str, e: nix::Error| TransportError::Failed { reason: format!("{what}: {e}") };
+    pub fn start(
+        k: usize,
+        child: &mut dyn FnMut(WorkerId, ForkLink) -> i32,
+    ) -> Result<ForkPool, TransportError> {
+        let fail = |what: &str, e: nix::Error| TransportError::Failed {
+            reason: format!("{what}: {e}"),
+        };
         let mapping = Mapping::new(2 * k * SLOT_BYTES)?;
         let flags = nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK;
         let mut pipes = Vec::with_capacity(k);
@@ -278,7 +301,10 @@ impl ForkPool {
             .into_iter()
             .enumerate()
             .map(|(w, pid)| {
-                let ((up_r, up_w), (down_r, down_w)) = pipes[w].take().ok_or(TransportError::Failed { reason: "pipe lost".into() })?;
+                let ((up_r, up_w), (down_r, down_w)) =
+                    pipes[w].take().ok_or(TransportError::Failed {
+                        reason: "pipe lost".into(),
+                    })?;
                 drop((up_w, down_r));
                 Ok(WorkerEnd {
                     pid,
@@ -293,7 +319,11 @@ impl ForkPool {
                 })
             })
             .collect::<Result<Vec<_>, TransportError>>()?;
-        Ok(ForkPool { _mapping: mapping, workers, events: VecDeque::new() })
+        Ok(ForkPool {
+            _mapping: mapping,
+            workers,
+            events: VecDeque::new(),
+        })
     }
 
     fn flush(&mut self, w: WorkerId) {
@@ -303,11 +333,20 @@ impl ForkPool {
         }
         let n = end.to_worker.write(&end.outbox);
         end.outbox.drain(..n);
-        if end.to_worker.header().reader_sleeping.swap(0, Ordering::SeqCst) == 1 {
+        if end
+            .to_worker
+            .header()
+            .reader_sleeping
+            .swap(0, Ordering::SeqCst)
+            == 1
+        {
             ring_bell(&end.down);
         }
         if !end.outbox.is_empty() {
-            end.to_worker.header().writer_sleeping.store(1, Ordering::SeqCst);
+            end.to_worker
+                .header()
+                .writer_sleeping
+                .store(1, Ordering::SeqCst);
         }
     }
 
@@ -319,7 +358,14 @@ impl ForkPool {
             if !end.alive {
                 continue;
             }
-            if end.from_worker.read(&mut end.frames.buf) > 0 && end.from_worker.header().writer_sleeping.swap(0, Ordering::SeqCst) == 1 {
+            if end.from_worker.read(&mut end.frames.buf) > 0
+                && end
+                    .from_worker
+                    .header()
+                    .writer_sleeping
+                    .swap(0, Ordering::SeqCst)
+                    == 1
+            {
                 ring_bell(&end.down);
             }
             while let Some(bytes) = end.frames.next() {
@@ -359,9 +405,15 @@ fn reap(pid: Pid, grace: Duration) -> String {
     let deadline = Instant::now() + grace;
     loop {
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return format!("worker process exited with code {code}"),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return format!("worker process killed by {sig}"),
-            Ok(WaitStatus::StillAlive) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(WaitStatus::Exited(_, code)) => {
+                return format!("worker process exited with code {code}");
+            }
+            Ok(WaitStatus::Signaled(_, sig, _)) => {
+                return format!("worker process killed by {sig}");
+            }
+            Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
             Ok(WaitStatus::StillAlive) => {
                 let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
                 let _ = waitpid(pid, None);
@@ -384,7 +436,10 @@ impl Transport for ForkPool {
 
     fn send(&mut self, worker: WorkerId, msg: &ToWorker) -> Result<(), TransportError> {
         if !self.workers[worker].alive {
-            return Err(TransportError::Worker { worker, reason: "the worker is gone".into() });
+            return Err(TransportError::Worker {
+                worker,
+                reason: "the worker is gone".into(),
+            });
         }
         frame(msg, &mut self.workers[worker].outbox);
         self.flush(worker);
@@ -408,15 +463,27 @@ impl Transport for ForkPool {
             // Raise the flags, then look once more: a message written before a flag was seen
             // up would otherwise go unnoticed until the timeout.
             for end in self.workers.iter().filter(|e| e.alive) {
-                end.from_worker.header().reader_sleeping.store(1, Ordering::SeqCst);
+                end.from_worker
+                    .header()
+                    .reader_sleeping
+                    .store(1, Ordering::SeqCst);
             }
-            let ready = self.workers.iter().any(|e| e.alive && (!e.from_worker.is_empty() || (!e.outbox.is_empty() && e.to_worker.header().writer_sleeping.load(Ordering::SeqCst) == 0)));
+            let ready = self.workers.iter().any(|e| {
+                e.alive
+                    && (!e.from_worker.is_empty()
+                        || (!e.outbox.is_empty()
+                            && e.to_worker.header().writer_sleeping.load(Ordering::SeqCst) == 0))
+            });
             if !ready {
                 let mut fds: Vec<libc::pollfd> = self
                     .workers
                     .iter()
                     .filter(|e| e.alive && !e.hung_up)
-                    .map(|e| libc::pollfd { fd: e.up.as_raw_fd(), events: libc::POLLIN, revents: 0 })
+                    .map(|e| libc::pollfd {
+                        fd: e.up.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    })
                     .collect();
                 let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
                 // SAFETY: fds is a valid array of pollfd for the duration of the call.
@@ -428,7 +495,10 @@ impl Transport for ForkPool {
                 }
             }
             for end in self.workers.iter().filter(|e| e.alive) {
-                end.from_worker.header().reader_sleeping.store(0, Ordering::SeqCst);
+                end.from_worker
+                    .header()
+                    .reader_sleeping
+                    .store(0, Ordering::SeqCst);
             }
         }
     }
@@ -450,7 +520,11 @@ impl ForkLink {
 
     /// Sleeps on the doorbell; returns false when the master is gone.
     fn wait(&self) -> bool {
-        let mut fd = libc::pollfd { fd: self.down.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut fd = libc::pollfd {
+            fd: self.down.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         unsafe { libc::poll(&mut fd, 1, WORKER_WAIT_MS) };
         drain_bell(&self.down) && self.master_alive()
@@ -466,7 +540,13 @@ impl WorkerLink for ForkLink {
                 return Ok(Some(msg));
             }
             if self.inbox.read(&mut self.frames.buf) > 0 {
-                if self.inbox.header().writer_sleeping.swap(0, Ordering::SeqCst) == 1 {
+                if self
+                    .inbox
+                    .header()
+                    .writer_sleeping
+                    .swap(0, Ordering::SeqCst)
+                    == 1
+                {
                     ring_bell(&self.up);
                 }
                 continue;
@@ -474,11 +554,17 @@ impl WorkerLink for ForkLink {
             if !block {
                 return Ok(None);
             }
-            self.inbox.header().reader_sleeping.store(1, Ordering::SeqCst);
+            self.inbox
+                .header()
+                .reader_sleeping
+                .store(1, Ordering::SeqCst);
             if self.inbox.is_empty() && !self.wait() {
                 return Ok(None);
             }
-            self.inbox.header().reader_sleeping.store(0, Ordering::SeqCst);
+            self.inbox
+                .header()
+                .reader_sleeping
+                .store(0, Ordering::SeqCst);
         }
     }
 
@@ -488,16 +574,27 @@ impl WorkerLink for ForkLink {
         let mut sent = 0;
         loop {
             sent += self.outbox.write(&bytes[sent..]);
-            if self.outbox.header().reader_sleeping.swap(0, Ordering::SeqCst) == 1 {
+            if self
+                .outbox
+                .header()
+                .reader_sleeping
+                .swap(0, Ordering::SeqCst)
+                == 1
+            {
                 ring_bell(&self.up);
             }
             if sent == bytes.len() {
                 return Ok(());
             }
-            self.outbox.header().writer_sleeping.store(1, Ordering::SeqCst);
+            self.outbox
+                .header()
+                .writer_sleeping
+                .store(1, Ordering::SeqCst);
             ring_bell(&self.up);
             if !self.wait() {
-                return Err(TransportError::Failed { reason: "the master is gone".into() });
+                return Err(TransportError::Failed {
+                    reason: "the master is gone".into(),
+                });
             }
         }
     }

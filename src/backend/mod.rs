@@ -76,10 +76,15 @@ pub struct Done {
 pub enum FromWorker {
     Ready(WorkerInfo),
     /// The values a worker proposed for a Bayesian set, sent before evaluating it.
-    Proposal { index: u32, values: Vec<Value> },
+    Proposal {
+        index: u32,
+        values: Vec<Value>,
+    },
     Done(Done),
     /// Answer to `Stop`: the queued sets it dropped.
-    Bye { dropped: Vec<u32> },
+    Bye {
+        dropped: Vec<u32>,
+    },
 }
 
 /// What the master's wait returns.
@@ -127,5 +132,7 @@ pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
 pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, TransportError> {
     bincode::serde::decode_from_slice(bytes, bincode::config::standard())
         .map(|(v, _)| v)
-        .map_err(|e| TransportError::Decode { reason: e.to_string() })
+        .map_err(|e| TransportError::Decode {
+            reason: e.to_string(),
+        })
 }

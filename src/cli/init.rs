@@ -15,13 +15,22 @@ pub struct InitArgs {
 }
 
 pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
-    let (exp, exists) = experiment::resolve(&args.config, args.dir.as_deref())
-        .map_err(|e| if e.is_usage() { anyhow::Error::from(UsageError(e.to_string())) } else { e.into() })?;
+    let (exp, exists) = experiment::resolve(&args.config, args.dir.as_deref()).map_err(|e| {
+        if e.is_usage() {
+            anyhow::Error::from(UsageError(e.to_string()))
+        } else {
+            e.into()
+        }
+    })?;
     if exists {
-        println!("{} already holds this experiment; nothing to do", exp.dir.display());
+        println!(
+            "{} already holds this experiment; nothing to do",
+            exp.dir.display()
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    let table = experiment::create(&exp).map_err(|e| anyhow::Error::from(UsageError(e.to_string())))?;
+    let table =
+        experiment::create(&exp).map_err(|e| anyhow::Error::from(UsageError(e.to_string())))?;
     let bayesian = table.iter().filter(|s| s.is_bayesian()).count();
     println!(
         "created {} with {} parameter sets ({} Bayesian); run it with `hpo run {}`",

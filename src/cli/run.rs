@@ -24,11 +24,19 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<ExitCode> {
-    let options = RunOptions { processes: args.processes, dir: args.dir, quiet: args.quiet, walltime: args.walltime };
+    let options = RunOptions {
+        processes: args.processes,
+        dir: args.dir,
+        quiet: args.quiet,
+        walltime: args.walltime,
+    };
     let summary = launch::run_processes(&args.target, &options, factory)?;
     let p = &summary.progress;
     let secs = summary.elapsed.as_secs_f64();
-    let best = p.best.map(|(i, v)| format!("; best {v} (set {i})")).unwrap_or_default();
+    let best = p
+        .best
+        .map(|(i, v)| format!("; best {v} (set {i})"))
+        .unwrap_or_default();
     if !args.quiet {
         eprintln!(
             "hpo: {} of {} sets done ({} failed); this run: {} in {:.2} s ({:.0}/s){best}; master peak RSS {:.1} MiB",
@@ -37,14 +45,20 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
             p.failed,
             p.done_this_run,
             secs,
-            if secs > 0.0 { p.done_this_run as f64 / secs } else { 0.0 },
+            if secs > 0.0 {
+                p.done_this_run as f64 / secs
+            } else {
+                0.0
+            },
             peak_rss_kib() as f64 / 1024.0
         );
     }
     Ok(match summary.termination {
         Termination::Complete => ExitCode::SUCCESS,
         Termination::Deadline => {
-            eprintln!("hpo: stopped before the end of the job; run the same command again to continue");
+            eprintln!(
+                "hpo: stopped before the end of the job; run the same command again to continue"
+            );
             ExitCode::SUCCESS
         }
         Termination::Interrupted => {
@@ -61,5 +75,7 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
 
 /// Peak resident memory of this process.
 pub fn peak_rss_kib() -> u64 {
-    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).map(|u| u.max_rss() as u64).unwrap_or(0)
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+        .map(|u| u.max_rss() as u64)
+        .unwrap_or(0)
 }

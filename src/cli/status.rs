@@ -20,7 +20,12 @@ pub struct StatusArgs {
 
 pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     if !experiment::is_experiment(&args.dir) {
-        return Err(UsageError(format!("{} is not an experiment folder (no {})", args.dir.display(), experiment::CONFIG_FILE)).into());
+        return Err(UsageError(format!(
+            "{} is not an experiment folder (no {})",
+            args.dir.display(),
+            experiment::CONFIG_FILE
+        ))
+        .into());
     }
     let exp = experiment::load_stored(&args.dir).map_err(|e| UsageError(e.to_string()))?;
     let (rows, _) = journal::read_results(&args.dir.join(experiment::RESULTS_FILE), &exp.space)?;
@@ -35,11 +40,20 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let live = status::read(&args.dir).filter(|_| active);
     let running = live.as_ref().map(|l| l.running.clone()).unwrap_or_default();
     let now = SystemTime::now();
-    let elapsed = |t: &str| humantime::parse_rfc3339(t).ok().and_then(|t| now.duration_since(t).ok()).map_or(0.0, |d| d.as_secs_f64());
+    let elapsed = |t: &str| {
+        humantime::parse_rfc3339(t)
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
     let names = exp.space.names();
     if args.json {
         let best = best.map(|(r, v)| {
-            let params: serde_json::Map<_, _> = names.iter().zip(&r.values).map(|(n, v)| (n.clone(), json!(v.to_string()))).collect();
+            let params: serde_json::Map<_, _> = names
+                .iter()
+                .zip(&r.values)
+                .map(|(n, v)| (n.clone(), json!(v.to_string())))
+                .collect();
             json!({"index": r.index, "result": v, "params": params})
         });
         let out = json!({
@@ -58,17 +72,36 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}: {} of {total} sets done ({} ok, {} failed, {} timeout)", args.dir.display(), rows.len(), count(Status::Ok), count(Status::Failed), count(Status::Timeout));
+    println!(
+        "{}: {} of {total} sets done ({} ok, {} failed, {} timeout)",
+        args.dir.display(),
+        rows.len(),
+        count(Status::Ok),
+        count(Status::Failed),
+        count(Status::Timeout)
+    );
     match &live {
-        Some(l) => println!("running now: pid {} on {}, {} {} worker(s)", l.pid, l.host, l.workers, l.backend),
+        Some(l) => println!(
+            "running now: pid {} on {}, {} {} worker(s)",
+            l.pid, l.host, l.workers, l.backend
+        ),
         None => println!("not running"),
     }
     if let Some((r, v)) = best {
-        let params: Vec<String> = names.iter().zip(&r.values).map(|(n, v)| format!("{n}={v}")).collect();
+        let params: Vec<String> = names
+            .iter()
+            .zip(&r.values)
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
         println!("best: {v} (set {}): {}", r.index, params.join(", "));
     }
     for r in &running {
-        println!("  set {} on worker {} for {:.1} s", r.index, r.worker, elapsed(&r.started));
+        println!(
+            "  set {} on worker {} for {:.1} s",
+            r.index,
+            r.worker,
+            elapsed(&r.started)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

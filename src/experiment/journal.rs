@@ -20,8 +20,22 @@ use std::time::{Duration, SystemTime};
 pub const SYNC_EVERY: Duration = Duration::from_millis(50);
 /// Columns after the parameters, in order. Extend at the end; never rename.
 pub const TAIL_COLUMNS: [&str; 16] = [
-    "result", "status", "worker", "started", "ended", "duration_s", "attempts", "exit_code",
-    "rank", "host", "gpu", "cores", "bayesian", "block", "note", "error",
+    "result",
+    "status",
+    "worker",
+    "started",
+    "ended",
+    "duration_s",
+    "attempts",
+    "exit_code",
+    "rank",
+    "host",
+    "gpu",
+    "cores",
+    "bayesian",
+    "block",
+    "note",
+    "error",
 ];
 
 /// One finished set.
@@ -47,21 +61,34 @@ pub struct ResultRow {
 
 impl ResultRow {
     pub fn duration_s(&self) -> f64 {
-        self.ended.duration_since(self.started).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+        self.ended
+            .duration_since(self.started)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
     }
 
     fn record(&self) -> Vec<String> {
         let mut rec = Vec::with_capacity(self.values.len() + TAIL_COLUMNS.len() + 1);
         rec.push(self.index.to_string());
         rec.extend(self.values.iter().map(Value::to_string));
-        rec.push(self.outcome.result.map(|r| r.to_string()).unwrap_or_default());
+        rec.push(
+            self.outcome
+                .result
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
+        );
         rec.push(self.outcome.status.to_string());
         rec.push(self.worker.to_string());
         rec.push(humantime::format_rfc3339_millis(self.started).to_string());
         rec.push(humantime::format_rfc3339_millis(self.ended).to_string());
         rec.push(format!("{:.3}", self.duration_s()));
         rec.push(self.attempts.to_string());
-        rec.push(self.outcome.exit_code.map(|c| c.to_string()).unwrap_or_default());
+        rec.push(
+            self.outcome
+                .exit_code
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+        );
         rec.push(self.rank.map(|r| r.to_string()).unwrap_or_default());
         rec.push(self.host.clone());
         rec.push(self.gpu.clone());
@@ -84,9 +111,16 @@ pub fn header(space: &Space) -> Vec<String> {
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("cannot write results to {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: line {line}: {problem}; fix or remove that line by hand, then resume")]
-    Damaged { path: PathBuf, line: usize, problem: String },
+    Damaged {
+        path: PathBuf,
+        line: usize,
+        problem: String,
+    },
 }
 
 /// What reading the results found and mended.
@@ -133,14 +167,25 @@ impl Journal {
     /// [`read_and_repair`] first. Call after forking the workers: it starts a thread.
     pub fn open(dir: &Path, space: &Space) -> Result<Journal, JournalError> {
         let path = dir.join(super::RESULTS_FILE);
-        let io = |source| JournalError::Io { path: path.clone(), source };
-        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let io = |source| JournalError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
         let mut offset = file.metadata().map_err(io)?.len();
         if offset == 0 {
             let mut w = csv::Writer::from_writer(Vec::new());
             let _ = w.write_record(header(space));
             let bytes = w.into_inner().unwrap_or_default();
-            file.write_all_at(&bytes, 0).and_then(|()| file.sync_data()).map_err(io)?;
+            file.write_all_at(&bytes, 0)
+                .and_then(|()| file.sync_data())
+                .map_err(io)?;
             offset = bytes.len() as u64;
         }
         let file = Arc::new(file);
@@ -153,9 +198,21 @@ impl Journal {
         });
         let syncer = {
             let (file, state) = (file.clone(), state.clone());
-            std::thread::Builder::new().name("hpo-fsync".into()).spawn(move || sync_loop(&file, &state)).map_err(io)?
+            std::thread::Builder::new()
+                .name("hpo-fsync".into())
+                .spawn(move || sync_loop(&file, &state))
+                .map_err(io)?
         };
-        let journal = Journal { path, file, offset, csv: row_writer(), appended: 0, written: 0, state, syncer: Some(syncer) };
+        let journal = Journal {
+            path,
+            file,
+            offset,
+            csv: row_writer(),
+            appended: 0,
+            written: 0,
+            state,
+            syncer: Some(syncer),
+        };
         Ok(journal)
     }
 
@@ -169,12 +226,18 @@ impl Journal {
     /// Hands buffered rows to the kernel (page cache); the syncer makes them durable.
     pub fn flush(&mut self) -> Result<(), JournalError> {
         if self.state.failed.load(Ordering::SeqCst) {
-            return Err(JournalError::Io { path: self.path.clone(), source: std::io::Error::other("fsync failed") });
+            return Err(JournalError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other("fsync failed"),
+            });
         }
         if self.appended == self.written {
             return Ok(());
         }
-        let io = |source| JournalError::Io { path: self.path.clone(), source };
+        let io = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
         let full = std::mem::replace(&mut self.csv, row_writer());
         let buf = full.into_inner().map_err(|e| io(e.into_error()))?;
         self.file.write_all_at(&buf, self.offset).map_err(io)?;
@@ -198,7 +261,10 @@ impl Journal {
     /// Flushes and waits until every appended row is durable.
     pub fn sync(&mut self) -> Result<(), JournalError> {
         self.flush()?;
-        self.file.sync_data().map_err(|source| JournalError::Io { path: self.path.clone(), source })?;
+        self.file.sync_data().map_err(|source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
         self.state.durable.fetch_max(self.written, Ordering::SeqCst);
         Ok(())
     }
@@ -208,7 +274,10 @@ impl Journal {
         let flushed = self.flush();
         self.stop_syncer();
         flushed?;
-        self.file.sync_data().map_err(|source| JournalError::Io { path: self.path.clone(), source })?;
+        self.file.sync_data().map_err(|source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
         self.state.durable.store(self.written, Ordering::SeqCst);
         Ok(())
     }
@@ -231,7 +300,9 @@ impl Drop for Journal {
 }
 
 fn row_writer() -> csv::Writer<Vec<u8>> {
-    csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new())
+    csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new())
 }
 
 fn sync_loop(file: &File, state: &SyncState) {
@@ -260,10 +331,15 @@ fn sync_loop(file: &File, state: &SyncState) {
 /// crash or a hand edit left (a torn last line, duplicated indices). A row that cannot be
 /// understood is an error naming its line: nothing is dropped silently.
 pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repair), JournalError> {
-    let io = |source| JournalError::Io { path: path.to_path_buf(), source };
+    let io = |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Repair::default())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((Vec::new(), Repair::default()));
+        }
         Err(e) => return Err(io(e)),
     };
     let mut repair = Repair::default();
@@ -276,12 +352,28 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
     if bytes.is_empty() {
         return Ok((Vec::new(), repair));
     }
-    let damaged = |line: usize, problem: String| JournalError::Damaged { path: path.to_path_buf(), line, problem };
+    let damaged = |line: usize, problem: String| JournalError::Damaged {
+        path: path.to_path_buf(),
+        line,
+        problem,
+    };
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let expected = header(space);
-    let got: Vec<String> = reader.headers().map_err(|e| damaged(1, e.to_string()))?.iter().map(String::from).collect();
+    let got: Vec<String> = reader
+        .headers()
+        .map_err(|e| damaged(1, e.to_string()))?
+        .iter()
+        .map(String::from)
+        .collect();
     if got.len() < expected.len() || got[..expected.len()] != expected[..] {
-        return Err(damaged(1, format!("the header is `{}`, expected `{}`", got.join(","), expected.join(","))));
+        return Err(damaged(
+            1,
+            format!(
+                "the header is `{}`, expected `{}`",
+                got.join(","),
+                expected.join(",")
+            ),
+        ));
     }
     let table_len: usize = space.blocks.iter().map(|b| b.count).sum();
     let mut seen = vec![false; table_len];
@@ -291,7 +383,13 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
         let rec = rec.map_err(|e| damaged(line, e.to_string()))?;
         let row = parse_row(&rec, space).map_err(|p| damaged(line, p))?;
         if row.index >= table_len {
-            return Err(damaged(line, format!("set {} is not in the parameter table (0..{})", row.index, table_len)));
+            return Err(damaged(
+                line,
+                format!(
+                    "set {} is not in the parameter table (0..{})",
+                    row.index, table_len
+                ),
+            ));
         }
         if seen[row.index] {
             repair.duplicates.push(row.index);
@@ -307,13 +405,28 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
 /// off (its set runs again); duplicated rows are removed, keeping the first of each index,
 /// with the original file kept as `results.csv.orig`. Only the run that holds the lock may
 /// call this.
-pub fn read_and_repair(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repair), JournalError> {
-    let io = |source| JournalError::Io { path: path.to_path_buf(), source };
+pub fn read_and_repair(
+    path: &Path,
+    space: &Space,
+) -> Result<(Vec<ResultRow>, Repair), JournalError> {
+    let io = |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let (rows, mut repair) = read_results(path, space)?;
     if repair.torn_line {
-        let len = std::fs::read(path).map_err(io)?.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
-        let f = std::fs::OpenOptions::new().write(true).open(path).map_err(io)?;
-        f.set_len(len as u64).and_then(|()| f.sync_data()).map_err(io)?;
+        let len = std::fs::read(path)
+            .map_err(io)?
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1);
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        f.set_len(len as u64)
+            .and_then(|()| f.sync_data())
+            .map_err(io)?;
     }
     if !repair.duplicates.is_empty() {
         let backup = path.with_extension("csv.orig");
@@ -325,7 +438,9 @@ pub fn read_and_repair(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Re
         }
         let tmp = path.with_extension("csv.tmp");
         let mut f = File::create(&tmp).map_err(io)?;
-        f.write_all(&w.into_inner().unwrap_or_default()).and_then(|()| f.sync_all()).map_err(io)?;
+        f.write_all(&w.into_inner().unwrap_or_default())
+            .and_then(|()| f.sync_all())
+            .map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)?;
         repair.backup = Some(backup);
     }
@@ -335,30 +450,56 @@ pub fn read_and_repair(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Re
 fn parse_row(rec: &csv::StringRecord, space: &Space) -> Result<ResultRow, String> {
     let n = space.parameters.len();
     if rec.len() < n + TAIL_COLUMNS.len() + 1 {
-        return Err(format!("{} fields, expected {}", rec.len(), n + TAIL_COLUMNS.len() + 1));
+        return Err(format!(
+            "{} fields, expected {}",
+            rec.len(),
+            n + TAIL_COLUMNS.len() + 1
+        ));
     }
     let field = |i: usize| &rec[i];
     let tail = |name: &str| -> &str {
         let pos = TAIL_COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
         &rec[n + 1 + pos]
     };
-    let index: usize = field(0).parse().map_err(|_| format!("index `{}` is not a number", field(0)))?;
+    let index: usize = field(0)
+        .parse()
+        .map_err(|_| format!("index `{}` is not a number", field(0)))?;
     let values = (0..n)
-        .map(|p| space.parse_value(p, field(p + 1)).ok_or_else(|| format!("`{}` is not a value of `{}`", field(p + 1), space.parameters[p].name)))
+        .map(|p| {
+            space.parse_value(p, field(p + 1)).ok_or_else(|| {
+                format!(
+                    "`{}` is not a value of `{}`",
+                    field(p + 1),
+                    space.parameters[p].name
+                )
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    let status = Status::parse(tail("status")).ok_or_else(|| format!("status `{}` is not ok, failed or timeout", tail("status")))?;
+    let status = Status::parse(tail("status"))
+        .ok_or_else(|| format!("status `{}` is not ok, failed or timeout", tail("status")))?;
     let result = match tail("result") {
         "" => None,
-        r => Some(r.parse::<f64>().map_err(|_| format!("result `{r}` is not a number"))?),
+        r => Some(
+            r.parse::<f64>()
+                .map_err(|_| format!("result `{r}` is not a number"))?,
+        ),
     };
     if status == Status::Ok && !result.is_some_and(f64::is_finite) {
         return Err("an ok row needs a finite result".into());
     }
-    let time = |name: &str| humantime::parse_rfc3339(tail(name)).map_err(|_| format!("{name} `{}` is not an RFC 3339 time", tail(name)));
+    let time = |name: &str| {
+        humantime::parse_rfc3339(tail(name))
+            .map_err(|_| format!("{name} `{}` is not an RFC 3339 time", tail(name)))
+    };
     Ok(ResultRow {
         index,
         values,
-        outcome: Outcome { status, result, exit_code: tail("exit_code").parse().ok(), error: tail("error").to_string() },
+        outcome: Outcome {
+            status,
+            result,
+            exit_code: tail("exit_code").parse().ok(),
+            error: tail("error").to_string(),
+        },
         worker: tail("worker").parse().unwrap_or(0),
         started: time("started")?,
         ended: time("ended")?,

@@ -14,7 +14,10 @@ pub enum LockError {
     #[error("{dir} is in use by another hpo run (pid {pid}); wait for it or stop it first")]
     Held { dir: PathBuf, pid: String },
     #[error("cannot lock {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Held for as long as the run owns the folder.
@@ -25,18 +28,37 @@ pub struct Lock {
 impl Lock {
     pub fn acquire(dir: &Path) -> Result<Lock, LockError> {
         let path = dir.join(LOCK_FILE);
-        let io = |source| LockError::Io { path: path.clone(), source };
-        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(mut file) => {
-                file.set_len(0).and_then(|()| file.rewind()).and_then(|()| write!(file, "{}", std::process::id())).map_err(io)?;
+                file.set_len(0)
+                    .and_then(|()| file.rewind())
+                    .and_then(|()| write!(file, "{}", std::process::id()))
+                    .map_err(io)?;
                 Ok(Lock { _file: file })
             }
             Err((mut file, _)) => {
                 let mut pid = String::new();
                 let _ = file.read_to_string(&mut pid);
-                let pid = if pid.trim().is_empty() { "unknown".into() } else { pid.trim().to_string() };
-                Err(LockError::Held { dir: dir.to_path_buf(), pid })
+                let pid = if pid.trim().is_empty() {
+                    "unknown".into()
+                } else {
+                    pid.trim().to_string()
+                };
+                Err(LockError::Held {
+                    dir: dir.to_path_buf(),
+                    pid,
+                })
             }
         }
     }

@@ -38,7 +38,9 @@ const COMPUTED_CELL: &str = "<expr>";
 pub enum ExperimentError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("{dir} exists and is not an experiment folder (it has no {CONFIG_FILE}); choose another `dir`")]
+    #[error(
+        "{dir} exists and is not an experiment folder (it has no {CONFIG_FILE}); choose another `dir`"
+    )]
     NotAnExperiment { dir: PathBuf },
     #[error(
         "{dir} holds a different experiment definition than {config}; the parameters, sets, \
@@ -46,9 +48,16 @@ pub enum ExperimentError {
     )]
     DefinitionChanged { dir: PathBuf, config: PathBuf },
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: line {line}: {problem}")]
-    Table { path: PathBuf, line: usize, problem: String },
+    Table {
+        path: PathBuf,
+        line: usize,
+        problem: String,
+    },
     #[error(transparent)]
     Draw(#[from] crate::space::DrawError),
 }
@@ -61,7 +70,10 @@ impl ExperimentError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ExperimentError + '_ {
-    move |source| ExperimentError::Io { path: path.to_path_buf(), source }
+    move |source| ExperimentError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -93,10 +105,15 @@ pub fn load_stored(dir: &Path) -> Result<Experiment, ExperimentError> {
 
 /// What `hpo run` or `hpo init` was pointed at, resolved to an experiment and its folder.
 /// A configuration whose folder exists must hold the same definition.
-pub fn resolve(target: &Path, dir_override: Option<&Path>) -> Result<(Experiment, bool), ExperimentError> {
+pub fn resolve(
+    target: &Path,
+    dir_override: Option<&Path>,
+) -> Result<(Experiment, bool), ExperimentError> {
     if target.is_dir() {
         if !is_experiment(target) {
-            return Err(ExperimentError::NotAnExperiment { dir: target.to_path_buf() });
+            return Err(ExperimentError::NotAnExperiment {
+                dir: target.to_path_buf(),
+            });
         }
         return Ok((load_stored(target)?, true));
     }
@@ -107,7 +124,10 @@ pub fn resolve(target: &Path, dir_override: Option<&Path>) -> Result<(Experiment
     if is_experiment(&exp.dir) {
         let stored = load_stored(&exp.dir)?;
         if !stored.same_definition(&exp) {
-            return Err(ExperimentError::DefinitionChanged { dir: exp.dir.clone(), config: target.to_path_buf() });
+            return Err(ExperimentError::DefinitionChanged {
+                dir: exp.dir.clone(),
+                config: target.to_path_buf(),
+            });
         }
         // The compute and monitor sections of the configuration given now win.
         let mut stored = stored;
@@ -115,8 +135,14 @@ pub fn resolve(target: &Path, dir_override: Option<&Path>) -> Result<(Experiment
         stored.monitor = exp.monitor;
         return Ok((stored, true));
     }
-    if exp.dir.exists() && std::fs::read_dir(&exp.dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return Err(ExperimentError::NotAnExperiment { dir: exp.dir.clone() });
+    if exp.dir.exists()
+        && std::fs::read_dir(&exp.dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(ExperimentError::NotAnExperiment {
+            dir: exp.dir.clone(),
+        });
     }
     Ok((exp, false))
 }
@@ -126,9 +152,15 @@ pub fn resolve(target: &Path, dir_override: Option<&Path>) -> Result<(Experiment
 pub fn create(exp: &Experiment) -> Result<Vec<SetSpec>, ExperimentError> {
     let table = draw_table(&exp.space, exp.seed)?;
     let dir = &exp.dir;
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "experiment".into());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "experiment".into());
     let staging = parent.join(format!(".{name}.creating-{}", std::process::id()));
     let result = (|| {
         std::fs::create_dir(&staging).map_err(io_err(&staging))?;
@@ -138,7 +170,10 @@ pub fn create(exp: &Experiment) -> Result<Vec<SetSpec>, ExperimentError> {
             created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             hpo_version: env!("CARGO_PKG_VERSION").into(),
         };
-        write_file(&staging.join(META_FILE), &serde_json::to_vec_pretty(&meta).unwrap_or_default())?;
+        write_file(
+            &staging.join(META_FILE),
+            &serde_json::to_vec_pretty(&meta).unwrap_or_default(),
+        )?;
         write_file(&staging.join(TABLE_FILE), &table_csv(&exp.space, &table))?;
         std::fs::create_dir(staging.join(WORKER_OUT)).map_err(io_err(&staging))?;
         if dir.exists() {
@@ -155,7 +190,9 @@ pub fn create(exp: &Experiment) -> Result<Vec<SetSpec>, ExperimentError> {
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExperimentError> {
     let mut f = std::fs::File::create(path).map_err(io_err(path))?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io_err(path))
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(io_err(path))
 }
 
 fn table_csv(space: &Space, table: &[SetSpec]) -> Vec<u8> {
@@ -179,7 +216,11 @@ fn table_csv(space: &Space, table: &[SetSpec]) -> Vec<u8> {
 pub fn read_table(dir: &Path, space: &Space) -> Result<Vec<SetSpec>, ExperimentError> {
     let path = dir.join(TABLE_FILE);
     let bytes = std::fs::read(&path).map_err(io_err(&path))?;
-    let bad = |line: usize, problem: String| ExperimentError::Table { path: path.clone(), line, problem };
+    let bad = |line: usize, problem: String| ExperimentError::Table {
+        path: path.clone(),
+        line,
+        problem,
+    };
     let mut reader = csv::Reader::from_reader(bytes.as_slice());
     let n = space.parameters.len();
     let mut table = Vec::new();
@@ -187,21 +228,42 @@ pub fn read_table(dir: &Path, space: &Space) -> Result<Vec<SetSpec>, ExperimentE
         let line = i + 2;
         let rec = rec.map_err(|e| bad(line, e.to_string()))?;
         if rec.len() != n + 2 {
-            return Err(bad(line, format!("{} fields, expected {}", rec.len(), n + 2)));
+            return Err(bad(
+                line,
+                format!("{} fields, expected {}", rec.len(), n + 2),
+            ));
         }
-        let index: usize = rec[0].parse().map_err(|_| bad(line, format!("index `{}` is not a number", &rec[0])))?;
+        let index: usize = rec[0]
+            .parse()
+            .map_err(|_| bad(line, format!("index `{}` is not a number", &rec[0])))?;
         if index != table.len() {
-            return Err(bad(line, format!("index {index} out of order, expected {}", table.len())));
+            return Err(bad(
+                line,
+                format!("index {index} out of order, expected {}", table.len()),
+            ));
         }
-        let block: usize = rec[1].parse().ok().filter(|b| *b < space.blocks.len()).ok_or_else(|| bad(line, format!("block `{}` is unknown", &rec[1])))?;
+        let block: usize = rec[1]
+            .parse()
+            .ok()
+            .filter(|b| *b < space.blocks.len())
+            .ok_or_else(|| bad(line, format!("block `{}` is unknown", &rec[1])))?;
         let cells = (0..n)
             .map(|p| match &rec[p + 2] {
                 BAYESIAN_CELL => Ok(Cell::Bayesian),
                 COMPUTED_CELL => Ok(Cell::Computed),
-                text => space.parse_value(p, text).map(Cell::Fixed).ok_or_else(|| bad(line, format!("`{text}` is not a value of `{}`", space.parameters[p].name))),
+                text => space.parse_value(p, text).map(Cell::Fixed).ok_or_else(|| {
+                    bad(
+                        line,
+                        format!("`{text}` is not a value of `{}`", space.parameters[p].name),
+                    )
+                }),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        table.push(SetSpec { index, block, cells });
+        table.push(SetSpec {
+            index,
+            block,
+            cells,
+        });
     }
     Ok(table)
 }

@@ -31,7 +31,10 @@ pub struct RunningSet {
 pub fn write(dir: &Path, status: &LiveStatus) -> std::io::Result<()> {
     let path = dir.join(super::STATUS_FILE);
     let tmp = dir.join(".status.json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(status).map_err(std::io::Error::other)?)?;
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(status).map_err(std::io::Error::other)?,
+    )?;
     std::fs::rename(tmp, path)
 }
 

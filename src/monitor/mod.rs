@@ -2,6 +2,8 @@
 //! progress display (an indicatif bar on a terminal, a plain line every few seconds
 //! otherwise).
 
+pub mod status;
+
 use crate::experiment::ResultRow;
 use crate::schedule::Termination;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -27,14 +29,25 @@ pub struct Progress {
 impl Progress {
     pub fn rate(&self) -> f64 {
         let secs = self.started.elapsed().as_secs_f64();
-        if secs > 0.0 { self.done_this_run as f64 / secs } else { 0.0 }
+        if secs > 0.0 {
+            self.done_this_run as f64 / secs
+        } else {
+            0.0
+        }
     }
 
     fn line(&self) -> String {
-        let best = self.best.map(|(i, v)| format!("best {v:.6} (set {i})")).unwrap_or_else(|| "no result yet".into());
+        let best = self
+            .best
+            .map(|(i, v)| format!("best {v:.6} (set {i})"))
+            .unwrap_or_else(|| "no result yet".into());
         format!(
             "{}/{} done, {} failed, {} running, {best}, {:.1}/s",
-            self.done, self.total, self.failed, self.running, self.rate()
+            self.done,
+            self.total,
+            self.failed,
+            self.running,
+            self.rate()
         )
     }
 }
@@ -62,14 +75,22 @@ impl ProgressDisplay {
             return None;
         }
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr_with_hz(8));
-            let style = ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {msg} [{elapsed_precise}, ETA {eta}]")
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let bar = ProgressBar::with_draw_target(
+                Some(total as u64),
+                ProgressDrawTarget::stderr_with_hz(8),
+            );
+            let style = ProgressStyle::with_template(
+                "{bar:30.cyan/blue} {pos}/{len} {msg} [{elapsed_precise}, ETA {eta}]",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style.progress_chars("=> "));
             bar.set_position(done as u64);
             bar
         });
-        Some(ProgressDisplay { bar, last_line: Instant::now() })
+        Some(ProgressDisplay {
+            bar,
+            last_line: Instant::now(),
+        })
     }
 }
 
@@ -82,8 +103,16 @@ impl Observer for ProgressDisplay {
         match &self.bar {
             Some(bar) => {
                 bar.set_position(p.done as u64);
-                let best = p.best.map(|(i, v)| format!(" best {v:.6} (set {i})")).unwrap_or_default();
-                bar.set_message(format!("{} failed, {} running,{best} {:.1}/s", p.failed, p.running, p.rate()));
+                let best = p
+                    .best
+                    .map(|(i, v)| format!(" best {v:.6} (set {i})"))
+                    .unwrap_or_default();
+                bar.set_message(format!(
+                    "{} failed, {} running,{best} {:.1}/s",
+                    p.failed,
+                    p.running,
+                    p.rate()
+                ));
             }
             None if self.last_line.elapsed() >= Duration::from_secs(5) => {
                 self.last_line = Instant::now();

@@ -99,8 +99,11 @@ impl Builtin {
             Builtin::Sphere => x.iter().map(|v| v * v).sum(),
             Builtin::Griewank => {
                 let sum: f64 = x.iter().map(|v| v * v).sum::<f64>() / 4000.0;
-                let prod: f64 =
-                    x.iter().enumerate().map(|(i, v)| (v / ((i + 1) as f64).sqrt()).cos()).product();
+                let prod: f64 = x
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (v / ((i + 1) as f64).sqrt()).cos())
+                    .product();
                 sum - prod + 1.0
             }
             Builtin::Rosenbrock => x
@@ -109,7 +112,9 @@ impl Builtin {
                 .sum(),
             Builtin::Rastrigin => {
                 10.0 * x.len() as f64
-                    + x.iter().map(|v| v * v - 10.0 * (2.0 * PI * v).cos()).sum::<f64>()
+                    + x.iter()
+                        .map(|v| v * v - 10.0 * (2.0 * PI * v).cos())
+                        .sum::<f64>()
             }
             Builtin::Ackley => {
                 let d = x.len() as f64;
@@ -167,7 +172,10 @@ mod tests {
             assert!(close(Builtin::Branin.eval(&p), Builtin::Branin.minimum()));
         }
         let h = [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573];
-        assert!(close(Builtin::Hartmann6.eval(&h), Builtin::Hartmann6.minimum()));
+        assert!(close(
+            Builtin::Hartmann6.eval(&h),
+            Builtin::Hartmann6.minimum()
+        ));
     }
 
     #[test]

@@ -43,7 +43,11 @@ extern "C" fn kill_group_and_exit(sig: libc::c_int) {
 /// kill the running evaluation's process group before this process exits.
 pub fn install_cleanup_handler() {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let action = SigAction::new(SigHandler::Handler(kill_group_and_exit), SaFlags::empty(), SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(kill_group_and_exit),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     for sig in [Signal::SIGTERM, Signal::SIGHUP] {
         // SAFETY: the handler only calls async-signal-safe functions.
         let _ = unsafe { sigaction(sig, &action) };
@@ -68,7 +72,9 @@ pub fn placeholders(arg: &str) -> Vec<&str> {
 }
 
 fn is_identifier(s: &str) -> bool {
-    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -144,7 +150,10 @@ impl CommandObjective {
     }
 
     fn command(&self, ctx: &EvalContext) -> Result<Command, String> {
-        let worker_dir = ctx.worker_dir.map(|d| d.display().to_string()).unwrap_or_default();
+        let worker_dir = ctx
+            .worker_dir
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
         let lookup = |name: &str| -> Option<String> {
             match name {
                 "index" => Some(ctx.index.to_string()),
@@ -203,9 +212,11 @@ impl CommandObjective {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read result file {}: {e}", path.display()))?;
             return match &self.result_key {
-                Some(key) => json_number(&text, key)
-                    .ok_or_else(|| format!("result file {} has no numeric key `{key}`", path.display())),
-                None => last_number(&text).ok_or_else(|| format!("result file {} holds no number", path.display())),
+                Some(key) => json_number(&text, key).ok_or_else(|| {
+                    format!("result file {} has no numeric key `{key}`", path.display())
+                }),
+                None => last_number(&text)
+                    .ok_or_else(|| format!("result file {} holds no number", path.display())),
             };
         }
         match &self.result_key {
@@ -214,7 +225,8 @@ impl CommandObjective {
                 .rev()
                 .find_map(|l| json_number(l, key))
                 .ok_or_else(|| format!("no JSON line with a numeric `{key}` on stdout")),
-            None => last_number(stdout).ok_or_else(|| "stdout holds no line that is a number".to_string()),
+            None => last_number(stdout)
+                .ok_or_else(|| "stdout holds no line that is a number".to_string()),
         }
     }
 }
@@ -222,7 +234,9 @@ impl CommandObjective {
 /// The last line of `text` that parses as a number (NaN and inf included, so they can be
 /// reported as such).
 fn last_number(text: &str) -> Option<f64> {
-    text.lines().rev().find_map(|l| l.trim().parse::<f64>().ok())
+    text.lines()
+        .rev()
+        .find_map(|l| l.trim().parse::<f64>().ok())
 }
 
 fn json_number(text: &str, key: &str) -> Option<f64> {
@@ -270,7 +284,11 @@ fn kill_group(group: i32, sig: libc::c_int) {
 fn error_tail(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let text = text.trim();
-    let start = text.char_indices().rev().nth(ERROR_CHARS - 1).map_or(0, |(i, _)| i);
+    let start = text
+        .char_indices()
+        .rev()
+        .nth(ERROR_CHARS - 1)
+        .map_or(0, |(i, _)| i);
     text[start..].replace(['\n', '\r'], " | ")
 }
 
@@ -281,7 +299,9 @@ impl Objective for CommandObjective {
             Err(e) => return Outcome::failed(e),
         };
         let files = |name: &str| {
-            ctx.worker_dir.filter(|_| self.redirect).and_then(|d| std::fs::File::create(d.join(name)).ok())
+            ctx.worker_dir
+                .filter(|_| self.redirect)
+                .and_then(|d| std::fs::File::create(d.join(name)).ok())
         };
         let (out_copy, err_copy) = (files("stdout.txt"), files("stderr.txt"));
         let mut child = match cmd.spawn() {
@@ -292,8 +312,14 @@ impl Objective for CommandObjective {
         RUNNING_GROUP.store(group, Ordering::SeqCst);
         let (tx, rx) = mpsc::channel();
         let readers: Vec<_> = [
-            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ]
         .into_iter()
         .zip([out_copy, err_copy])
@@ -352,14 +378,21 @@ impl Objective for CommandObjective {
                 status: Status::Timeout,
                 result: None,
                 exit_code,
-                error: format!("killed after the {:.1} s timeout; {err}", self.timeout.unwrap_or_default().as_secs_f64()),
+                error: format!(
+                    "killed after the {:.1} s timeout; {err}",
+                    self.timeout.unwrap_or_default().as_secs_f64()
+                ),
             };
         }
         let fail = |reason: String| Outcome {
             status: Status::Failed,
             result: None,
             exit_code,
-            error: if err.is_empty() { reason } else { format!("{reason}; stderr: {err}") },
+            error: if err.is_empty() {
+                reason
+            } else {
+                format!("{reason}; stderr: {err}")
+            },
         };
         if let Some(sig) = signal {
             return fail(format!("killed by signal {sig}"));
@@ -370,7 +403,12 @@ impl Objective for CommandObjective {
             None => return fail("the command's status is unknown".into()),
         }
         match self.parse_result(&String::from_utf8_lossy(&stdout), ctx) {
-            Ok(v) if v.is_finite() => Outcome { status: Status::Ok, result: Some(v), exit_code, error: String::new() },
+            Ok(v) if v.is_finite() => Outcome {
+                status: Status::Ok,
+                result: Some(v),
+                exit_code,
+                error: String::new(),
+            },
             Ok(v) => fail(format!("the result is {v}")),
             Err(e) => fail(e),
         }
@@ -383,20 +421,32 @@ mod tests {
 
     #[test]
     fn placeholders_and_substitution() {
-        assert_eq!(placeholders("--lr={lr} {x}{y} {not valid} {"), vec!["lr", "x", "y"]);
+        assert_eq!(
+            placeholders("--lr={lr} {x}{y} {not valid} {"),
+            vec!["lr", "x", "y"]
+        );
         let look = |n: &str| match n {
             "x" => Some("$(touch /tmp/pwned)".to_string()),
             _ => None,
         };
-        assert_eq!(substitute("a={x} {z} {{", &look, false), "a=$(touch /tmp/pwned) {z} {{");
-        assert_eq!(substitute("echo {x}", &look, true), "echo '$(touch /tmp/pwned)'");
+        assert_eq!(
+            substitute("a={x} {z} {{", &look, false),
+            "a=$(touch /tmp/pwned) {z} {{"
+        );
+        assert_eq!(
+            substitute("echo {x}", &look, true),
+            "echo '$(touch /tmp/pwned)'"
+        );
     }
 
     #[test]
     fn result_parsing() {
         assert_eq!(last_number("loss\n0.5\nepoch 3\n  1e-3 \nbye"), Some(1e-3));
         assert_eq!(last_number("no numbers"), None);
-        assert_eq!(json_number(r#"{"loss": 0.25, "acc": 1}"#, "loss"), Some(0.25));
+        assert_eq!(
+            json_number(r#"{"loss": 0.25, "acc": 1}"#, "loss"),
+            Some(0.25)
+        );
         assert_eq!(error_tail(b"line1\nline2\n"), "line1 | line2");
     }
 }

@@ -30,7 +30,9 @@ impl Status {
         }
     }
     pub fn parse(s: &str) -> Option<Status> {
-        [Status::Ok, Status::Failed, Status::Timeout].into_iter().find(|st| st.as_str() == s)
+        [Status::Ok, Status::Failed, Status::Timeout]
+            .into_iter()
+            .find(|st| st.as_str() == s)
     }
 }
 
@@ -54,13 +56,23 @@ pub struct Outcome {
 impl Outcome {
     pub fn ok(result: f64) -> Outcome {
         if result.is_finite() {
-            Outcome { status: Status::Ok, result: Some(result), exit_code: None, error: String::new() }
+            Outcome {
+                status: Status::Ok,
+                result: Some(result),
+                exit_code: None,
+                error: String::new(),
+            }
         } else {
             Outcome::failed(format!("the objective returned {result}"))
         }
     }
     pub fn failed(error: impl Into<String>) -> Outcome {
-        Outcome { status: Status::Failed, result: None, exit_code: None, error: error.into() }
+        Outcome {
+            status: Status::Failed,
+            result: None,
+            exit_code: None,
+            error: error.into(),
+        }
     }
 }
 
@@ -114,7 +126,9 @@ impl Objective for BuiltinObjective {
             Some(Delay::Fixed(s)) => s,
             Some(Delay::Uniform([lo, hi])) => {
                 use rand::{Rng, SeedableRng};
-                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed ^ (ctx.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+                    self.seed ^ (ctx.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
                 rng.random_range(lo..=hi)
             }
         };
@@ -129,9 +143,11 @@ impl Objective for BuiltinObjective {
 /// library API can supply).
 pub fn from_experiment(exp: &Experiment) -> Option<Box<dyn Objective>> {
     match &exp.objective.kind {
-        ObjectiveKind::Builtin { function, delay } => {
-            Some(Box::new(BuiltinObjective { function: *function, delay: *delay, seed: exp.seed }))
-        }
+        ObjectiveKind::Builtin { function, delay } => Some(Box::new(BuiltinObjective {
+            function: *function,
+            delay: *delay,
+            seed: exp.seed,
+        })),
         ObjectiveKind::Command { argv } => Some(Box::new(command::CommandObjective::new(
             argv.clone(),
             &exp.objective,

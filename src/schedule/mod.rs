@@ -49,7 +49,13 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// `todo`: the sets without a row, in order; `bayesian[i]`: set `i` is Bayesian.
-    pub fn new(todo: Vec<usize>, bayesian: Vec<bool>, workers: usize, retries: u32, wait_for_all: bool) -> Self {
+    pub fn new(
+        todo: Vec<usize>,
+        bayesian: Vec<bool>,
+        workers: usize,
+        retries: u32,
+        wait_for_all: bool,
+    ) -> Self {
         Scheduler {
             todo: todo.into(),
             bayesian,
@@ -76,7 +82,9 @@ impl Scheduler {
             return out;
         }
         while self.queues[worker].len() < self.depth {
-            let Some(&next) = self.todo.front() else { break };
+            let Some(&next) = self.todo.front() else {
+                break;
+            };
             if self.bayesian[next] {
                 let earlier_running = self.running.first().is_some_and(|&r| r < next);
                 if !self.queues[worker].is_empty() || (self.wait_for_all && earlier_running) {
@@ -107,7 +115,9 @@ impl Scheduler {
             return Disposition::Retry;
         }
         self.failures.remove(&index);
-        Disposition::Record { attempts: failures + 1 }
+        Disposition::Record {
+            attempts: failures + 1,
+        }
     }
 
     /// A set that was handed out but not evaluated (dropped at a stop, cut off at the end of
@@ -148,7 +158,8 @@ impl Scheduler {
 
     /// Nothing runs and nothing more will go out.
     pub fn is_done(&self) -> bool {
-        self.running.is_empty() && (self.stopped || self.todo.is_empty() || self.alive.iter().all(|a| !a))
+        self.running.is_empty()
+            && (self.stopped || self.todo.is_empty() || self.alive.iter().all(|a| !a))
     }
 
     pub fn todo_len(&self) -> usize {
@@ -161,7 +172,10 @@ impl Scheduler {
 
     /// The set each worker is evaluating now.
     pub fn current(&self) -> impl Iterator<Item = (WorkerId, usize)> + '_ {
-        self.queues.iter().enumerate().filter_map(|(w, q)| q.front().map(|&i| (w, i)))
+        self.queues
+            .iter()
+            .enumerate()
+            .filter_map(|(w, q)| q.front().map(|&i| (w, i)))
     }
 
     /// Every set handed out and not finished.

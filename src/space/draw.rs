@@ -39,7 +39,11 @@ pub fn draw_table(space: &Space, seed: u64) -> Result<Vec<SetSpec>, DrawError> {
             } else if !block.is_bayesian() {
                 seen.insert(key(&cells));
             }
-            table.push(SetSpec { index, block: b, cells });
+            table.push(SetSpec {
+                index,
+                block: b,
+                cells,
+            });
         }
     }
     Ok(table)
@@ -100,7 +104,11 @@ impl Range {
         } else {
             (v - self.lo) / (self.hi - self.lo)
         };
-        if u.is_finite() { u.clamp(0.0, 1.0) } else { 0.5 }
+        if u.is_finite() {
+            u.clamp(0.0, 1.0)
+        } else {
+            0.5
+        }
     }
 }
 
@@ -112,8 +120,14 @@ mod tests {
     fn space(prevent_duplicate: bool, count: usize) -> Space {
         Space {
             parameters: vec![
-                Parameter { name: "x".into(), kind: Kind::Float },
-                Parameter { name: "c".into(), kind: Kind::Str },
+                Parameter {
+                    name: "x".into(),
+                    kind: Kind::Float,
+                },
+                Parameter {
+                    name: "c".into(),
+                    kind: Kind::Str,
+                },
             ],
             blocks: vec![Block {
                 count,
@@ -153,8 +167,20 @@ mod tests {
     #[test]
     fn log_and_integer_ranges_stay_inside() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let r = Range { lo: 1e-5, hi: 1e-1, log: true, round: None, integer: false };
-        let i = Range { lo: 2.0, hi: 5.0, log: false, round: None, integer: true };
+        let r = Range {
+            lo: 1e-5,
+            hi: 1e-1,
+            log: true,
+            round: None,
+            integer: false,
+        };
+        let i = Range {
+            lo: 2.0,
+            hi: 5.0,
+            log: false,
+            round: None,
+            integer: true,
+        };
         let mut ints = HashSet::new();
         for _ in 0..2000 {
             let v = draw_range(&r, &mut rng).as_f64().unwrap();

@@ -71,7 +71,11 @@ impl BayesColumns {
             .map(|((_, dim, choices), &v)| match dim {
                 Dim::Real(r) => r.finish(v),
                 Dim::Categorical(n) => {
-                    let k = if v.is_finite() { v.round().clamp(0.0, (*n - 1) as f64) } else { 0.0 };
+                    let k = if v.is_finite() {
+                        v.round().clamp(0.0, (*n - 1) as f64)
+                    } else {
+                        0.0
+                    };
                     choices[k as usize].clone()
                 }
             })
@@ -85,7 +89,13 @@ mod tests {
 
     #[test]
     fn encode_decode_round_trip_and_filters_foreign_rows() {
-        let range = Range { lo: -1.0, hi: 1.0, log: false, round: Some(2), integer: false };
+        let range = Range {
+            lo: -1.0,
+            hi: 1.0,
+            log: false,
+            round: Some(2),
+            integer: false,
+        };
         let choices = vec![Value::Str("adam".into()), Value::Str("sgd".into())];
         let block = Block {
             count: 1,
@@ -99,10 +109,17 @@ mod tests {
         let cols = BayesColumns::of_block(&block);
         let row = [Value::Float(0.25), Value::Int(3), Value::Str("sgd".into())];
         assert_eq!(cols.encode(&row), Some(vec![0.25, 1.0]));
-        assert_eq!(cols.decode(&[0.251, 0.8]), vec![Value::Float(0.25), choices[1].clone()]);
+        assert_eq!(
+            cols.decode(&[0.251, 0.8]),
+            vec![Value::Float(0.25), choices[1].clone()]
+        );
         let outside = [Value::Float(4.0), Value::Int(3), Value::Str("sgd".into())];
         assert_eq!(cols.encode(&outside), None);
-        let unknown = [Value::Float(0.0), Value::Int(3), Value::Str("rmsprop".into())];
+        let unknown = [
+            Value::Float(0.0),
+            Value::Int(3),
+            Value::Str("rmsprop".into()),
+        ];
         assert_eq!(cols.encode(&unknown), None);
     }
 }

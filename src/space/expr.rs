@@ -41,20 +41,38 @@ impl Expr {
     /// may be used (the parameters declared before it).
     pub fn parse(name: &str, source: &str, earlier: &[&str]) -> Result<Expr, ExprError> {
         if source.len() > MAX_EXPR_LEN {
-            return Err(ExprError::TooLong { name: name.into(), len: source.len() });
+            return Err(ExprError::TooLong {
+                name: name.into(),
+                len: source.len(),
+            });
         }
-        let tree = build_operator_tree::<DefaultNumericTypes>(source).map_err(|e| {
-            ExprError::Parse { name: name.into(), reason: e.to_string() }
-        })?;
-        if let Some(used) = tree.iter_variable_identifiers().find(|id| !earlier.contains(id)) {
-            return Err(ExprError::Reference { name: name.into(), used: used.into() });
+        let tree =
+            build_operator_tree::<DefaultNumericTypes>(source).map_err(|e| ExprError::Parse {
+                name: name.into(),
+                reason: e.to_string(),
+            })?;
+        if let Some(used) = tree
+            .iter_variable_identifiers()
+            .find(|id| !earlier.contains(id))
+        {
+            return Err(ExprError::Reference {
+                name: name.into(),
+                used: used.into(),
+            });
         }
-        Ok(Expr { source: source.into(), tree: Arc::new(tree), name: name.into() })
+        Ok(Expr {
+            source: source.into(),
+            tree: Arc::new(tree),
+            name: name.into(),
+        })
     }
 
     /// Evaluates the expression with the values of the parameters before it.
     pub fn eval(&self, params: &[Parameter], values: &[Value]) -> Result<Value, ExprError> {
-        let fail = |reason: String| ExprError::Eval { name: self.name.clone(), reason };
+        let fail = |reason: String| ExprError::Eval {
+            name: self.name.clone(),
+            reason,
+        };
         let mut ctx = HashMapContext::<DefaultNumericTypes>::new();
         for (p, v) in params.iter().zip(values) {
             let v = match v {
@@ -62,14 +80,21 @@ impl Expr {
                 Value::Int(x) => evalexpr::Value::Int(*x),
                 Value::Str(s) => evalexpr::Value::String(s.clone()),
             };
-            ctx.set_value(p.name.clone(), v).map_err(|e| fail(e.to_string()))?;
+            ctx.set_value(p.name.clone(), v)
+                .map_err(|e| fail(e.to_string()))?;
         }
-        match self.tree.eval_with_context(&ctx).map_err(|e| fail(e.to_string()))? {
+        match self
+            .tree
+            .eval_with_context(&ctx)
+            .map_err(|e| fail(e.to_string()))?
+        {
             evalexpr::Value::Int(i) => Ok(Value::Int(i)),
             evalexpr::Value::Float(x) if x.is_finite() => Ok(Value::Float(x)),
             evalexpr::Value::Float(x) => Err(fail(format!("the result is {x}"))),
             evalexpr::Value::String(s) => Ok(Value::Str(s)),
-            other => Err(fail(format!("the result `{other}` is not a number or a string"))),
+            other => Err(fail(format!(
+                "the result `{other}` is not a number or a string"
+            ))),
         }
     }
 }
@@ -80,13 +105,19 @@ mod tests {
     use crate::space::Kind;
 
     fn float(name: &str) -> Parameter {
-        Parameter { name: name.into(), kind: Kind::Float }
+        Parameter {
+            name: name.into(),
+            kind: Kind::Float,
+        }
     }
 
     #[test]
     fn evaluates_over_earlier_parameters() {
         let e = Expr::parse("z", "x * y + 1", &["x", "y"]).unwrap();
-        let v = e.eval(&[float("x"), float("y")], &[Value::Float(2.0), Value::Int(3)]);
+        let v = e.eval(
+            &[float("x"), float("y")],
+            &[Value::Float(2.0), Value::Int(3)],
+        );
         assert_eq!(v, Ok(Value::Float(7.0)));
         let e = Expr::parse("lr", "10.0 ^ k", &["k"]).unwrap();
         let v = e.eval(&[float("k")], &[Value::Float(-2.0)]).unwrap();
@@ -96,8 +127,17 @@ mod tests {
     #[test]
     fn refuses_later_or_unknown_names() {
         let err = Expr::parse("z", "x + w", &["x"]).unwrap_err();
-        assert_eq!(err, ExprError::Reference { name: "z".into(), used: "w".into() });
-        assert!(matches!(Expr::parse("z", "(x + 1", &["x"]), Err(ExprError::Parse { .. })));
+        assert_eq!(
+            err,
+            ExprError::Reference {
+                name: "z".into(),
+                used: "w".into()
+            }
+        );
+        assert!(matches!(
+            Expr::parse("z", "(x + 1", &["x"]),
+            Err(ExprError::Parse { .. })
+        ));
     }
 
     #[test]

@@ -182,7 +182,10 @@ impl Params {
         &self.values
     }
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.names.iter().position(|n| n == name).map(|i| &self.values[i])
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| &self.values[i])
     }
     /// The numeric value of `name`, or `None` when it is missing or a string.
     pub fn f64(&self, name: &str) -> Option<f64> {
@@ -193,7 +196,10 @@ impl Params {
         self.values.iter().filter_map(Value::as_f64).collect()
     }
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.names.iter().map(String::as_str).zip(self.values.iter())
+        self.names
+            .iter()
+            .map(String::as_str)
+            .zip(self.values.iter())
     }
 }
 
@@ -210,9 +216,11 @@ impl Space {
         for (param, cell) in self.parameters.iter().zip(cells) {
             let value = match (cell, &param.kind) {
                 (Cell::Fixed(v), _) => v.clone(),
-                (Cell::Bayesian, _) => bayes.next().cloned().ok_or(ExprError::MissingSuggestion {
-                    name: param.name.clone(),
-                })?,
+                (Cell::Bayesian, _) => {
+                    bayes.next().cloned().ok_or(ExprError::MissingSuggestion {
+                        name: param.name.clone(),
+                    })?
+                }
                 (Cell::Computed, Kind::Expr(e)) => e.eval(&self.parameters, &values)?,
                 (Cell::Computed, _) => {
                     return Err(ExprError::MissingSuggestion {
@@ -248,7 +256,13 @@ mod tests {
     fn rounding_gives_short_decimal_forms() {
         assert_eq!(round_to(1.23456, 3).to_string(), "1.235");
         assert_eq!(round_to(-0.0004, 3).to_string(), "0");
-        let r = Range { lo: 0.0, hi: 10.0, log: false, round: Some(0), integer: false };
+        let r = Range {
+            lo: 0.0,
+            hi: 10.0,
+            log: false,
+            round: Some(0),
+            integer: false,
+        };
         assert_eq!(r.finish(3.6).to_string(), "4");
         let r = Range { integer: true, ..r };
         assert_eq!(r.finish(42.0), Value::Int(10));
