@@ -2,6 +2,7 @@
 //! progress display (an indicatif bar on a terminal, a plain line every few seconds
 //! otherwise).
 
+pub mod hooks;
 pub mod status;
 
 use crate::experiment::ResultRow;
