@@ -83,7 +83,14 @@ fn eta(p: &Progress) -> String {
 
 /// At most `n` characters.
 fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { format!("{}...", s.chars().take(n.saturating_sub(3)).collect::<String>()) }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!(
+            "{}...",
+            s.chars().take(n.saturating_sub(3)).collect::<String>()
+        )
+    }
 }
 
 impl ProgressDisplay {
@@ -105,7 +112,11 @@ impl ProgressDisplay {
             bar.set_position(done as u64);
             bar
         });
-        Some(ProgressDisplay { bar, last_line: Instant::now(), best_values: String::new() })
+        Some(ProgressDisplay {
+            bar,
+            last_line: Instant::now(),
+            best_values: String::new(),
+        })
     }
 }
 
@@ -123,11 +134,18 @@ impl Observer for ProgressDisplay {
             Some(bar) => {
                 bar.set_position(p.done as u64);
                 let best = match p.best {
-                    Some((i, v)) if self.best_values.is_empty() => format!(", best {v:.6} (set {i})"),
+                    Some((i, v)) if self.best_values.is_empty() => {
+                        format!(", best {v:.6} (set {i})")
+                    }
                     Some((i, v)) => format!(", best {v:.6} (set {i}: {})", self.best_values),
                     None => String::new(),
                 };
-                bar.set_message(format!("{} failed, {} running{best}, {:.1}/s", p.failed, p.running, p.rate()));
+                bar.set_message(format!(
+                    "{} failed, {} running{best}, {:.1}/s",
+                    p.failed,
+                    p.running,
+                    p.rate()
+                ));
             }
             None if self.last_line.elapsed() >= Duration::from_secs(5) => {
                 self.last_line = Instant::now();

@@ -194,8 +194,15 @@ impl PlotData {
 /// The axis of one parameter: its numeric range, or its categories in order of appearance.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Axis {
-    Numeric { lo: f64, hi: f64 },
-    Categorical { labels: Vec<String> },
+    /// `log`: drawn on a logarithmic scale (positions are log10 of the values).
+    Numeric {
+        lo: f64,
+        hi: f64,
+        log: bool,
+    },
+    Categorical {
+        labels: Vec<String>,
+    },
 }
 
 impl Axis {
@@ -211,9 +218,14 @@ impl Axis {
                     (a.0.min(v), a.1.max(v))
                 });
             if lo.is_finite() {
-                return Axis::Numeric { lo, hi };
+                // Positive values over two decades or more: a log scale.
+                return Axis::Numeric {
+                    lo,
+                    hi,
+                    log: lo > 0.0 && hi / lo >= 100.0,
+                };
             }
-            return Axis::Numeric { lo: 0.0, hi: 1.0 };
+            return Axis::linear(0.0, 1.0);
         }
         let mut labels: Vec<String> = Vec::new();
         for v in values {
@@ -225,9 +237,17 @@ impl Axis {
         Axis::Categorical { labels }
     }
 
-    /// Where a value lies: the number itself, or the category's position 0, 1, ...
+    pub fn linear(lo: f64, hi: f64) -> Axis {
+        Axis::Numeric { lo, hi, log: false }
+    }
+
+    /// Where a value lies: the number itself (its log10 on a log scale), or the category's
+    /// position 0, 1, ...
     pub fn position(&self, v: &Value) -> f64 {
         match self {
+            Axis::Numeric { log: true, .. } => {
+                v.as_f64().filter(|x| *x > 0.0).map_or(f64::NAN, f64::log10)
+            }
             Axis::Numeric { .. } => v.as_f64().unwrap_or(f64::NAN),
             Axis::Categorical { labels } => {
                 let s = v.to_string();
@@ -239,10 +259,22 @@ impl Axis {
         }
     }
 
+    /// The extent of the positions of the values.
+    pub fn span(&self) -> (f64, f64) {
+        match self {
+            Axis::Numeric { lo, hi, log: true } => (lo.log10(), hi.log10()),
+            Axis::Numeric { lo, hi, .. } => (*lo, *hi),
+            Axis::Categorical { labels } => (0.0, labels.len().saturating_sub(1) as f64),
+        }
+    }
+
     /// The drawn range, padded so no sample sits on the frame.
     pub fn range(&self) -> (f64, f64) {
         match self {
-            Axis::Numeric { lo, hi } => padded(*lo, *hi, 0.04),
+            Axis::Numeric { .. } => {
+                let (a, b) = self.span();
+                padded(a, b, 0.04)
+            }
             Axis::Categorical { labels } => (-0.5, labels.len().max(1) as f64 - 0.5),
         }
     }
@@ -250,6 +282,11 @@ impl Axis {
     /// The label of a tick at `v`.
     pub fn label(&self, v: f64) -> String {
         match self {
+            // Decades only: 0.001, 0.01, ...
+            Axis::Numeric { log: true, .. } if (v - v.round()).abs() < 1e-6 => {
+                fmt_num(10f64.powf(v.round()))
+            }
+            Axis::Numeric { log: true, .. } => String::new(),
             Axis::Numeric { .. } => fmt_num(v),
             Axis::Categorical { labels } => {
                 let i = v.round();
@@ -286,6 +323,26 @@ pub fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
         return (lo - d, hi + d);
     }
     (lo - w * frac, hi + w * frac)
+}
+
+/// About `n` round tick values (steps of 1, 2, 2.5 or 5 times a power of ten) in `lo..=hi`.
+pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+        return vec![lo];
+    }
+    let raw = (hi - lo) / n.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw * 0.999)
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() * step;
+    (0..=n * 3)
+        .map(|k| first + k as f64 * step)
+        .take_while(|v| *v <= hi + step * 1e-9)
+        .map(|v| if v.abs() < step * 1e-9 { 0.0 } else { v })
+        .collect()
 }
 
 /// A number as a tick label: short, without trailing zeros, scientific when very large or small.
@@ -600,7 +657,21 @@ mod tests {
     #[test]
     fn axes_of_values() {
         let v = [Value::Float(1.0), Value::Int(3)];
-        assert_eq!(Axis::of(v.iter()), Axis::Numeric { lo: 1.0, hi: 3.0 });
+        assert_eq!(Axis::of(v.iter()), Axis::linear(1.0, 3.0));
+        let wide = [Value::Float(1e-4), Value::Float(0.1)];
+        let a = Axis::of(wide.iter());
+        assert_eq!(
+            a,
+            Axis::Numeric {
+                lo: 1e-4,
+                hi: 0.1,
+                log: true
+            }
+        );
+        assert!((a.position(&Value::Float(0.01)) + 2.0).abs() < 1e-12);
+        assert_eq!(a.label(-3.0), "0.001");
+        assert_eq!(nice_ticks(0.0, 1.0, 4), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+        assert_eq!(nice_ticks(-3.7, 3.9, 4), vec![-2.0, 0.0, 2.0]);
         let s = [
             Value::Str("relu".into()),
             Value::Str("tanh".into()),

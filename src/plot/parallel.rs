@@ -3,7 +3,7 @@
 //! result; each set is a line coloured by its result, the best drawn last (on top). Failed
 //! sets are grey dashed lines that end below the result axis.
 
-use super::{Axis, ColourScale, Drawn, INK, PlotData, colour_bar, de, fmt_num, font};
+use super::{Axis, ColourScale, Drawn, INK, PlotData, colour_bar, de, fmt_num, font, nice_ticks};
 use crate::experiment::ResultRow;
 use crate::objective::Status;
 use plotters::coord::Shift;
@@ -17,23 +17,34 @@ const FAILED_Y: f64 = -0.08;
 
 /// 0..1 along an axis.
 fn unit(axis: &Axis, v: f64) -> f64 {
-    match axis {
-        Axis::Numeric { lo, hi } if hi > lo => (v - lo) / (hi - lo),
-        Axis::Numeric { .. } => 0.5,
-        Axis::Categorical { labels } if labels.len() > 1 => v / (labels.len() - 1) as f64,
-        Axis::Categorical { .. } => 0.5,
-    }
+    let (lo, hi) = axis.span();
+    if hi > lo { (v - lo) / (hi - lo) } else { 0.5 }
 }
 
 /// Tick positions (0..1) and labels of an axis.
 fn ticks(axis: &Axis) -> Vec<(f64, String)> {
     match axis {
-        Axis::Numeric { lo, hi } if hi > lo => (0..=4)
-            .map(|k| {
-                let t = k as f64 / 4.0;
-                (t, fmt_num(lo + (hi - lo) * t))
-            })
-            .collect(),
+        Axis::Numeric { lo, hi, log } if hi > lo => {
+            let (a, b) = axis.span();
+            let mut t: Vec<(f64, String)> = nice_ticks(a, b, 5)
+                .into_iter()
+                .filter(|p| !*log || p.fract() == 0.0)
+                .map(|p| {
+                    (
+                        unit(axis, p),
+                        if *log {
+                            fmt_num(10f64.powf(p))
+                        } else {
+                            fmt_num(p)
+                        },
+                    )
+                })
+                .collect();
+            if t.len() < 2 {
+                t = vec![(0.0, fmt_num(*lo)), (1.0, fmt_num(*hi))];
+            }
+            t
+        }
         Axis::Numeric { lo, .. } => vec![(0.5, fmt_num(*lo))],
         Axis::Categorical { labels } => {
             // Past about 15 categories only every k-th is labelled.
@@ -61,10 +72,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
     let (main, bar) = root.split_horizontally(w.saturating_sub(BAR_WIDTH));
     let axes: Vec<Axis> = (0..data.names.len()).map(|p| data.axis(p)).collect();
     let scale = ColourScale::new(data.result_range());
-    let result_axis = Axis::Numeric {
-        lo: scale.lo,
-        hi: scale.hi,
-    };
+    let result_axis = Axis::linear(scale.lo, scale.hi);
     let n = axes.len() + 1;
     let failed = data.failed();
     let mut caption = format!(
@@ -170,11 +178,14 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
             )))
             .map_err(de)?;
         for (t, label) in ticks(axis) {
+            // A light box behind the label keeps it readable over the lines.
+            let w = 7 * label.chars().count() as i32 + 4;
             chart
                 .draw_series(std::iter::once(
                     EmptyElement::at((x, t))
+                        + Rectangle::new([(-9 - w, -8), (-7, 8)], WHITE.mix(0.8).filled())
                         + PathElement::new(vec![(-5, 0), (0, 0)], INK.stroke_width(1))
-                        + Text::new(label, (-7, 0), tick_style.clone()),
+                        + Text::new(label, (-9, 0), tick_style.clone()),
                 ))
                 .map_err(de)?;
         }

@@ -49,19 +49,10 @@ impl<'a> Scene<'a> {
             None => order.iter().copied().find(|&p| p != px),
         };
         let scale = ColourScale::new(data.result_range());
-        let ax = axes
-            .get(px)
-            .cloned()
-            .unwrap_or(Axis::Numeric { lo: 0.0, hi: 1.0 });
+        let ax = axes.get(px).cloned().unwrap_or(Axis::linear(0.0, 1.0));
         let ay = match py {
-            Some(p) => axes
-                .get(p)
-                .cloned()
-                .unwrap_or(Axis::Numeric { lo: 0.0, hi: 1.0 }),
-            None => Axis::Numeric {
-                lo: scale.lo,
-                hi: scale.hi,
-            },
+            Some(p) => axes.get(p).cloned().unwrap_or(Axis::linear(0.0, 1.0)),
+            None => Axis::linear(scale.lo, scale.hi),
         };
         Ok(Scene {
             data,

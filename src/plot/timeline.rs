@@ -14,17 +14,17 @@ const OK: RGBColor = RGBColor(44, 160, 44);
 
 /// The lane label of a worker: its number, then rank, host and GPU where known.
 pub fn lane_label(row: &ResultRow) -> String {
-    let mut s = format!("worker {}", row.worker);
+    let mut parts = vec![format!("worker {}", row.worker)];
     if let Some(r) = row.rank {
-        s.push_str(&format!(" (rank {r})"));
+        parts.push(format!("rank {r}"));
     }
     if !row.host.is_empty() {
-        s.push_str(&format!(" {}", row.host));
+        parts.push(row.host.clone());
     }
     if !row.gpu.is_empty() {
-        s.push_str(&format!(" GPU {}", row.gpu));
+        parts.push(format!("GPU {}", row.gpu));
     }
-    s
+    parts.join(" · ")
 }
 
 fn secs(t: SystemTime, t0: SystemTime) -> f64 {
