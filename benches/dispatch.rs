@@ -12,7 +12,10 @@ use std::process::Command;
 use std::time::Instant;
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let n = args.first().copied().unwrap_or(20_000);
     let k = args.get(1).copied().unwrap_or(2);
     let reps = args.get(2).copied().unwrap_or(5);
@@ -36,23 +39,47 @@ fn main() {
         let _ = std::fs::remove_dir_all(tmp.join("exp"));
         let t = Instant::now();
         let out = Command::new(env!("CARGO_BIN_EXE_hpo"))
-            .args(["run", config.to_str().unwrap_or_default(), "--processes", &k.to_string()])
+            .args([
+                "run",
+                config.to_str().unwrap_or_default(),
+                "--processes",
+                &k.to_string(),
+            ])
             .output()
             .expect("run hpo");
         let secs = t.elapsed().as_secs_f64();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stderr);
         // "... ({rate}/s) ...; master peak RSS {x} MiB"
-        let rate = text.split(" s (").nth(1).and_then(|s| s.split("/s)").next()).and_then(|s| s.parse::<f64>().ok());
-        let mib = text.split("master peak RSS ").nth(1).and_then(|s| s.split(' ').next()).and_then(|s| s.parse::<f64>().ok());
+        let rate = text
+            .split(" s (")
+            .nth(1)
+            .and_then(|s| s.split("/s)").next())
+            .and_then(|s| s.parse::<f64>().ok());
+        let mib = text
+            .split("master peak RSS ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse::<f64>().ok());
         whole.push(n as f64 / secs);
         inner.extend(rate);
         rss.extend(mib);
     }
     let _ = std::fs::remove_dir_all(&tmp);
-    println!("| N | K | whole command (evals/s, median of {reps}) | run loop (evals/s) | master peak RSS (MiB) |");
+    println!(
+        "| N | K | whole command (evals/s, median of {reps}) | run loop (evals/s) | master peak RSS (MiB) |"
+    );
     println!("|---|---|---|---|---|");
-    println!("| {n} | {k} | {:.0} | {:.0} | {:.1} |", median(&mut whole), median(&mut inner), median(&mut rss));
+    println!(
+        "| {n} | {k} | {:.0} | {:.0} | {:.1} |",
+        median(&mut whole),
+        median(&mut inner),
+        median(&mut rss)
+    );
 }
 
 fn median(v: &mut [f64]) -> f64 {

@@ -210,7 +210,7 @@ pub fn run_master_here(
         observers.push(Box::new(display));
     }
     let master_options = MasterOptions {
-        deadline: options.walltime.map(|w| std::time::SystemTime::now() + w),
+        deadline: crate::slurm::deadline(options.walltime),
         deadline_margin: Duration::from_secs(5),
     };
     let result = master::run_master(

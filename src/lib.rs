@@ -12,6 +12,7 @@
 //! - [`worker`]: receives a task, proposes Bayesian values ([`acquisition`] over a [`gp`]),
 //!   evaluates the [`objective`], sends the result.
 //! - [`monitor`]: progress display and observers of durable results.
+//! - [`slurm`]: inside a Slurm job, the job's end time is the run's deadline.
 //!
 //! A user's own binary can run the same machinery with a Rust objective: see [`main_with`].
 pub mod acquisition;
@@ -25,6 +26,7 @@ pub mod master;
 pub mod monitor;
 pub mod objective;
 pub mod schedule;
+pub mod slurm;
 pub mod space;
 pub mod worker;
 
