@@ -14,6 +14,7 @@
 //! - [`monitor`]: progress display, `hpo status` summaries and the `[monitor]` hooks, all
 //!   observers of durable results.
 //! - [`plot`]: plots and the HTML report, drawn from the stored results only.
+//! - [`slurm`]: inside a Slurm job, the job's end time is the run's deadline.
 //!
 //! A user's own binary can run the same machinery with a Rust objective: see [`main_with`].
 pub mod acquisition;
@@ -28,6 +29,7 @@ pub mod monitor;
 pub mod objective;
 pub mod plot;
 pub mod schedule;
+pub mod slurm;
 pub mod space;
 pub mod worker;
 

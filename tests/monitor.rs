@@ -52,6 +52,7 @@ fn row(
             result: None,
             exit_code: Some(1),
             error: "boom <b>".into(),
+            interrupted: false,
         },
     };
     ResultRow {

@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand; `main` maps errors to exit codes (0 ok,
-//! 1 runtime failure, 2 usage or configuration error, 130 interrupted).
+//! 1 runtime failure, 2 usage or configuration error, 75 stopped early by the deadline or the
+//! batch system's signal with nothing lost, 130 interrupted).
 
 mod init;
 mod plot;
