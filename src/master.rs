@@ -106,6 +106,7 @@ struct Master<'a> {
     mean_duration: Option<f64>,
     longest_duration: f64,
     stop_sent: bool,
+    aborted: bool,
     termination: Option<Termination>,
     /// Evaluations cut off by the job's end (deadline, scheduler signal, killed worker while
     /// stopping): no row, they run again on resume.
@@ -189,6 +190,7 @@ pub fn run_master(
         mean_duration: None,
         longest_duration: 0.0,
         stop_sent: false,
+        aborted: false,
         termination: None,
         cut_off: 0,
     };
@@ -265,12 +267,17 @@ impl Master<'_> {
             self.sched.stop();
             let why = termination_for_signal(STOP_SIGNAL.load(Ordering::SeqCst));
             self.termination.get_or_insert(why);
-            if self.progress.running > 0 {
+            let running = self.sched.running().count();
+            if running > 0 {
                 eprintln!(
-                    "hpo: stopping: no new sets; waiting for {} running evaluation(s) (signal again to abort them)",
-                    self.progress.running
+                    "hpo: stopping: no new sets; waiting for {running} running evaluation(s) (signal again to abort them)"
                 );
             }
+        }
+        if requests >= 2 && !self.aborted {
+            self.aborted = true;
+            eprintln!("hpo: aborting the running evaluations; they run again on resume");
+            self.transport.abort();
         }
         if let Some(deadline) = self.options.deadline {
             let margin = self.options.deadline_margin.as_secs_f64()
