@@ -482,7 +482,8 @@ pub(crate) fn colour_bar<DB: DrawingBackend>(
         .disable_y_mesh()
         .disable_x_axis()
         .y_labels(7)
-        .y_label_formatter(&|v| fmt_num(*v))
+        // A space keeps the tick mark from reading as a minus sign.
+        .y_label_formatter(&|v| format!(" {}", fmt_num(*v)))
         .y_label_style(font(13.0))
         .y_desc(label)
         .axis_desc_style(font(15.0))
