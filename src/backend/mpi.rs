@@ -8,7 +8,9 @@
 //! tag per message kind ([`tags`]); a receiver learns a frame's size with a matched probe.
 //! Everything is nonblocking: the master's sends are `MPI_Isend`s of owned buffers that it
 //! tests later (it never waits on a worker), and every wait polls with
-//! `MPI_Improbe`/`MPI_Test` and sleeps between polls (50 us growing to 2 ms), so neither an
+//! `MPI_Improbe`/`MPI_Test`, yielding the CPU for the first 200 us of a wait (the next frame
+//! of a busy exchange is usually that close) and then sleeping between polls (50 us growing
+//! to 2 ms), so neither an
 //! idle master nor an idle worker spins a core.
 
 use super::{
@@ -52,7 +54,9 @@ pub const LAUNCH_VARIABLES: &[&str] = &[
     "MPI_LOCALNRANKS",
 ];
 
-/// First poll interval of a wait, doubled after each empty poll up to [`MAX_PAUSE`].
+/// How long a wait polls with only `sched_yield` between polls before it starts sleeping.
+const SPIN: Duration = Duration::from_micros(200);
+/// First sleep of a wait, doubled after each empty poll up to [`MAX_PAUSE`].
 const MIN_PAUSE: Duration = Duration::from_micros(50);
 const MAX_PAUSE: Duration = Duration::from_millis(2);
 /// Sends the master keeps in flight per worker; later ones wait in its outbox (still without
@@ -214,7 +218,7 @@ impl MpiWorld {
         let other = self.world.process_at_rank(peer);
         let exchange = |first: bool| {
             if first {
-                send_and_wait(&other, &send, tags::PING, Duration::ZERO);
+                send_and_wait(&other, &send, tags::PING, true);
             }
             let (bytes, _) = loop {
                 if let Some(probed) = other.immediate_matched_probe_with_tag(tags::PING) {
@@ -223,7 +227,7 @@ impl MpiWorld {
             };
             debug_assert_eq!(bytes.len(), expect);
             if !first {
-                send_and_wait(&other, &send, tags::PING, Duration::ZERO);
+                send_and_wait(&other, &send, tags::PING, true);
             }
         };
         // Warm up the connection first.
@@ -241,31 +245,55 @@ impl MpiWorld {
 
 /// Tests a request until it completes, sleeping with back-off in between.
 fn wait_request<'a, D: ?Sized, S: mpi::request::Scope<'a>>(mut request: Request<'a, D, S>) {
-    let mut pause = MIN_PAUSE;
+    let mut backoff = Backoff::new();
     loop {
         match request.test() {
             Ok(_) => return,
             Err(r) => request = r,
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(MAX_PAUSE);
+        backoff.wait(None);
+    }
+}
+
+/// The pauses between the polls of one wait.
+struct Backoff {
+    start: Instant,
+    pause: Duration,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff {
+            start: Instant::now(),
+            pause: MIN_PAUSE,
+        }
+    }
+
+    /// Pauses before the next poll: yields the CPU during the first [`SPIN`] of the wait,
+    /// then sleeps, never longer than `left`.
+    fn wait(&mut self, left: Option<Duration>) {
+        if self.start.elapsed() < SPIN {
+            std::thread::yield_now();
+            return;
+        }
+        std::thread::sleep(left.map_or(self.pause, |l| l.min(self.pause)));
+        self.pause = (self.pause * 2).min(MAX_PAUSE);
     }
 }
 
 /// Sends `bytes` with a nonblocking send inside a request scope and tests it to completion;
-/// `pause` zero polls without sleeping (benchmark floor).
-fn send_and_wait(to: &mpi::topology::Process<'_>, bytes: &[u8], tag: i32, pause: Duration) {
+/// `spin` polls without pausing (the benchmark's floor).
+fn send_and_wait(to: &mpi::topology::Process<'_>, bytes: &[u8], tag: i32, spin: bool) {
     mpi::request::scope(|scope| {
         let mut request = to.immediate_send_with_tag(scope, bytes, tag);
-        let mut pause = pause;
+        let mut backoff = Backoff::new();
         loop {
             match request.test() {
                 Ok(_) => return,
                 Err(r) => request = r,
             }
-            if !pause.is_zero() {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(MAX_PAUSE);
+            if !spin {
+                backoff.wait(None);
             }
         }
     })
@@ -429,8 +457,7 @@ impl Transport for MpiMaster<'_> {
     }
 
     fn recv(&mut self, timeout: Duration) -> Result<Event, TransportError> {
-        let start = Instant::now();
-        let mut pause = MIN_PAUSE;
+        let mut backoff = Backoff::new();
         loop {
             if !self.in_flight.is_empty() {
                 self.progress();
@@ -444,12 +471,11 @@ impl Transport for MpiMaster<'_> {
                 }
                 return Ok(Event::Message(rank - 1, msg));
             }
-            let left = timeout.saturating_sub(start.elapsed());
+            let left = timeout.saturating_sub(backoff.start.elapsed());
             if left.is_zero() {
                 return Ok(Event::Idle);
             }
-            std::thread::sleep(pause.min(left));
-            pause = (pause * 2).min(MAX_PAUSE);
+            backoff.wait(Some(left));
         }
     }
 }
@@ -458,12 +484,11 @@ impl Drop for MpiMaster<'_> {
     fn drop(&mut self) {
         // Every worker has said goodbye by now, so its sends are complete or about to be.
         let deadline = Instant::now() + Duration::from_secs(5);
-        let mut pause = MIN_PAUSE;
+        let mut backoff = Backoff::new();
         self.outboxes.iter_mut().for_each(VecDeque::clear);
         while !self.in_flight.is_empty() && Instant::now() < deadline {
             self.progress();
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(MAX_PAUSE);
+            backoff.wait(None);
         }
         // A send no worker will ever take: leak it rather than drop an unfinished request
         // (MPI only reads the buffer, so leaking it is sound).
@@ -491,7 +516,7 @@ impl MpiLink<'_> {
 impl WorkerLink for MpiLink<'_> {
     fn recv(&mut self, block: bool) -> Result<Option<ToWorker>, TransportError> {
         let master = self.world.process_at_rank(0);
-        let mut pause = MIN_PAUSE;
+        let mut backoff = Backoff::new();
         let mut last_check = Instant::now();
         loop {
             if let Some(probed) = master.immediate_matched_probe() {
@@ -507,8 +532,7 @@ impl WorkerLink for MpiLink<'_> {
                     return Ok(None);
                 }
             }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(MAX_PAUSE);
+            backoff.wait(None);
         }
     }
 
@@ -527,7 +551,7 @@ impl WorkerLink for MpiLink<'_> {
             &self.world.process_at_rank(0),
             &bytes,
             from_worker_tag(msg),
-            MIN_PAUSE,
+            false,
         );
         Ok(())
     }
