@@ -68,13 +68,13 @@ fn main() {
         }
     }
     println!();
-    println!("master CPU share, builtin with delay_s = 0.05, 120 sets:");
+    println!("master CPU share, builtin with delay_s = 0.05, 400 sets:");
     for (label, launch) in [
         ("mpirun -np 3", Launch::Mpi(3)),
         ("--processes 2", Launch::Processes(2)),
         ("mpirun -np 5 --oversub.", Launch::Mpi(5)),
     ] {
-        match run_once(&hpo, launch, &config(120, "0.05")) {
+        match run_once(&hpo, launch, &config(400, "0.05")) {
             Some(r) => println!(
                 "{label:<26} wall {:>6.2} s, master CPU {:>6.3} s = {:>5.2}% of wall",
                 r.wall, r.cpu, r.cpu_share

@@ -326,3 +326,38 @@ pub fn mpi_binding(compute: &crate::config::Compute, slot: usize, node_workers: 
     });
     MpiBinding { gpus, threads }
 }
+
+#[cfg(test)]
+mod mpi_binding_tests {
+    use super::mpi_binding;
+    use crate::config::Compute;
+
+    fn gpus(compute: &Compute, slot: usize, inherited: Option<&str>) -> Option<String> {
+        mpi_binding(compute, slot, 4, inherited, Some("3")).gpus
+    }
+
+    #[test]
+    fn the_inherited_list_wins_and_wraps() {
+        let c = Compute { gpus_per_node: Some(8), ..Compute::default() };
+        let got: Vec<_> = (0..4).map(|s| gpus(&c, s, Some("3,5,7"))).collect();
+        assert_eq!(got, ["3", "5", "7", "3"].map(|g| Some(g.to_string())));
+    }
+
+    #[test]
+    fn gpus_per_node_and_per_worker_give_consecutive_ids() {
+        let c = Compute { gpus_per_node: Some(4), gpus_per_worker: Some(2), ..Compute::default() };
+        let got: Vec<_> = (0..3).map(|s| gpus(&c, s, None)).collect();
+        assert_eq!(got, ["0,1", "2,3", "0,1"].map(|g| Some(g.to_string())));
+        let off = Compute { gpus_per_node: Some(4), gpus_per_worker: Some(0), ..Compute::default() };
+        assert_eq!(gpus(&off, 0, Some("1,2")), None);
+        assert_eq!(gpus(&Compute::default(), 0, None), None);
+        assert_eq!(gpus(&Compute::default(), 0, Some("")), None);
+    }
+
+    #[test]
+    fn threads_come_from_the_environment_or_the_affinity_mask() {
+        assert_eq!(mpi_binding(&Compute::default(), 0, 2, None, Some("6")).threads, "6");
+        let n: usize = mpi_binding(&Compute::default(), 0, 1, None, None).threads.parse().unwrap_or(0);
+        assert_eq!(n, super::cpu_count());
+    }
+}
