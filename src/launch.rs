@@ -246,6 +246,11 @@ pub fn run_mpi(target: &Path, options: &RunOptions, factory: Option<ObjectiveFac
             return Ok(MpiRole::Worker(setup.code));
         }
         match mpi_worker(&world, &setup, placement, factory) {
+            Ok(()) if !world.launcher_alive() => {
+                // The job is gone (its master with it): leave without finalizing MPI.
+                eprintln!("hpo: rank {rank}: the MPI launcher is gone; exiting");
+                std::process::exit(1)
+            }
             Ok(()) => Ok(MpiRole::Worker(0)),
             Err(e) => {
                 // A worker that cannot work would leave the master waiting: end the job.

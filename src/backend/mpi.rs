@@ -117,6 +117,7 @@ pub struct MpiWorld {
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
+    launcher: nix::unistd::Pid,
     _universe: Universe,
 }
 
@@ -133,6 +134,7 @@ impl MpiWorld {
             world,
             rank,
             size,
+            launcher: nix::unistd::getppid(),
             _universe: universe,
         })
     }
@@ -198,6 +200,12 @@ impl MpiWorld {
             rank: self.rank,
             launcher: nix::unistd::getppid(),
         }
+    }
+
+    /// Whether the process that started this rank (the launcher or its daemon) is still
+    /// there; when it is not, the job is gone and finalizing MPI could hang.
+    pub fn launcher_alive(&self) -> bool {
+        nix::unistd::getppid() == self.launcher
     }
 
     /// Ends the whole job (every rank) with `code`.
