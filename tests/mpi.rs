@@ -428,3 +428,73 @@ fn same_seed_gives_the_same_table_and_results_as_the_local_pool() {
     };
     assert_eq!(results(&dir_a), results(&dir_b));
 }
+
+/// The hpo processes launched by `mpirun` (its children), with their MPI world rank.
+fn ranks_of(mpirun: u32) -> Vec<(i32, u32)> {
+    let children = std::fs::read_to_string(format!("/proc/{mpirun}/task/{mpirun}/children"))
+        .unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let rank = env
+                .split(|b| *b == 0)
+                .filter_map(|kv| std::str::from_utf8(kv).ok())
+                .find_map(|kv| kv.strip_prefix("OMPI_COMM_WORLD_RANK="))?
+                .parse()
+                .ok()?;
+            Some((pid, rank))
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_worker_rank_takes_the_job_down_and_the_experiment_resumes() {
+    if !have_mpirun() {
+        return;
+    }
+    let (_tmp, config, dir) = setup(&builtin_config(150, 0, "0.02"));
+    let mut child = mpirun(3, &["run", config.to_str().expect("path"), "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    wait_rows(&dir, 10, Duration::from_secs(60));
+    let ranks = ranks_of(child.id());
+    let (worker, _) = *ranks
+        .iter()
+        .find(|(_, r)| *r == 2)
+        .expect("rank 2 is running");
+    let before = rows(&dir);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let status = child.wait().expect("wait");
+    assert!(
+        !status.success(),
+        "the job ends with an error when a rank dies"
+    );
+    // Every rank is gone (a zombie counts as gone), so nothing keeps evaluating.
+    let gone = Instant::now() + Duration::from_secs(10);
+    while ranks.iter().any(|(pid, _)| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+    }) {
+        assert!(Instant::now() < gone, "ranks outlived the job");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = run(hpo(&[
+        "run",
+        dir.to_str().expect("path"),
+        "--processes",
+        "2",
+        "-q",
+    ]));
+    assert!(out.status.success());
+    let after = rows(&dir);
+    assert_each_once(&after, 150);
+    for r in &before {
+        assert!(after.contains(r), "row {r:?} lost or changed");
+    }
+}
