@@ -147,10 +147,10 @@ pub fn run_master(
     };
     let direction = exp.objective.direction;
     for row in previous {
-        if let Some(v) = row.outcome.result {
-            if progress.best.is_none_or(|(_, b)| direction.better(v, b)) {
-                progress.best = Some((row.index, v));
-            }
+        if let Some(v) = row.outcome.result
+            && progress.best.is_none_or(|(_, b)| direction.better(v, b))
+        {
+            progress.best = Some((row.index, v));
         }
     }
     let history = needs_history.then(|| {
