@@ -11,7 +11,7 @@ use crate::experiment::status::{self, LiveStatus, RunningSet};
 use crate::experiment::{Journal, JournalError, ResultRow};
 use crate::monitor::{Observer, Progress};
 use crate::objective::{Outcome, Status};
-use crate::schedule::{Disposition, Scheduler, Termination};
+use crate::schedule::{Disposition, Rules, Scheduler, Termination};
 use crate::space::{SetSpec, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
@@ -184,8 +184,11 @@ pub fn run_master(
             todo,
             bayesian,
             k,
-            exp.objective.retries,
-            exp.compute.bayesian_wait_for_all,
+            Rules {
+                retries: exp.objective.retries,
+                wait_for_all: exp.compute.bayesian_wait_for_all,
+                one_proposal_at_a_time: exp.bayesian.pending != "ignore",
+            },
         ),
         infos: vec![WorkerInfo::default(); k],
         history,
@@ -396,6 +399,11 @@ impl Master<'_> {
             }
             Event::Message(_, FromWorker::Proposal { index, values }) => {
                 self.proposals.insert(index as usize, values);
+                self.sched.proposed(index as usize);
+                // The next Bayesian set may have waited for this proposal.
+                for w in self.sched.idle_workers() {
+                    self.dispatch(w);
+                }
             }
             Event::Message(w, FromWorker::Done(done)) => {
                 self.front_since[w] = SystemTime::now();

@@ -32,6 +32,18 @@ pub enum Disposition {
     Retry,
 }
 
+/// The rules a search asks for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rules {
+    /// A failed set runs again up to this many times before its row is written.
+    pub retries: u32,
+    /// A Bayesian set waits until every set before it finished (PHS `bayesian_wait_for_all`).
+    pub wait_for_all: bool,
+    /// A Bayesian set goes out only once every Bayesian set before it has had its values
+    /// proposed, so each suggestion sees every running point (no two workers propose blind).
+    pub one_proposal_at_a_time: bool,
+}
+
 pub struct Scheduler {
     todo: VecDeque<usize>,
     bayesian: Vec<bool>,
@@ -41,21 +53,16 @@ pub struct Scheduler {
     running: BTreeSet<usize>,
     /// Failed attempts so far, per set (only sets that failed at least once).
     failures: std::collections::HashMap<usize, u32>,
-    retries: u32,
-    wait_for_all: bool,
+    /// Bayesian sets handed out whose proposal has not arrived yet.
+    proposing: BTreeSet<usize>,
+    rules: Rules,
     depth: usize,
     stopped: bool,
 }
 
 impl Scheduler {
     /// `todo`: the sets without a row, in order; `bayesian[i]`: set `i` is Bayesian.
-    pub fn new(
-        todo: Vec<usize>,
-        bayesian: Vec<bool>,
-        workers: usize,
-        retries: u32,
-        wait_for_all: bool,
-    ) -> Self {
+    pub fn new(todo: Vec<usize>, bayesian: Vec<bool>, workers: usize, rules: Rules) -> Self {
         Scheduler {
             todo: todo.into(),
             bayesian,
@@ -63,8 +70,8 @@ impl Scheduler {
             alive: vec![true; workers],
             running: BTreeSet::new(),
             failures: Default::default(),
-            retries,
-            wait_for_all,
+            proposing: BTreeSet::new(),
+            rules,
             depth: 1,
             stopped: false,
         }
@@ -87,7 +94,11 @@ impl Scheduler {
             };
             if self.bayesian[next] {
                 let earlier_running = self.running.first().is_some_and(|&r| r < next);
-                if !self.queues[worker].is_empty() || (self.wait_for_all && earlier_running) {
+                let blind = self.rules.one_proposal_at_a_time && !self.proposing.is_empty();
+                if !self.queues[worker].is_empty()
+                    || (self.rules.wait_for_all && earlier_running)
+                    || blind
+                {
                     break;
                 }
             }
@@ -96,10 +107,23 @@ impl Scheduler {
             self.running.insert(next);
             out.push(next);
             if self.bayesian[next] {
+                self.proposing.insert(next);
                 break;
             }
         }
         out
+    }
+
+    /// The worker evaluating Bayesian set `index` has proposed its values.
+    pub fn proposed(&mut self, index: usize) {
+        self.proposing.remove(&index);
+    }
+
+    /// Alive workers with nothing to do.
+    pub fn idle_workers(&self) -> Vec<WorkerId> {
+        (0..self.queues.len())
+            .filter(|&w| self.alive[w] && self.queues[w].is_empty())
+            .collect()
     }
 
     /// A set finished on `worker` (`ok`: it produced a result).
@@ -108,8 +132,9 @@ impl Scheduler {
             self.queues[worker].remove(pos);
         }
         self.running.remove(&index);
+        self.proposing.remove(&index);
         let failures = self.failures.get(&index).copied().unwrap_or(0);
-        if !ok && failures < self.retries && !self.stopped {
+        if !ok && failures < self.rules.retries && !self.stopped {
             self.failures.insert(index, failures + 1);
             self.todo.push_front(index);
             return Disposition::Retry;
@@ -126,6 +151,7 @@ impl Scheduler {
         if let Some(pos) = self.queues[worker].iter().position(|&i| i == index) {
             self.queues[worker].remove(pos);
         }
+        self.proposing.remove(&index);
         if self.running.remove(&index) {
             self.todo.push_front(index);
         }
@@ -139,6 +165,7 @@ impl Scheduler {
         let current = queue.pop_front();
         for &i in queue.iter().rev() {
             self.running.remove(&i);
+            self.proposing.remove(&i);
             self.todo.push_front(i);
         }
         if let Some(i) = current {
@@ -190,7 +217,7 @@ mod tests {
 
     #[test]
     fn hands_out_in_order_with_queue_depth() {
-        let mut s = Scheduler::new((0..6).collect(), vec![false; 6], 2, 0, false);
+        let mut s = Scheduler::new((0..6).collect(), vec![false; 6], 2, Rules::default());
         s.set_depth(2);
         assert_eq!(s.fill(0), vec![0, 1]);
         assert_eq!(s.fill(1), vec![2, 3]);
@@ -209,13 +236,21 @@ mod tests {
     #[test]
     fn bayesian_sets_go_only_to_idle_workers_and_can_wait_for_all() {
         let bayes = vec![false, false, true, true];
-        let mut s = Scheduler::new((0..4).collect(), bayes.clone(), 2, 0, false);
+        let mut s = Scheduler::new((0..4).collect(), bayes.clone(), 2, Rules::default());
         s.set_depth(4);
         assert_eq!(s.fill(0), vec![0, 1]);
         assert_eq!(s.fill(1), vec![2]);
         assert_eq!(s.fill(1), Vec::<usize>::new());
 
-        let mut s = Scheduler::new((0..4).collect(), bayes, 2, 0, true);
+        let mut s = Scheduler::new(
+            (0..4).collect(),
+            bayes,
+            2,
+            Rules {
+                wait_for_all: true,
+                ..Rules::default()
+            },
+        );
         assert_eq!(s.fill(0), vec![0]);
         assert_eq!(s.fill(1), vec![1]);
         s.finished(1, 1, true);
@@ -226,7 +261,15 @@ mod tests {
 
     #[test]
     fn failures_are_retried_then_recorded() {
-        let mut s = Scheduler::new(vec![0, 1], vec![false; 2], 1, 1, false);
+        let mut s = Scheduler::new(
+            vec![0, 1],
+            vec![false; 2],
+            1,
+            Rules {
+                retries: 1,
+                ..Rules::default()
+            },
+        );
         assert_eq!(s.fill(0), vec![0]);
         assert_eq!(s.finished(0, 0, false), Disposition::Retry);
         assert_eq!(s.fill(0), vec![0]);
@@ -236,7 +279,7 @@ mod tests {
 
     #[test]
     fn a_lost_worker_gives_back_its_queue() {
-        let mut s = Scheduler::new((0..4).collect(), vec![false; 4], 2, 0, false);
+        let mut s = Scheduler::new((0..4).collect(), vec![false; 4], 2, Rules::default());
         s.set_depth(3);
         assert_eq!(s.fill(0), vec![0, 1, 2]);
         assert_eq!(s.lost(0), Some(0));
@@ -247,7 +290,7 @@ mod tests {
 
     #[test]
     fn stop_lets_running_sets_finish_and_unfinished_ones_return() {
-        let mut s = Scheduler::new((0..4).collect(), vec![false; 4], 1, 0, false);
+        let mut s = Scheduler::new((0..4).collect(), vec![false; 4], 1, Rules::default());
         s.set_depth(2);
         assert_eq!(s.fill(0), vec![0, 1]);
         s.stop();
@@ -257,5 +300,22 @@ mod tests {
         s.unfinished(0, 1);
         assert!(s.is_done());
         assert_eq!(s.todo_len(), 3);
+    }
+
+    #[test]
+    fn a_bayesian_set_waits_for_the_proposal_before_it() {
+        let rules = Rules {
+            one_proposal_at_a_time: true,
+            ..Rules::default()
+        };
+        let mut s = Scheduler::new((0..3).collect(), vec![true; 3], 3, rules);
+        assert_eq!(s.fill(0), vec![0]);
+        assert!(s.fill(1).is_empty(), "set 0's values are not known yet");
+        assert_eq!(s.idle_workers(), vec![1, 2]);
+        s.proposed(0);
+        assert_eq!(s.fill(1), vec![1]);
+        // A set that ends without proposing (its worker died) does not hold the others.
+        s.unfinished(1, 1);
+        assert_eq!(s.fill(2), vec![1]);
     }
 }
