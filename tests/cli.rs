@@ -641,3 +641,49 @@ fn group_has_live_member(pg: i32) -> bool {
             })
         })
 }
+
+#[test]
+fn bayesian_wait_for_all_holds_a_bayesian_set_until_earlier_sets_finish() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = r#"
+[experiment]
+dir = "exp"
+seed = 2
+[objective]
+builtin = "sphere"
+delay_s = [0.02, 0.12]
+[[parameters]]
+name = "x"
+type = "float"
+[[sets]]
+count = 6
+x = { random = [-1, 1] }
+[[sets]]
+count = 3
+x = { bayesian = [-1, 1] }
+[[sets]]
+count = 3
+x = { random = [-1, 1] }
+[compute]
+bayesian_wait_for_all = true
+"#;
+    let path = write_config(tmp.path(), "c.toml", config);
+    let out = run(&["run", path.to_str().unwrap(), "-p", "3", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = rows(&tmp.path().join("exp/results.csv"));
+    assert_each_index_once(&rows, 12);
+    let time = |s: &str| humantime::parse_rfc3339(s).unwrap();
+    for b in rows.iter().filter(|r| r["bayesian"] == "true") {
+        let i: usize = b["index"].parse().unwrap();
+        for earlier in rows
+            .iter()
+            .filter(|r| r["index"].parse::<usize>().unwrap() < i)
+        {
+            assert!(
+                time(&earlier["ended"]) <= time(&b["started"]),
+                "set {i} started before set {} ended",
+                earlier["index"]
+            );
+        }
+    }
+}

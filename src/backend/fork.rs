@@ -290,7 +290,10 @@ impl ForkPool {
                         frames: Frames::default(),
                         master,
                     };
-                    let code = child(w, link);
+                    // A panic must never unwind out of the child into the master's code.
+                    let code =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| child(w, link)))
+                            .unwrap_or(101);
                     // SAFETY: the worker is done; skip the parent's exit handlers.
                     unsafe { libc::_exit(code) };
                 }

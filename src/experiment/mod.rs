@@ -83,6 +83,11 @@ struct Meta {
     hpo_version: String,
 }
 
+/// Objectives run in their own folders: every path handed to them must be absolute.
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
 /// Whether `dir` is an experiment folder.
 pub fn is_experiment(dir: &Path) -> bool {
     dir.join(CONFIG_FILE).is_file()
@@ -99,7 +104,7 @@ pub fn load_stored(dir: &Path) -> Result<Experiment, ExperimentError> {
         .map(|m| m.config_dir)
         .unwrap_or_else(|| dir.to_path_buf());
     let mut exp = Experiment::parse(&source, &config, &config_dir)?;
-    exp.dir = dir.to_path_buf();
+    exp.dir = absolute(dir);
     Ok(exp)
 }
 
@@ -119,7 +124,7 @@ pub fn resolve(
     }
     let mut exp = Experiment::load(target)?;
     if let Some(d) = dir_override {
-        exp.dir = d.to_path_buf();
+        exp.dir = absolute(d);
     }
     if is_experiment(&exp.dir) {
         let stored = load_stored(&exp.dir)?;

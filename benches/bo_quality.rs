@@ -1,0 +1,198 @@
+//! Search quality: 20 random points, then 40 Bayesian suggestions, simple regret (best found
+//! minus the known minimum) over seeds, against random search with the same 60 evaluations.
+//! Also a 4-worker variant: every suggestion is made while the 3 other workers' points are
+//! pending (simulated; the oldest pending point finishes first).
+//!
+//! `OPENBLAS_NUM_THREADS=1 cargo bench --bench bo_quality [-- --quick]`; seeds run on two
+//! threads (results do not depend on it). Prints Markdown tables.
+
+use hpo::acquisition::{BayesOptions, Problem, suggest};
+use hpo::objective::builtin::Builtin;
+use hpo::space::{Dim, Range};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+const INITIAL: usize = 20;
+const BAYES: usize = 40;
+
+struct Case {
+    name: &'static str,
+    f: Builtin,
+    d: usize,
+    domain: fn(usize) -> (f64, f64),
+    target: f64,
+}
+
+fn dims(c: &Case) -> Vec<Dim> {
+    (0..c.d)
+        .map(|i| {
+            let (lo, hi) = (c.domain)(i);
+            Dim::Real(Range {
+                lo,
+                hi,
+                log: false,
+                round: None,
+                integer: false,
+            })
+        })
+        .collect()
+}
+
+fn random_point(c: &Case, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    (0..c.d)
+        .map(|i| {
+            let (lo, hi) = (c.domain)(i);
+            lo + (hi - lo) * rng.random::<f64>()
+        })
+        .collect()
+}
+
+fn regret(c: &Case, ys: &[f64]) -> f64 {
+    ys.iter().copied().fold(f64::INFINITY, f64::min) - c.f.minimum()
+}
+
+/// `workers` = 1: sequential; more: asynchronous with `workers - 1` pending points.
+fn bayes_run(c: &Case, seed: u64, workers: usize, opts: &BayesOptions) -> f64 {
+    let dims = dims(c);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut xs: Vec<Vec<f64>> = (0..INITIAL).map(|_| random_point(c, &mut rng)).collect();
+    let mut ys: Vec<f64> = xs.iter().map(|x| c.f.eval(x)).collect();
+    let mut pending: VecDeque<Vec<f64>> = VecDeque::new();
+    let mut asked = 0;
+    while ys.len() < INITIAL + BAYES {
+        while asked < BAYES && pending.len() < workers {
+            let pend: Vec<Vec<f64>> = pending.iter().cloned().collect();
+            let p = Problem {
+                dims: &dims,
+                observed_x: &xs,
+                observed_y: &ys,
+                pending: &pend,
+            };
+            let s = suggest(&p, opts, seed * 7919 + asked as u64).expect("valid problem");
+            pending.push_back(s.x);
+            asked += 1;
+        }
+        if let Some(x) = pending.pop_front() {
+            ys.push(c.f.eval(&x));
+            xs.push(x);
+        }
+    }
+    regret(c, &ys)
+}
+
+fn random_run(c: &Case, seed: u64) -> f64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let ys: Vec<f64> = (0..INITIAL + BAYES)
+        .map(|_| c.f.eval(&random_point(c, &mut rng)))
+        .collect();
+    regret(c, &ys)
+}
+
+fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        let pos = p * (v.len() - 1) as f64;
+        let (i, f) = (pos.floor() as usize, pos.fract());
+        if i + 1 < v.len() {
+            v[i] * (1.0 - f) + v[i + 1] * f
+        } else {
+            v[i]
+        }
+    };
+    (q(0.25), q(0.5), q(0.75))
+}
+
+fn cell(v: Vec<f64>) -> String {
+    let (a, m, b) = quartiles(v);
+    format!("{m:.3e} [{a:.2e}, {b:.2e}]")
+}
+
+/// Runs `f(seed)` for every seed on two threads; results in seed order.
+fn over_seeds(seeds: u64, f: impl Fn(u64) -> f64 + Sync) -> Vec<f64> {
+    let out = Mutex::new(vec![0.0; seeds as usize]);
+    std::thread::scope(|s| {
+        for t in 0..2u64 {
+            let (f, out) = (&f, &out);
+            s.spawn(move || {
+                for seed in (t..seeds).step_by(2) {
+                    let r = f(seed);
+                    if let Ok(mut o) = out.lock() {
+                        o[seed as usize] = r;
+                    }
+                }
+            });
+        }
+    });
+    out.into_inner().unwrap_or_default()
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let seeds: u64 = if quick { 3 } else { 10 };
+    let cases = [
+        Case {
+            name: "Branin",
+            f: Builtin::Branin,
+            d: 2,
+            domain: |i| Builtin::Branin.domain(i),
+            target: 8.7e-5,
+        },
+        Case {
+            name: "Hartmann6",
+            f: Builtin::Hartmann6,
+            d: 6,
+            domain: |_| (0.0, 1.0),
+            target: 0.0295,
+        },
+        Case {
+            name: "Griewank 2D",
+            f: Builtin::Griewank,
+            d: 2,
+            domain: |_| (-5.0, 5.0),
+            target: 3.2e-4,
+        },
+        Case {
+            name: "Ackley 5D",
+            f: Builtin::Ackley,
+            d: 5,
+            domain: |_| (-5.0, 5.0),
+            target: 1.97,
+        },
+    ];
+    // `--only NAME` runs the cases whose name contains NAME.
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let opts = BayesOptions::default();
+    println!(
+        "Simple regret after {INITIAL} random + {BAYES} Bayesian evaluations, {seeds} seeds: median [q1, q3]"
+    );
+    println!();
+    println!(
+        "| function | target median | sequential | 4 workers (3 pending, kriging believer) | random search (60) |"
+    );
+    println!("|---|---|---|---|---|");
+    for c in cases
+        .iter()
+        .filter(|c| only.as_ref().is_none_or(|o| c.name.contains(o.as_str())))
+    {
+        let t = std::time::Instant::now();
+        let seq = over_seeds(seeds, |s| bayes_run(c, s, 1, &opts));
+        let par = over_seeds(seeds, |s| bayes_run(c, s, 4, &opts));
+        let rnd = over_seeds(seeds, |s| random_run(c, s));
+        println!(
+            "| {} | {:.3e} | {} | {} | {} |",
+            c.name,
+            c.target,
+            cell(seq),
+            cell(par),
+            cell(rnd)
+        );
+        eprintln!("{}: {:.1} s", c.name, t.elapsed().as_secs_f64());
+    }
+}

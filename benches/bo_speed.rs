@@ -1,0 +1,101 @@
+//! Time per suggestion against the number of observed points, split into hyperparameter fit,
+//! model conditioning and acquisition. Run with `OPENBLAS_NUM_THREADS=1 cargo bench --bench
+//! bo_speed` (release). Prints a Markdown table: median [quartiles] over repetitions.
+
+use hpo::acquisition::{BayesOptions, Problem, suggest_with_report};
+use hpo::objective::builtin::Builtin;
+use hpo::space::{Dim, Range};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        let pos = p * (v.len() - 1) as f64;
+        let (i, f) = (pos.floor() as usize, pos.fract());
+        if i + 1 < v.len() {
+            v[i] * (1.0 - f) + v[i + 1] * f
+        } else {
+            v[i]
+        }
+    };
+    (q(0.25), q(0.5), q(0.75))
+}
+
+fn ms(v: f64) -> String {
+    format!("{:.1}", v * 1e3)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let sizes: &[usize] = if quick {
+        &[20, 200]
+    } else {
+        &[20, 50, 100, 200, 500, 1000]
+    };
+    println!(
+        "| d | n | total ms, median [q1, q3] | fit ms | model ms | acquisition ms | fit points | LML evals |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (d, f) in [(2usize, Builtin::Branin), (6, Builtin::Hartmann6)] {
+        let dims: Vec<Dim> = (0..d)
+            .map(|i| {
+                let (lo, hi) = f.domain(i);
+                Dim::Real(Range {
+                    lo,
+                    hi,
+                    log: false,
+                    round: None,
+                    integer: false,
+                })
+            })
+            .collect();
+        for &n in sizes {
+            let reps = if n >= 500 { 5 } else { 9 };
+            let (mut total, mut fit, mut model, mut acq, mut pts, mut evals) =
+                (vec![], vec![], vec![], vec![], vec![], vec![]);
+            for rep in 0..reps {
+                let mut rng = ChaCha8Rng::seed_from_u64(1000 * n as u64 + rep);
+                let xs: Vec<Vec<f64>> = (0..n)
+                    .map(|_| {
+                        (0..d)
+                            .map(|i| {
+                                let (lo, hi) = f.domain(i);
+                                lo + (hi - lo) * rng.random::<f64>()
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let ys: Vec<f64> = xs.iter().map(|x| f.eval(x)).collect();
+                let p = Problem {
+                    dims: &dims,
+                    observed_x: &xs,
+                    observed_y: &ys,
+                    pending: &[],
+                };
+                let t = Instant::now();
+                let (_, r) =
+                    suggest_with_report(&p, &BayesOptions::default(), rep).expect("valid problem");
+                total.push(t.elapsed().as_secs_f64());
+                fit.push(r.fit_s);
+                model.push(r.model_s);
+                acq.push(r.acquisition_s);
+                pts.push(r.fit_points as f64);
+                evals.push(r.fit_evals as f64);
+            }
+            let (q1, med, q3) = quartiles(total);
+            println!(
+                "| {d} | {n} | {} [{}, {}] | {} | {} | {} | {} | {} |",
+                ms(med),
+                ms(q1),
+                ms(q3),
+                ms(quartiles(fit).1),
+                ms(quartiles(model).1),
+                ms(quartiles(acq).1),
+                quartiles(pts).1,
+                quartiles(evals).1
+            );
+        }
+    }
+}

@@ -1,0 +1,330 @@
+use super::*;
+use crate::space::Range;
+
+fn real(lo: f64, hi: f64) -> Dim {
+    Dim::Real(Range {
+        lo,
+        hi,
+        log: false,
+        round: None,
+        integer: false,
+    })
+}
+
+fn branin(x: &[f64]) -> f64 {
+    crate::objective::builtin::Builtin::Branin.eval(x)
+}
+
+fn history(n: usize, seed: u64) -> (Vec<Dim>, Vec<Vec<f64>>, Vec<f64>) {
+    let dims = vec![real(-5.0, 10.0), real(0.0, 15.0)];
+    let xs: Vec<Vec<f64>> = (0..n as u64)
+        .map(|k| space_filling(&dims, seed * 1000 + k))
+        .collect();
+    let ys = xs.iter().map(|x| branin(x)).collect();
+    (dims, xs, ys)
+}
+
+fn ask(
+    dims: &[Dim],
+    xs: &[Vec<f64>],
+    ys: &[f64],
+    pending: &[Vec<f64>],
+    opts: &BayesOptions,
+    seed: u64,
+) -> Suggestion {
+    suggest(
+        &Problem {
+            dims,
+            observed_x: xs,
+            observed_y: ys,
+            pending,
+        },
+        opts,
+        seed,
+    )
+    .unwrap()
+}
+
+#[test]
+fn deterministic_and_inside_bounds() {
+    let (dims, xs, ys) = history(15, 1);
+    let o = BayesOptions::default();
+    let a = ask(&dims, &xs, &ys, &[], &o, 9);
+    let b = ask(&dims, &xs, &ys, &[], &o, 9);
+    assert_eq!(a, b);
+    assert!(a.note.starts_with("gp:"), "{}", a.note);
+    assert!((-5.0..=10.0).contains(&a.x[0]) && (0.0..=15.0).contains(&a.x[1]));
+    let lcb = BayesOptions {
+        acquisition: "lcb".into(),
+        ..o
+    };
+    let c = ask(&dims, &xs, &ys, &[], &lcb, 9);
+    assert!((-5.0..=10.0).contains(&c.x[0]) && (0.0..=15.0).contains(&c.x[1]));
+}
+
+#[test]
+fn expected_improvement_vanishes_at_the_observed_minimum() {
+    let (dims, xs, ys) = history(12, 2);
+    let enc = Encoder::new(&dims);
+    let mut x = Array2::zeros((xs.len(), 2));
+    for (i, p) in xs.iter().enumerate() {
+        enc.encode(p, x.row_mut(i).as_slice_mut().unwrap());
+    }
+    let mean = ys.iter().sum::<f64>() / 12.0;
+    let y: Vec<f64> = ys.iter().map(|v| (v - mean) / 50.0).collect();
+    let best = y.iter().copied().fold(f64::INFINITY, f64::min);
+    let arg = y.iter().position(|v| *v == best).unwrap();
+    let hyper = gp::Hyper {
+        length: vec![0.3, 0.3],
+        signal: 1.0,
+        noise: 1e-8,
+    };
+    let model = Gp::new(x.clone(), y, hyper).unwrap();
+    let s = Scorer {
+        model: &model,
+        acquisition: Acquisition::Ei,
+        best,
+    };
+    let at_best = model.predict_grad(x.row(arg).as_slice().unwrap());
+    let ei_best = s.value(at_best.mean, at_best.var).exp();
+    assert!(ei_best < 1e-3, "{ei_best}");
+    // Away from the data it is clearly positive.
+    let far = model.predict_grad(&[0.5, 0.5]);
+    let ei_far = s.value(far.mean, far.var).exp();
+    assert!(ei_far > 10.0 * ei_best, "{ei_far} vs {ei_best}");
+}
+
+#[test]
+fn value_gradient_matches_finite_differences() {
+    let (dims, xs, ys) = history(10, 3);
+    let enc = Encoder::new(&dims);
+    let mut x = Array2::zeros((xs.len(), 2));
+    for (i, p) in xs.iter().enumerate() {
+        enc.encode(p, x.row_mut(i).as_slice_mut().unwrap());
+    }
+    let y: Vec<f64> = ys.iter().map(|v| v / 100.0).collect();
+    let model = Gp::new(
+        x,
+        y,
+        gp::Hyper {
+            length: vec![0.3, 0.4],
+            signal: 1.0,
+            noise: 1e-6,
+        },
+    )
+    .unwrap();
+    for acquisition in [Acquisition::Ei, Acquisition::Lcb(2.0)] {
+        let s = Scorer {
+            model: &model,
+            acquisition,
+            best: -0.5,
+        };
+        let u = [0.37, 0.81];
+        let (_, g) = s.value_grad(&u);
+        for k in 0..2 {
+            let mut a = u;
+            a[k] += 1e-6;
+            let mut b = u;
+            b[k] -= 1e-6;
+            let fd = (s.value_grad(&a).0 - s.value_grad(&b).0) / 2e-6;
+            assert!(
+                (fd - g[k]).abs() < 1e-4 * (1.0 + fd.abs()),
+                "{acquisition:?} {k}: {} vs {fd}",
+                g[k]
+            );
+        }
+    }
+}
+
+#[test]
+fn pending_points_get_distinct_proposals() {
+    let (dims, xs, ys) = history(12, 4);
+    for rule in [
+        "kriging_believer",
+        "constant_liar_min",
+        "constant_liar_mean",
+        "constant_liar_max",
+        "ignore",
+    ] {
+        let o = BayesOptions {
+            pending: rule.into(),
+            ..Default::default()
+        };
+        let mut pending: Vec<Vec<f64>> = Vec::new();
+        for w in 0..4 {
+            let s = ask(&dims, &xs, &ys, &pending, &o, 100 + w);
+            assert!(
+                !pending.contains(&s.x) && !xs.contains(&s.x),
+                "{rule}: {:?} repeated",
+                s.x
+            );
+            pending.push(s.x);
+        }
+    }
+}
+
+#[test]
+fn integer_log_round_and_choice_values_are_valid() {
+    let dims = vec![
+        Dim::Real(Range {
+            lo: 1.0,
+            hi: 6.0,
+            log: false,
+            round: None,
+            integer: true,
+        }),
+        Dim::Real(Range {
+            lo: 1e-5,
+            hi: 1e-1,
+            log: true,
+            round: None,
+            integer: false,
+        }),
+        Dim::Real(Range {
+            lo: 0.123,
+            hi: 0.9,
+            log: false,
+            round: Some(2),
+            integer: false,
+        }),
+        Dim::Categorical(3),
+    ];
+    let f = |x: &[f64]| {
+        (x[0] - 3.0).powi(2)
+            + (x[1].log10() + 3.0).powi(2)
+            + x[2]
+            + if x[3] == 1.0 { 0.0 } else { 1.0 }
+    };
+    let mut xs: Vec<Vec<f64>> = (0..6)
+        .map(|k| Encoder::new(&dims).finish(&space_filling(&dims, k)))
+        .collect();
+    let mut ys: Vec<f64> = xs.iter().map(|x| f(x)).collect();
+    for step in 0..8 {
+        let s = ask(&dims, &xs, &ys, &[], &BayesOptions::default(), step);
+        let x = &s.x;
+        assert!(x[0].fract() == 0.0 && (1.0..=6.0).contains(&x[0]), "{x:?}");
+        assert!((1e-5..=1e-1).contains(&x[1]), "{x:?}");
+        assert!(
+            (0.123..=0.9).contains(&x[2]) && (x[2] * 100.0 - (x[2] * 100.0).round()).abs() < 1e-9,
+            "{x:?}"
+        );
+        assert!(x[3].fract() == 0.0 && (0.0..3.0).contains(&x[3]), "{x:?}");
+        assert!(!xs.contains(x), "{x:?} repeated");
+        ys.push(f(x));
+        xs.push(s.x);
+    }
+}
+
+#[test]
+fn a_tiny_discrete_space_is_exhausted_without_repeats_then_gracefully() {
+    let dims = vec![
+        Dim::Categorical(2),
+        Dim::Real(Range {
+            lo: 0.0,
+            hi: 1.0,
+            log: false,
+            round: None,
+            integer: true,
+        }),
+    ];
+    let mut xs = vec![vec![0.0, 0.0]];
+    let mut ys = vec![1.0];
+    for k in 0..3 {
+        let s = ask(&dims, &xs, &ys, &[], &BayesOptions::default(), k);
+        assert!(!xs.contains(&s.x));
+        xs.push(s.x);
+        ys.push(k as f64);
+    }
+    let s = ask(&dims, &xs, &ys, &[], &BayesOptions::default(), 7);
+    assert!(s.note.contains("every candidate"), "{}", s.note);
+}
+
+#[test]
+fn degenerate_inputs_survive() {
+    let dims = vec![real(0.0, 1.0), real(0.0, 1.0)];
+    let o = BayesOptions::default();
+    // n = 1, constant y, duplicates, NaN and infinite results.
+    let one = ask(&dims, &[vec![0.5, 0.5]], &[3.0], &[], &o, 1);
+    assert_ne!(one.x, vec![0.5, 0.5]);
+    let dup = vec![vec![0.2, 0.2]; 5];
+    ask(&dims, &dup, &[1.0; 5], &[], &o, 1);
+    ask(&dims, &dup, &[1.0, 2.0, 3.0, 4.0, 5.0], &dup, &o, 1);
+    let xs = vec![vec![0.1, 0.1], vec![0.9, 0.9], vec![0.5, 0.2]];
+    let s = ask(&dims, &xs, &[f64::NAN, 1.0, f64::INFINITY], &[], &o, 2);
+    assert!(s.x.iter().all(|v| v.is_finite()));
+    let s = ask(&dims, &xs, &[f64::NAN; 3], &[], &o, 2);
+    assert!(s.note.contains("space-filling"));
+    // No dimensions at all, and a categorical without choices.
+    assert!(ask(&[], &[vec![]], &[1.0], &[], &o, 1).x.is_empty());
+    let odd = vec![Dim::Categorical(0), real(0.0, 1.0)];
+    let s = ask(
+        &odd,
+        &[vec![0.0, 0.3], vec![0.0, 0.6]],
+        &[1.0, 0.5],
+        &[],
+        &o,
+        1,
+    );
+    assert_eq!(s.x[0], 0.0);
+    // Huge and tiny magnitudes.
+    ask(&dims, &xs, &[1e300, -1e300, 0.0], &[], &o, 3);
+    ask(&dims, &xs, &[1e-300, 2e-300, 3e-300], &[], &o, 3);
+}
+
+#[test]
+fn malformed_problems_are_errors() {
+    let dims = vec![real(0.0, 1.0)];
+    let o = BayesOptions::default();
+    let p = Problem {
+        dims: &dims,
+        observed_x: &[vec![0.1, 0.2]],
+        observed_y: &[1.0],
+        pending: &[],
+    };
+    assert_eq!(
+        suggest(&p, &o, 1),
+        Err(SuggestError::Dimension {
+            expected: 1,
+            got: 2
+        })
+    );
+    let p = Problem {
+        dims: &dims,
+        observed_x: &[vec![0.1]],
+        observed_y: &[],
+        pending: &[],
+    };
+    assert_eq!(
+        suggest(&p, &o, 1),
+        Err(SuggestError::Length {
+            points: 1,
+            results: 0
+        })
+    );
+    let p = Problem {
+        dims: &dims,
+        observed_x: &[],
+        observed_y: &[],
+        pending: &[],
+    };
+    let bad = BayesOptions {
+        pending: "hope".into(),
+        ..o.clone()
+    };
+    assert!(matches!(
+        suggest(&p, &bad, 1),
+        Err(SuggestError::UnknownOption { key: "pending", .. })
+    ));
+}
+
+#[test]
+fn sequential_search_finds_branin_minimum_region() {
+    let (dims, mut xs, mut ys) = history(8, 5);
+    for k in 0..15 {
+        let s = ask(&dims, &xs, &ys, &[], &BayesOptions::default(), k);
+        ys.push(branin(&s.x));
+        xs.push(s.x);
+    }
+    let best = ys.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(best < 0.397887 + 0.5, "best {best}");
+}

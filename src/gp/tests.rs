@@ -1,0 +1,177 @@
+use super::*;
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+fn data(n: usize, d: usize, seed: u64) -> (Array2<f64>, Vec<f64>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let x = Array2::from_shape_fn((n, d), |_| rng.random::<f64>());
+    let y = x
+        .rows()
+        .into_iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(k, v)| ((k + 1) as f64 * 3.0 * v).sin())
+                .sum()
+        })
+        .collect();
+    (x, y)
+}
+
+#[test]
+fn likelihood_gradient_matches_finite_differences() {
+    let (x, y) = data(15, 3, 1);
+    let pairs = Pairs::new(x.view());
+    let theta = vec![
+        (0.3f64).ln(),
+        (0.7f64).ln(),
+        (1.5f64).ln(),
+        (1.2f64).ln(),
+        (1e-3f64).ln(),
+    ];
+    let mut g = vec![0.0; theta.len()];
+    let f0 = neg_lml(&theta, &pairs, &y, &mut g);
+    assert!(f0.is_finite());
+    let mut scratch = vec![0.0; theta.len()];
+    for k in 0..theta.len() {
+        let h = 1e-5;
+        let mut tp = theta.clone();
+        tp[k] += h;
+        let mut tm = theta.clone();
+        tm[k] -= h;
+        let fd = (neg_lml(&tp, &pairs, &y, &mut scratch) - neg_lml(&tm, &pairs, &y, &mut scratch))
+            / (2.0 * h);
+        assert!(
+            (fd - g[k]).abs() < 1e-5 * (1.0 + fd.abs()),
+            "param {k}: analytic {} fd {fd}",
+            g[k]
+        );
+    }
+}
+
+#[test]
+fn prediction_gradients_match_finite_differences() {
+    let (x, y) = data(12, 3, 2);
+    let hyper = Hyper {
+        length: vec![0.4, 0.6, 0.9],
+        signal: 1.3,
+        noise: 1e-4,
+    };
+    let gp = Gp::new(x, y, hyper).unwrap();
+    let p = [0.31, 0.77, 0.12];
+    let pred = gp.predict_grad(&p);
+    for k in 0..3 {
+        let h = 1e-6;
+        let mut a = p;
+        a[k] += h;
+        let mut b = p;
+        b[k] -= h;
+        let (pa, pb) = (gp.predict_grad(&a), gp.predict_grad(&b));
+        let dm = (pa.mean - pb.mean) / (2.0 * h);
+        let dv = (pa.var - pb.var) / (2.0 * h);
+        assert!(
+            (dm - pred.dmean[k]).abs() < 1e-5 * (1.0 + dm.abs()),
+            "mean {k}: {} vs {dm}",
+            pred.dmean[k]
+        );
+        assert!(
+            (dv - pred.dvar[k]).abs() < 1e-5 * (1.0 + dv.abs()),
+            "var {k}: {} vs {dv}",
+            pred.dvar[k]
+        );
+    }
+    // The batch prediction agrees with the single-point one.
+    let (m, v) = gp.predict(ndarray::arr2(&[p]).view());
+    assert!((m[0] - pred.mean).abs() < 1e-10 && (v[0] - pred.var).abs() < 1e-10);
+}
+
+#[test]
+fn interpolates_noise_free_data() {
+    let (x, y) = data(20, 2, 3);
+    let hyper = Hyper {
+        length: vec![0.3, 0.3],
+        signal: 1.0,
+        noise: 1e-8,
+    };
+    let gp = Gp::new(x.clone(), y.clone(), hyper).unwrap();
+    let (m, v) = gp.predict(x.view());
+    for i in 0..20 {
+        assert!((m[i] - y[i]).abs() < 1e-4, "{} vs {}", m[i], y[i]);
+        assert!(v[i] < 1e-4);
+    }
+}
+
+#[test]
+fn fit_improves_likelihood_and_is_deterministic() {
+    let (x, y) = data(30, 2, 4);
+    let mean = y.iter().sum::<f64>() / 30.0;
+    let sd = (y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 30.0).sqrt();
+    let y: Vec<f64> = y.iter().map(|v| (v - mean) / sd).collect();
+    let opts = FitOptions::default();
+    let a = fit(x.view(), &y, &opts, &mut ChaCha8Rng::seed_from_u64(5));
+    let b = fit(x.view(), &y, &opts, &mut ChaCha8Rng::seed_from_u64(5));
+    assert_eq!(a.hyper, b.hyper);
+    let pairs = Pairs::new(x.view());
+    let mut g = vec![0.0; 4];
+    let at_default = neg_lml(&Hyper::default_for(2).to_theta(), &pairs, &y, &mut g);
+    assert!(a.neg_lml < at_default, "{} !< {at_default}", a.neg_lml);
+}
+
+#[test]
+fn singular_inputs_survive() {
+    // Duplicated points, tiny noise.
+    let x = ndarray::arr2(&[[0.5, 0.5], [0.5, 0.5], [0.5, 0.5], [0.1, 0.9]]);
+    let hyper = Hyper {
+        length: vec![0.3, 0.3],
+        signal: 1.0,
+        noise: 1e-12,
+    };
+    let gp = Gp::new(x.clone(), vec![1.0, 1.0, 1.0, -1.0], hyper.clone()).unwrap();
+    assert!(gp.predict_grad(&[0.4, 0.4]).mean.is_finite());
+    // Extending with a point equal to an existing one.
+    let gp2 = gp
+        .extend(ndarray::arr2(&[[0.1, 0.9]]).view(), &[0.0])
+        .unwrap();
+    assert!(gp2.predict_grad(&[0.1, 0.8]).var.is_finite());
+    // Constant targets and a single point: the fit returns usable defaults.
+    let f = fit(
+        x.view(),
+        &[0.0; 4],
+        &FitOptions::default(),
+        &mut ChaCha8Rng::seed_from_u64(1),
+    );
+    assert_eq!(f.hyper, Hyper::default_for(2));
+    let one = Gp::new(
+        ndarray::arr2(&[[0.2, 0.2]]),
+        vec![0.0],
+        Hyper::default_for(2),
+    )
+    .unwrap();
+    assert!(one.predict_grad(&[0.9, 0.9]).var > 0.5);
+    assert_eq!(
+        Gp::new(Array2::zeros((0, 2)), vec![], Hyper::default_for(2)).err(),
+        Some(GpError::Empty)
+    );
+}
+
+#[test]
+fn extension_equals_refit_on_all_points() {
+    let (x, y) = data(10, 2, 6);
+    let hyper = Hyper {
+        length: vec![0.4, 0.5],
+        signal: 1.0,
+        noise: 1e-5,
+    };
+    let base = Gp::new(
+        x.slice(ndarray::s![..7, ..]).to_owned(),
+        y[..7].to_vec(),
+        hyper.clone(),
+    )
+    .unwrap();
+    let ext = base.extend(x.slice(ndarray::s![7.., ..]), &y[7..]).unwrap();
+    let full = Gp::new(x, y, hyper).unwrap();
+    let p = [0.3, 0.6];
+    let (a, b) = (ext.predict_grad(&p), full.predict_grad(&p));
+    assert!((a.mean - b.mean).abs() < 1e-8 && (a.var - b.var).abs() < 1e-8);
+}
