@@ -53,6 +53,8 @@ PROBLEMS = {
     "ackley5": ("ackley", [(-5.0, 5.0)] * 5, 0.0, "Ackley 5D on [-5,5]⁵"),
 }
 
+ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization"]
+
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
     ("hpo_par4", "hpo, 4 workers (`--processes 4`, pending points)"),
@@ -336,6 +338,7 @@ def suggest_cost(cfg, venv_ok, gp_ok):
                 load = loadavg()
                 out, err = run_json(cmd, cfg["suggest_timeout"])
                 rows.append({"who": who, "n": n, "d": d, "seconds": (out or {}).get("seconds", []),
+                             "notes": (out or {}).get("notes", []),
                              "cpu_seconds": (out or {}).get("cpu_seconds", []), "error": err,
                              "load": load})
                 med = statistics.median(out["seconds"]) if out else None
@@ -475,6 +478,10 @@ def report(data):
          f"({', '.join(f'{k} {v:.1f}' for k, v in data['load'].items())}); with a load above the "
          "core count every wall-clock figure is inflated, CPU seconds less so.",
          ""]
+    commits = data.get("commits", {})
+    if len(set(commits.values())) > 1:
+        L += ["Sections were measured at different hpo commits: "
+              + ", ".join(f"{k} at {v}" for k, v in commits.items()) + ".", ""]
     if notes:
         L += ["## Skipped or degraded parts", ""] + [f"- {n}" for n in notes] + [""]
 
@@ -522,7 +529,10 @@ def report(data):
                     return "skipped"
                 if r["error"]:
                     return r["error"][:60]
-                return f"{spread(r['seconds'])} (CPU {fmt(statistics.median(r['cpu_seconds'])) if r['cpu_seconds'] else '–'})"
+                fitted = sorted({int(m.group(1)) for n in r.get("notes", [])
+                                 for m in [re.search(r"fitted on (\d+)", n)] if m})
+                sub = f"; hyperparameters fitted on {fitted[-1]} of {r['n']}" if fitted and fitted[-1] < r["n"] else ""
+                return f"{spread(r['seconds'])} (CPU {fmt(statistics.median(r['cpu_seconds'])) if r['cpu_seconds'] else '–'}{sub})"
 
             def med(who):
                 r = by.get(who)
@@ -658,7 +668,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="a few minutes: smoke-test the suite itself")
     ap.add_argument("--out", type=Path, help="results folder (default: benches/results/<date>-<machine>/; "
                     "--quick: target/suite-quick/)")
-    ap.add_argument("--only", default="dispatch,suggest,quality,utilization",
+    ap.add_argument("--only", default=",".join(ALL_SECTIONS),
                     help="comma-separated sections to run")
     a = ap.parse_args()
     sections = set(a.only.split(","))
@@ -683,7 +693,19 @@ def main():
         outdir = ROOT / "benches" / "results" / f"{date}-{slug}"
     outdir.mkdir(parents=True, exist_ok=True)
     data = {"date": date, "machine": mach, "versions": versions(venv_ok), "config": cfg, "notes": notes,
-            "load": {}, "plots": []}
+            "load": {}, "plots": [], "commits": {}}
+    previous = outdir / "raw.json"
+    if sections != set(ALL_SECTIONS) and previous.exists():
+        # A partial run (say, once the MPI back end landed) replaces only its sections.
+        old = json.loads(previous.read_text())
+        for key in ALL_SECTIONS:
+            if key not in sections and key in old:
+                data[key] = old[key]
+                data["load"][key] = old.get("load", {}).get(key, float("nan"))
+                data["commits"][key] = old.get("commits", {}).get(key, old["versions"].get("hpo commit"))
+        log(f"kept {', '.join(k for k in ALL_SECTIONS if k in old and k not in sections)} from {previous}")
+    for key in sections:
+        data["commits"][key] = data["versions"]["hpo commit"]
     with tempfile.TemporaryDirectory(prefix="hpo-suite-") as td:
         tmp = Path(td)
         if "dispatch" in sections:
