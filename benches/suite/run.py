@@ -297,7 +297,7 @@ def dispatch(cfg, tmp, venv_ok, mpi_ok):
             rows.append({"system": name, "n": n, "whole": whole, "loop": loop, "rss": rss, "error": err})
             log(f"dispatch {name} N={n}: {fmt(statistics.median(whole)) if whole else err} evals/s")
     if venv_ok:
-        for n in cfg["dispatch_n"] + cfg["dispatch_n_dask"]:
+        for n in sorted(set(cfg["dispatch_n"] + cfg["dispatch_n_dask"])):
             peers = []
             if n in cfg["dispatch_n"]:
                 peers.append(("Python ProcessPoolExecutor(2)", "dispatch_pool.py"))
@@ -492,6 +492,12 @@ def report(data):
               "table, journal, pool), median [min–max] of the repetitions; the loop rate excludes "
               "start-up (hpo: as it reports it; Dask: after the cluster is up). Master peak RSS: "
               "hpo's final stderr line, Python's `resource.getrusage`.", ""]
+        merged = {}
+        for r in data["dispatch"]:  # one row per (system, N), repetitions pooled
+            m = merged.setdefault((r["system"], r["n"]), {**r, "whole": [], "loop": [], "rss": []})
+            for k in ("whole", "loop", "rss"):
+                m[k] = m[k] + r[k]
+        data["dispatch"] = list(merged.values())
         hpo_by_n = {r["n"]: statistics.median(r["whole"]) for r in data["dispatch"]
                     if r["system"].startswith("hpo --processes") and r["whole"]}
         rows = []
@@ -670,7 +676,16 @@ def main():
                     "--quick: target/suite-quick/)")
     ap.add_argument("--only", default=",".join(ALL_SECTIONS),
                     help="comma-separated sections to run")
+    ap.add_argument("--report-only", type=Path, metavar="RESULTS_DIR",
+                    help="rewrite report.md and the plots from RESULTS_DIR/raw.json, measure nothing")
     a = ap.parse_args()
+    if a.report_only:
+        outdir = a.report_only.resolve()
+        data = json.loads((outdir / "raw.json").read_text())
+        print(write_report(outdir, data))
+        if outdir.parent == ROOT / "benches" / "results" and not data["config"]["quick"]:
+            update_readme(outdir, data)
+        return
     sections = set(a.only.split(","))
     cfg = settings(a.quick)
     t0 = time.perf_counter()
@@ -725,8 +740,16 @@ def main():
             log("utilization")
             data["utilization"] = utilization(cfg, tmp, venv_ok, mpi_ok)
     data["wall_minutes"] = (time.perf_counter() - t0) / 60
+    text = write_report(outdir, data)
+    if not a.quick and not a.out:
+        update_readme(outdir, data)
+    log(f"report: {outdir / 'report.md'} ({data['wall_minutes']:.1f} min)")
+    print(text)
+
+
+def write_report(outdir, data):
     (outdir / "raw.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
-    if venv_ok:
+    if VPY.exists():
         p = subprocess.run([str(VPY), str(SUITE / "plot.py"), str(outdir / "raw.json"), str(outdir)],
                            capture_output=True, text=True, env=ENV)
         if p.returncode == 0:
@@ -736,10 +759,7 @@ def main():
     text = report(data)
     (outdir / "report.md").write_text(text + "\n")
     (outdir / "raw.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
-    if not a.quick and not a.out:
-        update_readme(outdir, data)
-    log(f"report: {outdir / 'report.md'} ({data['wall_minutes']:.1f} min)")
-    print(text)
+    return text
 
 
 if __name__ == "__main__":
