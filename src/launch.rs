@@ -214,8 +214,9 @@ pub fn run_master_here(
     {
         observers.push(Box::new(display));
     }
+    observers.extend(crate::monitor::hooks::observers(exp).map_err(|e| UsageError(e.to_string()))?);
     let master_options = MasterOptions {
-        deadline: options.walltime.map(|w| std::time::SystemTime::now() + w),
+        deadline: crate::slurm::deadline(options.walltime),
         deadline_margin: Duration::from_secs(5),
     };
     let result = master::run_master(

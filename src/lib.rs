@@ -11,7 +11,10 @@
 //!   arrives and appends it to the journal. It never evaluates and never fits.
 //! - [`worker`]: receives a task, proposes Bayesian values ([`acquisition`] over a [`gp`]),
 //!   evaluates the [`objective`], sends the result.
-//! - [`monitor`]: progress display and observers of durable results.
+//! - [`monitor`]: progress display, `hpo status` summaries and the `[monitor]` hooks, all
+//!   observers of durable results.
+//! - [`plot`]: plots and the HTML report, drawn from the stored results only.
+//! - [`slurm`]: inside a Slurm job, the job's end time is the run's deadline.
 //!
 //! A user's own binary can run the same machinery with a Rust objective: see [`main_with`].
 pub mod acquisition;
@@ -24,7 +27,9 @@ pub mod launch;
 pub mod master;
 pub mod monitor;
 pub mod objective;
+pub mod plot;
 pub mod schedule;
+pub mod slurm;
 pub mod space;
 pub mod worker;
 

@@ -14,14 +14,28 @@ use crate::objective::{Outcome, Status};
 use crate::schedule::{Disposition, Scheduler, Termination};
 use crate::space::{SetSpec, Value};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Signals received (SIGINT, SIGTERM, SIGUSR1): one stops dispatching, two abort.
 pub static STOP_REQUESTS: AtomicUsize = AtomicUsize::new(0);
+/// The first stop signal received (0: none yet).
+pub static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_stop_signal(_: libc::c_int) {
+extern "C" fn on_stop_signal(sig: libc::c_int) {
+    let _ = STOP_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
     STOP_REQUESTS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Why a stop signal ends the run: SIGINT is the user at the terminal (`Interrupted`);
+/// SIGTERM and SIGUSR1 are how a batch system announces the job's end (`--signal`, preemption,
+/// `scancel`), which is the `Deadline` case: stopped early, nothing lost, resumable.
+pub fn termination_for_signal(sig: libc::c_int) -> Termination {
+    if sig == libc::SIGINT {
+        Termination::Interrupted
+    } else {
+        Termination::Deadline
+    }
 }
 
 /// Routes SIGINT, SIGTERM and SIGUSR1 of the master to [`STOP_REQUESTS`].
@@ -92,7 +106,11 @@ struct Master<'a> {
     mean_duration: Option<f64>,
     longest_duration: f64,
     stop_sent: bool,
+    aborted: bool,
     termination: Option<Termination>,
+    /// Evaluations cut off by the job's end (deadline, scheduler signal, killed worker while
+    /// stopping): no row, they run again on resume.
+    cut_off: usize,
 }
 
 /// Runs the experiment's remaining sets on the transport's workers.
@@ -172,11 +190,23 @@ pub fn run_master(
         mean_duration: None,
         longest_duration: 0.0,
         stop_sent: false,
+        aborted: false,
         termination: None,
+        cut_off: 0,
     };
     let result = master.run();
     master.write_status(true);
-    let why = master.termination.clone().unwrap_or(Termination::Complete);
+    if master.cut_off > 0 {
+        eprintln!(
+            "hpo: {} evaluation(s) were cut off by the end of the job; they have no row and run again when this experiment is resumed",
+            master.cut_off
+        );
+    }
+    let mut why = master.termination.clone().unwrap_or(Termination::Complete);
+    if result.is_ok() && master.progress.done == table.len() {
+        // Stopped near the end, but nothing was left to do.
+        why = Termination::Complete;
+    }
     for o in master.observers.iter_mut() {
         o.on_finish(&master.progress, &why);
     }
@@ -235,13 +265,19 @@ impl Master<'_> {
         let requests = STOP_REQUESTS.load(Ordering::SeqCst);
         if requests >= 1 && !self.sched.is_stopped() {
             self.sched.stop();
-            self.termination.get_or_insert(Termination::Interrupted);
-            if self.progress.running > 0 {
+            let why = termination_for_signal(STOP_SIGNAL.load(Ordering::SeqCst));
+            self.termination.get_or_insert(why);
+            let running = self.sched.running().count();
+            if running > 0 {
                 eprintln!(
-                    "hpo: stopping: no new sets; waiting for {} running evaluation(s) (signal again to abort them)",
-                    self.progress.running
+                    "hpo: stopping: no new sets; waiting for {running} running evaluation(s) (signal again to abort them)"
                 );
             }
+        }
+        if requests >= 2 && !self.aborted {
+            self.aborted = true;
+            eprintln!("hpo: aborting the running evaluations; they run again on resume");
+            self.transport.abort();
         }
         if let Some(deadline) = self.options.deadline {
             let margin = self.options.deadline_margin.as_secs_f64()
@@ -366,7 +402,19 @@ impl Master<'_> {
             Event::Lost(w, _) if self.said_bye[w] => {}
             Event::Lost(w, why) => {
                 self.said_bye[w] = true;
-                if let Some(index) = self.sched.lost(w) {
+                // A stop signal may be on its way with the one that took the worker down.
+                self.check_stop();
+                let stopping = matches!(
+                    self.termination,
+                    Some(Termination::Interrupted | Termination::Deadline)
+                );
+                let lost = self.sched.lost(w);
+                if let (Some(index), true) = (lost, stopping) {
+                    // The job is ending (its signal reached the workers too): the set was cut
+                    // off, not failed; it runs again on resume.
+                    self.sched.unfinished(w, index);
+                    self.cut_off += 1;
+                } else if let Some(index) = lost {
                     let values = self
                         .proposals
                         .get(&index)
@@ -406,6 +454,7 @@ impl Master<'_> {
         self.proposals.remove(&index);
         if done.cut_off {
             self.sched.unfinished(w, index);
+            self.cut_off += 1;
             return;
         }
         let duration = (done.ended - done.started).max(0.0);

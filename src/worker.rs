@@ -1,5 +1,10 @@
 //! The worker loop: receive a task, propose the Bayesian values (the worker fits the model,
 //! never the master), evaluate, send the result; until told to stop.
+//!
+//! A task carries the job's deadline: a task that arrives after it is not started, and the
+//! objective is told the deadline ([`EvalContext::deadline`]). An evaluation the objective
+//! reports as interrupted (cut off at the deadline, killed by the scheduler's signal) goes
+//! back as [`Done::cut_off`]: the master writes no row and the set runs again on resume.
 
 use crate::acquisition::{self, Problem};
 use crate::backend::{
@@ -99,6 +104,15 @@ fn evaluate(
         note,
         cut_off: false,
     };
+    let deadline = task
+        .deadline
+        .map(|d| UNIX_EPOCH + Duration::from_secs_f64(d.max(0.0)));
+    if deadline.is_some_and(|d| SystemTime::now() >= d) {
+        // Too late to start: no row, it runs again on resume.
+        let mut done = finish(Vec::new(), Outcome::cut_off(), String::new());
+        done.cut_off = true;
+        return Ok(done);
+    }
     let Some(set) = setup.table.get(index) else {
         return Ok(finish(
             Vec::new(),
@@ -150,11 +164,12 @@ fn evaluate(
         experiment_dir: &exp.dir,
         config_dir: &exp.config_dir,
         env: &env,
+        deadline,
     };
     let outcome = objective.evaluate(&ctx);
     let mut done = finish(params.values().to_vec(), outcome, note);
-    done.cut_off = task.deadline.is_some_and(|d| done.ended >= d)
-        && done.outcome.status != crate::objective::Status::Ok;
+    // Cut off at the job's deadline or by the scheduler's signal: not a result of the set.
+    done.cut_off = done.outcome.interrupted;
     Ok(done)
 }
 

@@ -46,7 +46,7 @@ fn quickstart_runs_to_a_full_results_table() {
     let status = run(&["status", tmp.path().join("exp").to_str().unwrap()]);
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("30 of 30 sets done"), "{text}");
-    assert!(text.contains("best:"), "{text}");
+    assert!(text.contains("best (minimize):"), "{text}");
 
     // Resuming a finished experiment with another pool runs nothing and changes nothing.
     let again = hpo()

@@ -540,3 +540,57 @@ fn a_full_disk_stops_the_run_with_a_clear_error_and_damages_nothing() {
     let n = r.records().map(|rec| rec.unwrap()).count();
     assert!(n > 100 && n < 3000, "{n} rows");
 }
+
+#[test]
+fn a_second_ctrl_c_aborts_running_evaluations_which_run_again_on_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = r#"
+[experiment]
+dir = "exp"
+[objective]
+command = ["sh", "-c", "touch started-$HPO_INDEX; if [ -e ../../fast ]; then echo 1; else sleep 60; echo 1; fi"]
+[[parameters]]
+name = "x"
+type = "int"
+[[sets]]
+count = 2
+x = { random = [1, 9] }
+"#;
+    let path = write_config(tmp.path(), "c.toml", config);
+    let started = Instant::now();
+    let child = hpo()
+        .args(["run", path.to_str().unwrap(), "-p", "2", "-q"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let marks = [
+        tmp.path().join("exp/worker_out/000000/started-0"),
+        tmp.path().join("exp/worker_out/000001/started-1"),
+    ];
+    while !marks.iter().all(|m| m.exists()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "objectives did not start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = Pid::from_raw(child.id() as i32);
+    kill(pid, Signal::SIGINT).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    kill(pid, Signal::SIGINT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the abort did not end the sleeping objectives"
+    );
+    assert!(stderr(&out).contains("aborting"), "{}", stderr(&out));
+    assert!(
+        rows(&tmp.path().join("exp/results.csv")).is_empty(),
+        "aborted evaluations are not results"
+    );
+    std::fs::write(tmp.path().join("exp/fast"), "").unwrap();
+    let out = run(&["run", tmp.path().join("exp").to_str().unwrap(), "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_each_index_once(&rows(&tmp.path().join("exp/results.csv")), 2);
+}

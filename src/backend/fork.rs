@@ -437,6 +437,10 @@ impl Transport for ForkPool {
         "processes"
     }
 
+    fn abort(&mut self) {
+        self.terminate();
+    }
+
     fn send(&mut self, worker: WorkerId, msg: &ToWorker) -> Result<(), TransportError> {
         if !self.workers[worker].alive {
             return Err(TransportError::Worker {

@@ -116,6 +116,9 @@ pub trait Transport {
     fn recv(&mut self, timeout: Duration) -> Result<Event, TransportError>;
     /// "processes" or "mpi", for the status file.
     fn name(&self) -> &'static str;
+    /// Ends the running evaluations now (a second Ctrl-C): each worker kills its objective's
+    /// process group and exits; its loss then arrives as an event.
+    fn abort(&mut self);
 }
 
 /// A worker's side.

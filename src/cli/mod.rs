@@ -1,7 +1,10 @@
 //! The command line: one file per subcommand; `main` maps errors to exit codes (0 ok,
-//! 1 runtime failure, 2 usage or configuration error, 130 interrupted).
+//! 1 runtime failure, 2 usage or configuration error, 75 stopped early by the deadline or the
+//! batch system's signal with nothing lost, 130 interrupted).
 
 mod init;
+mod plot;
+mod report;
 mod run;
 mod status;
 
@@ -28,6 +31,10 @@ pub enum Command {
     Init(init::InitArgs),
     /// Show an experiment's progress: counts, best result, running sets.
     Status(status::StatusArgs),
+    /// Draw the plots of an experiment into DIR/plots/ (PNG and SVG), during or after a run.
+    Plot(plot::PlotArgs),
+    /// Write DIR/report.html: every plot, the summary and the best sets, in one file.
+    Report(report::ReportArgs),
 }
 
 /// Runs the command line; `factory` supplies a Rust objective (see [`crate::main_with`]).
@@ -43,6 +50,8 @@ pub fn main(factory: Option<ObjectiveFactory>) -> ExitCode {
         Command::Run(args) => run::run(args, factory),
         Command::Init(args) => init::run(args),
         Command::Status(args) => status::run(args),
+        Command::Plot(args) => plot::run(args),
+        Command::Report(args) => report::run(args),
     };
     match result {
         Ok(code) => code,

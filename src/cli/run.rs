@@ -19,9 +19,15 @@ pub struct RunArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
     /// Time this run may take (e.g. 3h, 90min): no set starts that cannot finish in it.
+    /// Default inside a Slurm job: the job's end.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub walltime: Option<std::time::Duration>,
 }
+
+/// Stopped early with nothing lost (the deadline, or the batch system's SIGTERM/SIGUSR1):
+/// sysexits' `EX_TEMPFAIL`, "try again later". Distinct from 0 so a batch script can requeue
+/// or resubmit exactly when work is left (see docs/slurm.md).
+pub const EXIT_RESUMABLE: u8 = 75;
 
 pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<ExitCode> {
     let options = RunOptions {
@@ -57,9 +63,9 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
         Termination::Complete => ExitCode::SUCCESS,
         Termination::Deadline => {
             eprintln!(
-                "hpo: stopped before the end of the job; run the same command again to continue"
+                "hpo: stopped before the end of the job, nothing lost; run the same command again to continue (exit code {EXIT_RESUMABLE})"
             );
-            ExitCode::SUCCESS
+            ExitCode::from(EXIT_RESUMABLE)
         }
         Termination::Interrupted => {
             eprintln!("hpo: interrupted; run the same command again to continue");

@@ -1,11 +1,11 @@
 //! `hpo status DIR [--json]`: progress of an experiment, during or after a run, read from the
-//! folder alone (never changed by it).
+//! folder alone (never changed by it). The computations are in [`crate::monitor::status`].
 
-use crate::experiment::{self, Lock, journal, status};
+use crate::config::Experiment;
+use crate::experiment::{self, Lock, ResultRow, journal, status};
 use crate::launch::UsageError;
-use crate::objective::Status;
-use serde_json::json;
-use std::path::PathBuf;
+use crate::monitor::status::{StatusReport, human_secs, summarize};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -13,95 +13,109 @@ use std::time::SystemTime;
 pub struct StatusArgs {
     /// The experiment folder.
     pub dir: PathBuf,
-    /// Print one JSON object instead of text.
+    /// Print one JSON object instead of text (fields: see docs/monitoring.md).
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    if !experiment::is_experiment(&args.dir) {
+/// Reads an experiment folder (read-only) and summarizes it.
+pub(crate) fn gather(dir: &Path) -> anyhow::Result<(StatusReport, Experiment, Vec<ResultRow>)> {
+    if !experiment::is_experiment(dir) {
         return Err(UsageError(format!(
             "{} is not an experiment folder (no {})",
-            args.dir.display(),
+            dir.display(),
             experiment::CONFIG_FILE
         ))
         .into());
     }
-    let exp = experiment::load_stored(&args.dir).map_err(|e| UsageError(e.to_string()))?;
-    let (rows, _) = journal::read_results(&args.dir.join(experiment::RESULTS_FILE), &exp.space)?;
+    let exp = experiment::load_stored(dir).map_err(|e| UsageError(e.to_string()))?;
+    let (rows, _) = journal::read_results(&dir.join(experiment::RESULTS_FILE), &exp.space)?;
     let total: usize = exp.space.blocks.iter().map(|b| b.count).sum();
-    let count = |s: Status| rows.iter().filter(|r| r.outcome.status == s).count();
-    let direction = exp.objective.direction;
-    let best = rows
-        .iter()
-        .filter_map(|r| r.outcome.result.map(|v| (r, v)))
-        .reduce(|a, b| if direction.better(b.1, a.1) { b } else { a });
-    let active = Lock::is_held(&args.dir);
-    let live = status::read(&args.dir).filter(|_| active);
-    let running = live.as_ref().map(|l| l.running.clone()).unwrap_or_default();
-    let now = SystemTime::now();
-    let elapsed = |t: &str| {
-        humantime::parse_rfc3339(t)
-            .ok()
-            .and_then(|t| now.duration_since(t).ok())
-            .map_or(0.0, |d| d.as_secs_f64())
-    };
-    let names = exp.space.names();
+    // The live view counts only while a run holds the folder (a killed master leaves it behind).
+    let live = status::read(dir).filter(|l| !l.finished && Lock::is_held(dir));
+    let report = summarize(
+        &dir.display().to_string(),
+        &exp.space.names(),
+        exp.objective.direction,
+        total,
+        &rows,
+        live.as_ref(),
+        SystemTime::now(),
+    );
+    Ok((report, exp, rows))
+}
+
+pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let (s, exp, _) = gather(&args.dir)?;
     if args.json {
-        let best = best.map(|(r, v)| {
-            let params: serde_json::Map<_, _> = names
-                .iter()
-                .zip(&r.values)
-                .map(|(n, v)| (n.clone(), json!(v.to_string())))
-                .collect();
-            json!({"index": r.index, "result": v, "params": params})
-        });
-        let out = json!({
-            "dir": args.dir,
-            "total": total,
-            "done": rows.len(),
-            "ok": count(Status::Ok),
-            "failed": count(Status::Failed),
-            "timeout": count(Status::Timeout),
-            "running": running.iter().map(|r| json!({"index": r.index, "worker": r.worker, "elapsed_s": elapsed(&r.started)})).collect::<Vec<_>>(),
-            "waiting": total - rows.len() - running.len(),
-            "active": active,
-            "pid": live.as_ref().map(|l| l.pid),
-            "best": best,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{}: {} of {total} sets done ({} ok, {} failed, {} timeout)",
-        args.dir.display(),
-        rows.len(),
-        count(Status::Ok),
-        count(Status::Failed),
-        count(Status::Timeout)
+        "{}: {} of {} sets done ({} ok, {} failed, {} timeout), {} running, {} waiting",
+        s.dir,
+        s.done,
+        s.total,
+        s.ok,
+        s.failed,
+        s.timeout,
+        s.running.len(),
+        s.waiting
     );
-    match &live {
-        Some(l) => println!(
-            "running now: pid {} on {}, {} {} worker(s)",
-            l.pid, l.host, l.workers, l.backend
+    match (s.active, &s.host) {
+        (true, host) => println!(
+            "running now: pid {} on {}, {} worker(s) ({})",
+            s.pid.unwrap_or(0),
+            host.as_deref().unwrap_or("?"),
+            s.workers,
+            s.backend.as_deref().unwrap_or("?")
         ),
-        None => println!("not running"),
+        (false, _) => println!("not running"),
     }
-    if let Some((r, v)) = best {
-        let params: Vec<String> = names
+    if let Some(best) = &s.best {
+        let params: Vec<String> = exp
+            .space
+            .names()
             .iter()
-            .zip(&r.values)
-            .map(|(n, v)| format!("{n}={v}"))
+            .map(|n| format!("{n}={}", json_text(&best["params"][n.as_str()])))
             .collect();
-        println!("best: {v} (set {}): {}", r.index, params.join(", "));
-    }
-    for r in &running {
         println!(
-            "  set {} on worker {} for {:.1} s",
+            "best ({}): {} (set {}): {}",
+            s.direction,
+            json_text(&best["result"]),
+            best["index"],
+            params.join(", ")
+        );
+    }
+    if s.done > 0 {
+        let eta = s
+            .eta_s
+            .map(|e| format!("; about {} to go", human_secs(e)))
+            .unwrap_or_default();
+        println!(
+            "throughput {:.2} sets/s; utilization {:.1} % of {} worker(s) (busy {} over a wall span of {}){eta}",
+            s.throughput_per_s,
+            s.utilization * 100.0,
+            s.workers,
+            human_secs(s.busy_s),
+            human_secs(s.wall_span_s)
+        );
+    }
+    for r in &s.running {
+        println!(
+            "  set {} on worker {} for {}",
             r.index,
             r.worker,
-            elapsed(&r.started)
+            human_secs(r.elapsed_s)
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A JSON value as plain text (strings without quotes).
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }

@@ -515,6 +515,7 @@ fn parse_row(rec: &csv::StringRecord, space: &Space) -> Result<ResultRow, String
             result,
             exit_code: tail("exit_code").parse().ok(),
             error: tail("error").to_string(),
+            interrupted: false,
         },
         worker: tail("worker").parse().unwrap_or(0),
         started: time("started")?,

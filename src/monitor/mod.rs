@@ -2,6 +2,9 @@
 //! progress display (an indicatif bar on a terminal, a plain line every few seconds
 //! otherwise).
 
+pub mod hooks;
+pub mod status;
+
 use crate::experiment::ResultRow;
 use crate::schedule::Termination;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -64,6 +67,30 @@ pub trait Observer {
 pub struct ProgressDisplay {
     bar: Option<ProgressBar>,
     last_line: Instant,
+    /// The values of the best set, shown beside its result.
+    best_values: String,
+}
+
+/// `eta` seconds for people, from the rate of this run.
+fn eta(p: &Progress) -> String {
+    let left = p.total.saturating_sub(p.done);
+    let rate = p.rate();
+    if left == 0 || rate <= 0.0 {
+        return String::new();
+    }
+    format!(", ETA {}", status::human_secs(left as f64 / rate))
+}
+
+/// At most `n` characters.
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!(
+            "{}...",
+            s.chars().take(n.saturating_sub(3)).collect::<String>()
+        )
+    }
 }
 
 impl ProgressDisplay {
@@ -88,12 +115,17 @@ impl ProgressDisplay {
         Some(ProgressDisplay {
             bar,
             last_line: Instant::now(),
+            best_values: String::new(),
         })
     }
 }
 
 impl Observer for ProgressDisplay {
-    fn on_result(&mut self, _row: &ResultRow, p: &Progress) {
+    fn on_result(&mut self, row: &ResultRow, p: &Progress) {
+        if p.best.is_some_and(|(i, _)| i == row.index) {
+            let values: Vec<String> = row.values.iter().map(|v| v.to_string()).collect();
+            self.best_values = clip(&values.join(", "), 48);
+        }
         self.on_tick(p);
     }
 
@@ -101,12 +133,15 @@ impl Observer for ProgressDisplay {
         match &self.bar {
             Some(bar) => {
                 bar.set_position(p.done as u64);
-                let best = p
-                    .best
-                    .map(|(i, v)| format!(" best {v:.6} (set {i})"))
-                    .unwrap_or_default();
+                let best = match p.best {
+                    Some((i, v)) if self.best_values.is_empty() => {
+                        format!(", best {v:.6} (set {i})")
+                    }
+                    Some((i, v)) => format!(", best {v:.6} (set {i}: {})", self.best_values),
+                    None => String::new(),
+                };
                 bar.set_message(format!(
-                    "{} failed, {} running,{best} {:.1}/s",
+                    "{} failed, {} running{best}, {:.1}/s",
                     p.failed,
                     p.running,
                     p.rate()
@@ -114,7 +149,7 @@ impl Observer for ProgressDisplay {
             }
             None if self.last_line.elapsed() >= Duration::from_secs(5) => {
                 self.last_line = Instant::now();
-                eprintln!("hpo: {}", p.line());
+                eprintln!("hpo: {}{}", p.line(), eta(p));
             }
             None => {}
         }

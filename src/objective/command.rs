@@ -5,6 +5,11 @@
 //! user's own command is a shell (`["sh", "-c", "..."]`), values substituted into the script are
 //! shell-quoted. A timeout kills the whole process group (SIGTERM, then SIGKILL after the grace
 //! period), and so does the end of the evaluation, so no grandchild outlives its set.
+//!
+//! The job's deadline ([`EvalContext::deadline`]) is a second limit: the command runs for at
+//! most `min(timeout, deadline - now)`. When the deadline is what fires, or the command dies of
+//! a signal a batch system sends to whole jobs (SIGTERM, SIGUSR1, ...), the outcome is
+//! [`Outcome::interrupted`]: no row, the set runs again on resume.
 
 use super::{EvalContext, Objective, Outcome, Status};
 use crate::config::ObjectiveSpec;
@@ -275,6 +280,34 @@ fn drain(mut pipe: impl Read, mut copy: Option<std::fs::File>) -> Vec<u8> {
     tail
 }
 
+/// The limit an evaluation runs under: the user's timeout or the time to the job's deadline,
+/// whichever comes first, and whether it is the deadline.
+fn effective_limit(
+    timeout: Option<Duration>,
+    until_deadline: Option<Duration>,
+) -> (Option<Duration>, bool) {
+    match (timeout, until_deadline) {
+        (Some(t), Some(d)) if d < t => (Some(d), true),
+        (Some(t), _) => (Some(t), false),
+        (None, Some(d)) => (Some(d), true),
+        (None, None) => (None, false),
+    }
+}
+
+/// Signals a batch system sends to every process of a job step (`scancel --signal`, the
+/// `--signal` warning, preemption, the time limit), which hpo never sends to an objective on
+/// its own: an evaluation killed by one is cut off, not failed.
+fn is_scheduler_signal(sig: i32) -> bool {
+    [
+        libc::SIGTERM,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGINT,
+        libc::SIGHUP,
+    ]
+    .contains(&sig)
+}
+
 fn kill_group(group: i32, sig: libc::c_int) {
     // SAFETY: plain syscall on a process group we created; ESRCH is fine.
     unsafe {
@@ -337,6 +370,13 @@ impl Objective for CommandObjective {
         drop(tx);
 
         let start = Instant::now();
+        // The job's deadline cuts the evaluation off like a timeout, but it is not the set's
+        // fault: that outcome is `interrupted` and the set runs again on resume.
+        let until_deadline = ctx.deadline.map(|d| {
+            d.duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+        });
+        let (limit, limit_is_deadline) = effective_limit(self.timeout, until_deadline);
         let mut pause = Duration::from_micros(200);
         let mut timed_out = false;
         let mut term_sent: Option<Instant> = None;
@@ -346,7 +386,7 @@ impl Objective for CommandObjective {
                 Ok(None) => {}
                 Err(_) => break None,
             }
-            if let Some(limit) = self.timeout {
+            if let Some(limit) = limit {
                 if !timed_out && start.elapsed() >= limit {
                     timed_out = true;
                     kill_group(group, libc::SIGTERM);
@@ -375,6 +415,12 @@ impl Objective for CommandObjective {
         let exit_code = status.and_then(|s| s.code());
         let signal = status.and_then(|s| s.signal());
         let err = error_tail(&stderr);
+        if timed_out && limit_is_deadline {
+            return Outcome {
+                exit_code,
+                ..Outcome::cut_off()
+            };
+        }
         if timed_out {
             return Outcome {
                 status: Status::Timeout,
@@ -384,6 +430,7 @@ impl Objective for CommandObjective {
                     "killed after the {:.1} s timeout; {err}",
                     self.timeout.unwrap_or_default().as_secs_f64()
                 ),
+                interrupted: false,
             };
         }
         let fail = |reason: String| Outcome {
@@ -395,9 +442,13 @@ impl Objective for CommandObjective {
             } else {
                 format!("{reason}; stderr: {err}")
             },
+            interrupted: false,
         };
         if let Some(sig) = signal {
-            return fail(format!("killed by signal {sig}"));
+            return Outcome {
+                interrupted: is_scheduler_signal(sig),
+                ..fail(format!("killed by signal {sig}"))
+            };
         }
         match exit_code {
             Some(0) => {}
@@ -410,6 +461,7 @@ impl Objective for CommandObjective {
                 result: Some(v),
                 exit_code,
                 error: String::new(),
+                interrupted: false,
             },
             Ok(v) => fail(format!("the result is {v}")),
             Err(e) => fail(e),
@@ -439,6 +491,86 @@ mod tests {
             substitute("echo {x}", &look, true),
             "echo '$(touch /tmp/pwned)'"
         );
+    }
+
+    fn spec(timeout: Option<Duration>) -> ObjectiveSpec {
+        ObjectiveSpec {
+            kind: crate::config::ObjectiveKind::Command { argv: Vec::new() },
+            direction: crate::config::Direction::Minimize,
+            timeout,
+            retries: 0,
+            result_file: None,
+            result_key: None,
+            kill_grace: Duration::from_millis(200),
+        }
+    }
+
+    fn eval(
+        script: &str,
+        timeout: Option<Duration>,
+        deadline: Option<std::time::SystemTime>,
+    ) -> (Outcome, Duration) {
+        let argv = vec!["sh".to_string(), "-c".to_string(), script.to_string()];
+        let mut objective = CommandObjective::new(argv, &spec(timeout), false);
+        let params = crate::space::Params::new(Vec::<String>::new().into(), Vec::new());
+        let dir = std::env::temp_dir();
+        let ctx = EvalContext {
+            index: 0,
+            params: &params,
+            worker_dir: None,
+            experiment_dir: &dir,
+            config_dir: &dir,
+            env: &[],
+            deadline,
+        };
+        let start = Instant::now();
+        let outcome = objective.evaluate(&ctx);
+        (outcome, start.elapsed())
+    }
+
+    #[test]
+    fn the_earlier_of_timeout_and_deadline_limits_an_evaluation() {
+        let s = Duration::from_secs;
+        assert_eq!(effective_limit(None, None), (None, false));
+        assert_eq!(effective_limit(Some(s(5)), None), (Some(s(5)), false));
+        assert_eq!(effective_limit(None, Some(s(3))), (Some(s(3)), true));
+        assert_eq!(effective_limit(Some(s(5)), Some(s(3))), (Some(s(3)), true));
+        assert_eq!(effective_limit(Some(s(2)), Some(s(3))), (Some(s(2)), false));
+        assert!(is_scheduler_signal(libc::SIGUSR1) && is_scheduler_signal(libc::SIGTERM));
+        assert!(!is_scheduler_signal(libc::SIGSEGV) && !is_scheduler_signal(libc::SIGKILL));
+    }
+
+    #[test]
+    fn the_deadline_cuts_a_command_off_and_says_so() {
+        let deadline = std::time::SystemTime::now() + Duration::from_millis(300);
+        let (out, took) = eval(
+            "sleep 20; echo 1",
+            Some(Duration::from_secs(30)),
+            Some(deadline),
+        );
+        assert!(out.interrupted, "{out:?}");
+        assert_ne!(out.status, Status::Ok);
+        assert!(took < Duration::from_secs(5), "{took:?}");
+
+        // The user's timeout, when it comes first, is the set's own result.
+        let deadline = std::time::SystemTime::now() + Duration::from_secs(30);
+        let (out, _) = eval("sleep 20", Some(Duration::from_millis(200)), Some(deadline));
+        assert_eq!(out.status, Status::Timeout);
+        assert!(!out.interrupted);
+
+        // A command that finishes before the deadline is an ordinary result.
+        let (out, _) = eval("echo 2.5", None, Some(deadline));
+        assert_eq!(out.result, Some(2.5));
+        assert!(!out.interrupted);
+    }
+
+    #[test]
+    fn a_scheduler_signal_interrupts_but_a_crash_fails() {
+        let (out, _) = eval("kill -USR1 $$; sleep 5", None, None);
+        assert!(out.interrupted, "{out:?}");
+        let (out, _) = eval("kill -SEGV $$; sleep 5", None, None);
+        assert!(!out.interrupted, "{out:?}");
+        assert_eq!(out.status, Status::Failed);
     }
 
     #[test]

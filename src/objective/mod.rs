@@ -51,6 +51,11 @@ pub struct Outcome {
     pub exit_code: Option<i32>,
     /// Why it failed: the tail of stderr, the signal, the parse problem.
     pub error: String,
+    /// Stopped from outside, not by the set's own doing: cut off at the job's deadline, or
+    /// killed by a scheduler's signal (SIGTERM, SIGUSR1, ...). Not a result: the set has no
+    /// row and runs again (on resume).
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 impl Outcome {
@@ -61,9 +66,17 @@ impl Outcome {
                 result: Some(result),
                 exit_code: None,
                 error: String::new(),
+                interrupted: false,
             }
         } else {
             Outcome::failed(format!("the objective returned {result}"))
+        }
+    }
+    /// Stopped at the job's deadline before it could finish.
+    pub fn cut_off() -> Outcome {
+        Outcome {
+            interrupted: true,
+            ..Outcome::failed("cut off at the job's deadline")
         }
     }
     pub fn failed(error: impl Into<String>) -> Outcome {
@@ -72,6 +85,7 @@ impl Outcome {
             result: None,
             exit_code: None,
             error: error.into(),
+            interrupted: false,
         }
     }
 }
@@ -86,6 +100,9 @@ pub struct EvalContext<'a> {
     pub config_dir: &'a Path,
     /// Variables the worker's binding exports (`CUDA_VISIBLE_DEVICES`, `OMP_NUM_THREADS`).
     pub env: &'a [(String, String)],
+    /// When the evaluation must end (the job's end): objectives that can stop early do, and
+    /// report [`Outcome::interrupted`].
+    pub deadline: Option<std::time::SystemTime>,
 }
 
 pub trait Objective {
@@ -133,7 +150,16 @@ impl Objective for BuiltinObjective {
             }
         };
         if pause > 0.0 {
-            std::thread::sleep(Duration::from_secs_f64(pause));
+            let pause = Duration::from_secs_f64(pause);
+            let left = ctx.deadline.map(|d| {
+                d.duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default()
+            });
+            if let Some(left) = left.filter(|left| *left < pause) {
+                std::thread::sleep(left);
+                return Outcome::cut_off();
+            }
+            std::thread::sleep(pause);
         }
         Outcome::ok(self.function.eval(&ctx.params.numeric()))
     }

@@ -1,0 +1,219 @@
+//! `hpo report DIR`: one self-contained HTML file, `DIR/report.html`, with the summary, the best
+//! sets, the failures and every plot as inline SVG. It opens from disk with no network.
+
+use crate::experiment::ResultRow;
+use crate::launch::UsageError;
+use crate::monitor::status::{self, StatusReport, human_secs};
+use crate::objective::Status;
+use crate::plot::{self, PLOTS, PlotData, PlotOptions};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The file written in the experiment folder.
+pub const REPORT_FILE: &str = "report.html";
+/// Best sets listed.
+const TOP: usize = 10;
+/// Failed sets listed with their error.
+const FAILURES: usize = 10;
+
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// The experiment folder.
+    pub dir: PathBuf,
+    /// Write the report here instead of DIR/report.html.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let (summary, _exp, _) = super::status::gather(&args.dir)?;
+    let data = PlotData::load(&args.dir).map_err(|e| -> anyhow::Error {
+        if e.is_usage() {
+            UsageError(e.to_string()).into()
+        } else {
+            e.into()
+        }
+    })?;
+    let html = render(&summary, &data, &PlotOptions::default())?;
+    let path = args.output.unwrap_or_else(|| args.dir.join(REPORT_FILE));
+    let tmp = path.with_extension("html.tmp");
+    std::fs::write(&tmp, html)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn row_cells(out: &mut String, r: &ResultRow) {
+    for v in &r.values {
+        let _ = write!(out, "<td>{}</td>", esc(&v.to_string()));
+    }
+}
+
+/// The whole HTML document.
+pub fn render(s: &StatusReport, data: &PlotData, options: &PlotOptions) -> anyhow::Result<String> {
+    let mut h = String::new();
+    let title = format!("hpo report: {}", data.name);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
+body{{font-family:'DejaVu Sans',Verdana,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}}\
+h1{{font-size:1.6em}} h2{{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd}}\
+table{{border-collapse:collapse;margin:.5em 0}} td,th{{padding:.25em .7em;border-bottom:1px solid #eee;text-align:left}}\
+th{{background:#f4f4f4}} td.num{{text-align:right;font-variant-numeric:tabular-nums}}\
+figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #eee}} figcaption{{color:#555}}\
+.muted{{color:#777}} code{{background:#f4f4f4;padding:0 .2em}}</style></head><body>\n",
+        esc(&title)
+    );
+    let _ = write!(
+        h,
+        "<h1>{}</h1><p class=\"muted\">{} &middot; written {} by hpo {}</p>\n",
+        esc(&title),
+        esc(&s.dir),
+        esc(&humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()),
+        env!("CARGO_PKG_VERSION")
+    );
+
+    h.push_str("<h2>Summary</h2><table>\n");
+    let mut kv = |k: &str, v: String| {
+        let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
+    };
+    kv(
+        "sets",
+        format!("{} of {} done ({} waiting)", s.done, s.total, s.waiting),
+    );
+    kv(
+        "status",
+        format!("{} ok, {} failed, {} timeout", s.ok, s.failed, s.timeout),
+    );
+    kv(
+        "run",
+        if s.active {
+            format!(
+                "running now (pid {}, {} sets running)",
+                s.pid.unwrap_or(0),
+                s.running.len()
+            )
+        } else {
+            "not running".into()
+        },
+    );
+    kv("direction", s.direction.to_string());
+    if let Some(best) = &s.best {
+        let params: Vec<String> = data
+            .names
+            .iter()
+            .map(|n| format!("{n}={}", best["params"][n.as_str()]))
+            .collect();
+        kv(
+            "best",
+            format!(
+                "{} (set {}): {}",
+                best["result"],
+                best["index"],
+                params.join(", ")
+            ),
+        );
+    }
+    kv("workers", s.workers.to_string());
+    kv(
+        "utilization",
+        format!(
+            "{:.1} % (busy {} over a wall span of {})",
+            s.utilization * 100.0,
+            human_secs(s.busy_s),
+            human_secs(s.wall_span_s)
+        ),
+    );
+    kv("throughput", format!("{:.3} sets/s", s.throughput_per_s));
+    h.push_str("</table>\n");
+
+    let top = status::top(&data.rows, data.direction, TOP);
+    if !top.is_empty() {
+        let _ = write!(
+            h,
+            "<h2>Best {} sets</h2><table><tr><th>#</th><th>set</th>",
+            top.len()
+        );
+        for n in &data.names {
+            let _ = write!(h, "<th>{}</th>", esc(n));
+        }
+        h.push_str("<th>result</th><th>worker</th><th>duration</th><th>kind</th></tr>\n");
+        for (k, r) in top.iter().enumerate() {
+            let _ = write!(
+                h,
+                "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td>",
+                k + 1,
+                r.index
+            );
+            row_cells(&mut h, r);
+            let _ = writeln!(
+                h,
+                "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                r.outcome.result.map(|v| v.to_string()).unwrap_or_default(),
+                r.worker,
+                esc(&human_secs(r.duration_s())),
+                if r.bayesian { "Bayesian" } else { "random" }
+            );
+        }
+        h.push_str("</table>\n");
+    }
+
+    let failed: Vec<&ResultRow> = data
+        .rows
+        .iter()
+        .filter(|r| r.outcome.status != Status::Ok)
+        .collect();
+    if !failed.is_empty() {
+        let _ = write!(
+            h,
+            "<h2>Failed sets ({})</h2><table><tr><th>set</th><th>status</th><th>exit code</th><th>error</th></tr>\n",
+            failed.len()
+        );
+        for r in failed.iter().take(FAILURES) {
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td><code>{}</code></td></tr>",
+                r.index,
+                r.outcome.status,
+                r.outcome
+                    .exit_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                esc(&r.outcome.error)
+            );
+        }
+        h.push_str("</table>\n");
+        if failed.len() > FAILURES {
+            let _ = writeln!(
+                h,
+                "<p class=\"muted\">and {} more (see results.csv)</p>",
+                failed.len() - FAILURES
+            );
+        }
+    }
+
+    h.push_str("<h2>Plots</h2>\n");
+    for name in PLOTS {
+        let svg = plot::render_svg(data, name, options)?;
+        // The XML declaration is not allowed inside HTML.
+        let svg = match svg.find("<svg") {
+            Some(i) => &svg[i..],
+            None => svg.as_str(),
+        };
+        let _ = writeln!(
+            h,
+            "<figure id=\"{name}\">{svg}<figcaption>{name}</figcaption></figure>"
+        );
+    }
+    h.push_str("</body></html>\n");
+    Ok(h)
+}

@@ -1,0 +1,437 @@
+//! What `hpo status` (and the HTML report) computes from the stored rows: counts by status,
+//! the best sets, throughput and worker utilization. Pure functions over rows; the live view
+//! (running sets) comes in as a [`LiveStatus`] already read.
+//!
+//! Definitions:
+//! - busy time: the sum of the evaluation times (ended - started) of the stored rows, plus
+//!   the time so far of the sets running now;
+//! - wall span: the time during which at least one set was running (the union of the rows'
+//!   intervals), so the pauses between a stopped run and its resumption do not count;
+//! - utilization: busy time / (workers x wall span), workers being those of the live run or,
+//!   after it, the number of distinct workers in the rows;
+//! - throughput: stored rows / wall span.
+
+use crate::config::Direction;
+use crate::experiment::ResultRow;
+use crate::experiment::status::LiveStatus;
+use crate::objective::Status;
+use crate::space::Value;
+use serde::Serialize;
+use serde_json::{Map, Value as Json, json};
+use std::time::SystemTime;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub ok: usize,
+    pub failed: usize,
+    pub timeout: usize,
+}
+
+pub fn counts(rows: &[ResultRow]) -> Counts {
+    let mut c = Counts::default();
+    for r in rows {
+        match r.outcome.status {
+            Status::Ok => c.ok += 1,
+            Status::Failed => c.failed += 1,
+            Status::Timeout => c.timeout += 1,
+        }
+    }
+    c
+}
+
+fn ok_result(r: &ResultRow) -> Option<f64> {
+    r.outcome
+        .result
+        .filter(|v| r.outcome.status == Status::Ok && v.is_finite())
+}
+
+/// The best ok row.
+pub fn best(rows: &[ResultRow], direction: Direction) -> Option<&ResultRow> {
+    top(rows, direction, 1).into_iter().next()
+}
+
+/// The `n` best ok rows, best first (ties: lower index first).
+pub fn top(rows: &[ResultRow], direction: Direction, n: usize) -> Vec<&ResultRow> {
+    let mut ok: Vec<(&ResultRow, f64)> = rows
+        .iter()
+        .filter_map(|r| ok_result(r).map(|v| (r, direction.loss(v))))
+        .collect();
+    ok.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.index.cmp(&b.0.index)));
+    ok.into_iter().take(n).map(|(r, _)| r).collect()
+}
+
+/// How busy the workers were.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Usage {
+    pub workers: usize,
+    pub busy_s: f64,
+    pub wall_span_s: f64,
+    /// 0..1.
+    pub utilization: f64,
+    /// Stored rows per second of wall span.
+    pub throughput_per_s: f64,
+}
+
+fn secs_between(a: SystemTime, b: SystemTime) -> f64 {
+    b.duration_since(a).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Usage over `rows` and the sets running now (`running`: their start times, until `now`).
+/// `workers`: the live pool size; `None` counts the distinct workers of the rows.
+pub fn usage(
+    rows: &[ResultRow],
+    workers: Option<usize>,
+    running: Option<(&[SystemTime], SystemTime)>,
+) -> Usage {
+    let mut intervals: Vec<(SystemTime, SystemTime)> = rows
+        .iter()
+        .map(|r| (r.started, r.ended.max(r.started)))
+        .collect();
+    if let Some((starts, now)) = running {
+        intervals.extend(starts.iter().map(|s| (*s, now.max(*s))));
+    }
+    let busy_s: f64 = intervals.iter().map(|(a, b)| secs_between(*a, *b)).sum();
+    intervals.sort();
+    let mut wall_span_s = 0.0;
+    let mut current: Option<(SystemTime, SystemTime)> = None;
+    for (a, b) in intervals {
+        current = match current {
+            Some((s, e)) if a <= e => Some((s, e.max(b))),
+            Some((s, e)) => {
+                wall_span_s += secs_between(s, e);
+                Some((a, b))
+            }
+            None => Some((a, b)),
+        };
+    }
+    if let Some((s, e)) = current {
+        wall_span_s += secs_between(s, e);
+    }
+    let workers = workers.unwrap_or_else(|| {
+        let mut w: Vec<usize> = rows.iter().map(|r| r.worker).collect();
+        w.sort_unstable();
+        w.dedup();
+        w.len()
+    });
+    let utilization = if workers > 0 && wall_span_s > 0.0 {
+        (busy_s / (workers as f64 * wall_span_s)).min(1.0)
+    } else {
+        0.0
+    };
+    let throughput_per_s = if wall_span_s > 0.0 {
+        rows.len() as f64 / wall_span_s
+    } else {
+        0.0
+    };
+    Usage {
+        workers,
+        busy_s,
+        wall_span_s,
+        utilization,
+        throughput_per_s,
+    }
+}
+
+/// A parameter value in JSON: numbers as numbers, strings as strings.
+pub fn value_json(v: &Value) -> Json {
+    match v {
+        Value::Float(f) => json!(f),
+        Value::Int(i) => json!(i),
+        Value::Str(s) => json!(s),
+    }
+}
+
+/// `{name: value}` of a row's parameters.
+pub fn params_json(names: &[String], row: &ResultRow) -> Map<String, Json> {
+    names
+        .iter()
+        .zip(&row.values)
+        .map(|(n, v)| (n.clone(), value_json(v)))
+        .collect()
+}
+
+/// One row as JSON, with the field names of results.csv (the parameters under `params`); what
+/// the `on_result` hook receives and `hpo status --json` prints as `best`.
+pub fn row_json(names: &[String], row: &ResultRow) -> Json {
+    let time = |t: SystemTime| humantime::format_rfc3339_millis(t).to_string();
+    json!({
+        "index": row.index,
+        "params": params_json(names, row),
+        "result": row.outcome.result,
+        "status": row.outcome.status.as_str(),
+        "worker": row.worker,
+        "started": time(row.started),
+        "ended": time(row.ended),
+        "duration_s": row.duration_s(),
+        "attempts": row.attempts,
+        "exit_code": row.outcome.exit_code,
+        "rank": row.rank,
+        "host": row.host,
+        "gpu": row.gpu,
+        "cores": row.cores,
+        "bayesian": row.bayesian,
+        "block": row.block,
+        "note": row.note,
+        "error": row.outcome.error,
+    })
+}
+
+/// A set running now.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Running {
+    pub index: usize,
+    pub worker: usize,
+    pub started: String,
+    pub elapsed_s: f64,
+}
+
+/// Everything `hpo status --json` prints. Field names are stable (documented in
+/// docs/monitoring.md); new fields may be added.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusReport {
+    pub dir: String,
+    /// A run holds the folder now.
+    pub active: bool,
+    pub pid: Option<u32>,
+    pub host: Option<String>,
+    pub backend: Option<String>,
+    pub direction: &'static str,
+    pub total: usize,
+    pub done: usize,
+    pub ok: usize,
+    pub failed: usize,
+    pub timeout: usize,
+    pub running: Vec<Running>,
+    pub waiting: usize,
+    pub best: Option<Json>,
+    pub workers: usize,
+    pub busy_s: f64,
+    pub wall_span_s: f64,
+    pub utilization: f64,
+    pub throughput_per_s: f64,
+    /// Seconds until the waiting and running sets are done at the throughput so far (only
+    /// while a run is active).
+    pub eta_s: Option<f64>,
+}
+
+/// Puts the report together. `live`: the running master's status (only when it holds the lock).
+pub fn summarize(
+    dir: &str,
+    names: &[String],
+    direction: Direction,
+    total: usize,
+    rows: &[ResultRow],
+    live: Option<&LiveStatus>,
+    now: SystemTime,
+) -> StatusReport {
+    let c = counts(rows);
+    let running: Vec<Running> = live
+        .map(|l| {
+            l.running
+                .iter()
+                .map(|r| {
+                    let elapsed_s = humantime::parse_rfc3339(&r.started)
+                        .ok()
+                        .map_or(0.0, |t| secs_between(t, now));
+                    Running {
+                        index: r.index,
+                        worker: r.worker,
+                        started: r.started.clone(),
+                        elapsed_s,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let starts: Vec<SystemTime> = live
+        .map(|l| {
+            l.running
+                .iter()
+                .filter_map(|r| humantime::parse_rfc3339(&r.started).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let u = usage(
+        rows,
+        live.map(|l| l.workers),
+        live.map(|_| (starts.as_slice(), now)),
+    );
+    let waiting = total.saturating_sub(rows.len() + running.len());
+    let eta_s = (live.is_some() && u.throughput_per_s > 0.0)
+        .then(|| (waiting + running.len()) as f64 / u.throughput_per_s);
+    StatusReport {
+        dir: dir.to_string(),
+        active: live.is_some(),
+        pid: live.map(|l| l.pid),
+        host: live.map(|l| l.host.clone()),
+        backend: live.map(|l| l.backend.clone()),
+        direction: match direction {
+            Direction::Minimize => "minimize",
+            Direction::Maximize => "maximize",
+        },
+        total,
+        done: rows.len(),
+        ok: c.ok,
+        failed: c.failed,
+        timeout: c.timeout,
+        running,
+        waiting,
+        best: best(rows, direction).map(|r| row_json(names, r)),
+        workers: u.workers,
+        busy_s: u.busy_s,
+        wall_span_s: u.wall_span_s,
+        utilization: u.utilization,
+        throughput_per_s: u.throughput_per_s,
+        eta_s,
+    }
+}
+
+/// A duration for people: `42.0 s`, `3 min 5 s`, `2 h 10 min`.
+pub fn human_secs(s: f64) -> String {
+    if !s.is_finite() || s < 0.0 {
+        return "?".into();
+    }
+    if s < 60.0 {
+        return format!("{s:.1} s");
+    }
+    let t = s.round() as u64;
+    if t < 3600 {
+        return format!("{} min {} s", t / 60, t % 60);
+    }
+    format!("{} h {} min", t / 3600, (t % 3600) / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::status::RunningSet;
+    use crate::objective::Outcome;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn at(s: f64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs_f64(1_000_000.0 + s)
+    }
+
+    fn row(index: usize, worker: usize, start: f64, end: f64, result: Option<f64>) -> ResultRow {
+        ResultRow {
+            index,
+            values: vec![Value::Float(index as f64), Value::Str("a".into())],
+            outcome: match result {
+                Some(v) => Outcome::ok(v),
+                None => Outcome::failed("boom"),
+            },
+            worker,
+            started: at(start),
+            ended: at(end),
+            attempts: 1,
+            rank: None,
+            host: "h".into(),
+            gpu: String::new(),
+            cores: "1".into(),
+            bayesian: false,
+            block: 0,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn counts_and_best() {
+        let rows = vec![
+            row(0, 1, 0.0, 1.0, Some(3.0)),
+            row(1, 2, 0.0, 1.0, None),
+            row(2, 1, 1.0, 2.0, Some(1.0)),
+            row(3, 2, 1.0, 2.0, Some(5.0)),
+        ];
+        assert_eq!(
+            counts(&rows),
+            Counts {
+                ok: 3,
+                failed: 1,
+                timeout: 0
+            }
+        );
+        assert_eq!(best(&rows, Direction::Minimize).map(|r| r.index), Some(2));
+        assert_eq!(best(&rows, Direction::Maximize).map(|r| r.index), Some(3));
+        let t: Vec<usize> = top(&rows, Direction::Minimize, 10)
+            .iter()
+            .map(|r| r.index)
+            .collect();
+        assert_eq!(t, vec![2, 0, 3]);
+        assert!(best(&[], Direction::Minimize).is_none());
+    }
+
+    #[test]
+    fn utilization_counts_idle_time_but_not_pauses() {
+        // Two workers over 4 s; worker 2 idles 2 s: 6 busy of 8.
+        let rows = vec![
+            row(0, 1, 0.0, 4.0, Some(1.0)),
+            row(1, 2, 0.0, 1.0, Some(1.0)),
+            row(2, 2, 3.0, 4.0, Some(1.0)),
+        ];
+        let u = usage(&rows, None, None);
+        assert_eq!(u.workers, 2);
+        assert!((u.busy_s - 6.0).abs() < 1e-6);
+        assert!((u.wall_span_s - 4.0).abs() < 1e-6);
+        assert!((u.utilization - 0.75).abs() < 1e-6);
+        assert!((u.throughput_per_s - 0.75).abs() < 1e-6);
+        // A pause of 100 s (stopped, resumed later) is not in the wall span.
+        let mut resumed = rows.clone();
+        resumed.push(row(3, 1, 104.0, 108.0, Some(1.0)));
+        resumed.push(row(4, 2, 104.0, 108.0, Some(1.0)));
+        let u = usage(&resumed, None, None);
+        assert!((u.wall_span_s - 8.0).abs() < 1e-6);
+        assert!((u.utilization - 14.0 / 16.0).abs() < 1e-6);
+        // Running sets count up to now.
+        let u = usage(&rows, Some(2), Some((&[at(4.0)], at(6.0))));
+        assert!((u.busy_s - 8.0).abs() < 1e-6);
+        assert!((u.wall_span_s - 6.0).abs() < 1e-6);
+        assert_eq!(usage(&[], None, None), Usage::default());
+    }
+
+    #[test]
+    fn summary_with_a_live_run() {
+        let rows = vec![row(0, 1, 0.0, 2.0, Some(2.0)), row(1, 2, 0.0, 2.0, None)];
+        let live = LiveStatus {
+            pid: 7,
+            backend: "processes".into(),
+            workers: 2,
+            host: "h".into(),
+            total: 10,
+            running: vec![RunningSet {
+                index: 2,
+                worker: 1,
+                started: humantime::format_rfc3339_millis(at(2.0)).to_string(),
+            }],
+            ..LiveStatus::default()
+        };
+        let names = vec!["x".to_string(), "act".to_string()];
+        let s = summarize(
+            "d",
+            &names,
+            Direction::Minimize,
+            10,
+            &rows,
+            Some(&live),
+            at(3.0),
+        );
+        assert!(s.active);
+        assert_eq!((s.done, s.ok, s.failed, s.waiting), (2, 1, 1, 7));
+        assert_eq!(s.running.len(), 1);
+        assert!((s.running[0].elapsed_s - 1.0).abs() < 1e-3);
+        assert_eq!(
+            s.best.as_ref().and_then(|b| b["params"]["act"].as_str()),
+            Some("a")
+        );
+        assert_eq!(
+            s.best.as_ref().and_then(|b| b["params"]["x"].as_f64()),
+            Some(0.0)
+        );
+        assert!((s.utilization - 5.0 / 6.0).abs() < 1e-3);
+        assert!(s.eta_s.is_some_and(|e| e > 0.0));
+        let after = summarize("d", &names, Direction::Minimize, 10, &rows, None, at(3.0));
+        assert!(!after.active && after.eta_s.is_none() && after.running.is_empty());
+        assert_eq!(human_secs(42.0), "42.0 s");
+        assert_eq!(human_secs(185.0), "3 min 5 s");
+        assert_eq!(human_secs(7800.0), "2 h 10 min");
+    }
+}

@@ -1,0 +1,169 @@
+//! `result_evolution`: each set's result over its index, random and Bayesian sets told apart,
+//! the best result so far as a step line, failed sets as red crosses along the bottom.
+
+use super::{BAYES, Drawn, FAILED, GRID, INK, PlotData, RANDOM, de, fmt_num, font, padded};
+use crate::objective::Status;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) -> Drawn {
+    let mut ok: Vec<(usize, f64, bool)> = data
+        .ok_rows()
+        .map(|(r, v)| (r.index, v, r.bayesian))
+        .collect();
+    ok.sort_by_key(|p| p.0);
+    let failed: Vec<usize> = data
+        .rows
+        .iter()
+        .filter(|r| r.outcome.status != Status::Ok || r.outcome.result.is_none())
+        .map(|r| r.index)
+        .collect();
+    let max_index = data.rows.iter().map(|r| r.index).max().unwrap_or(0);
+    let (x0, x1) = padded(0.0, max_index as f64, 0.02);
+    let (lo, hi) = data.result_range().unwrap_or((0.0, 1.0));
+    let (mut y0, mut y1) = padded(lo, hi, 0.06);
+    if !failed.is_empty() {
+        // Room under the lowest result for the row of failed sets.
+        y0 -= (y1 - y0) * 0.06;
+    }
+    // Room for the legend, on the side of the worse results.
+    match data.direction {
+        crate::config::Direction::Minimize => y1 += (y1 - y0) * 0.2,
+        crate::config::Direction::Maximize => y0 -= (y1 - y0) * 0.2,
+    }
+    let best = data.best();
+    let caption = {
+        let mut s = format!("{}: result by set ({} ok", data.name, ok.len());
+        if !failed.is_empty() {
+            s.push_str(&format!(", {} failed", failed.len()));
+        }
+        s.push(')');
+        s
+    };
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, font(22.0))
+        .margin(14)
+        .x_label_area_size(55)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(de)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(GRID)
+        .x_labels(10)
+        .y_labels(8)
+        .x_label_formatter(&|v| {
+            if v.fract().abs() < 1e-9 && *v >= 0.0 {
+                format!("{v:.0}")
+            } else {
+                String::new()
+            }
+        })
+        .y_label_formatter(&|v| fmt_num(*v))
+        .x_desc("set index")
+        .y_desc(format!(
+            "result ({})",
+            match data.direction {
+                crate::config::Direction::Minimize => "lower is better",
+                crate::config::Direction::Maximize => "higher is better",
+            }
+        ))
+        .label_style(font(14.0))
+        .axis_desc_style(font(16.0))
+        .draw()
+        .map_err(de)?;
+
+    // Best so far, over the index: a step line through the improvements.
+    let mut steps: Vec<(f64, f64)> = Vec::new();
+    let mut current: Option<f64> = None;
+    for &(i, v, _) in &ok {
+        if current.is_none_or(|c| data.direction.better(v, c)) {
+            if let Some(c) = current {
+                steps.push((i as f64, c));
+            }
+            current = Some(v);
+            steps.push((i as f64, v));
+        }
+    }
+    if let (Some(c), Some(_)) = (current, steps.first()) {
+        steps.push((max_index as f64, c));
+    }
+    let size = if ok.len() > 400 { 3 } else { 5 };
+    let random: Vec<(f64, f64)> = ok
+        .iter()
+        .filter(|p| !p.2)
+        .map(|p| (p.0 as f64, p.1))
+        .collect();
+    let bayes: Vec<(f64, f64)> = ok
+        .iter()
+        .filter(|p| p.2)
+        .map(|p| (p.0 as f64, p.1))
+        .collect();
+    if !random.is_empty() {
+        chart
+            .draw_series(
+                random
+                    .iter()
+                    .map(|&p| Circle::new(p, size, RANDOM.mix(0.75).filled())),
+            )
+            .map_err(de)?
+            .label(format!("random ({})", random.len()))
+            .legend(|(x, y)| Circle::new((x + 8, y), 5, RANDOM.filled()));
+    }
+    if !bayes.is_empty() {
+        chart
+            .draw_series(
+                bayes
+                    .iter()
+                    .map(|&p| TriangleMarker::new(p, size + 2, BAYES.mix(0.85).filled())),
+            )
+            .map_err(de)?
+            .label(format!("Bayesian ({})", bayes.len()))
+            .legend(|(x, y)| TriangleMarker::new((x + 8, y), 7, BAYES.filled()));
+    }
+    if !steps.is_empty() {
+        chart
+            .draw_series(LineSeries::new(steps, INK.stroke_width(2)))
+            .map_err(de)?
+            .label("best so far")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], INK.stroke_width(2)));
+    }
+    if !failed.is_empty() {
+        let yf = y0 + (y1 - y0) * 0.03;
+        chart
+            .draw_series(
+                failed
+                    .iter()
+                    .map(|&i| Cross::new((i as f64, yf), 4, FAILED.stroke_width(2))),
+            )
+            .map_err(de)?
+            .label(format!("failed ({})", failed.len()))
+            .legend(|(x, y)| Cross::new((x + 8, y), 4, FAILED.stroke_width(2)));
+    }
+    if let Some((r, v)) = best {
+        chart
+            .draw_series(std::iter::once(Circle::new(
+                (r.index as f64, v),
+                size + 5,
+                RGBColor(220, 20, 60).stroke_width(2),
+            )))
+            .map_err(de)?
+            .label(format!("best {} (set {})", fmt_num(v), r.index))
+            .legend(|(x, y)| Circle::new((x + 8, y), 6, RGBColor(220, 20, 60).stroke_width(2)));
+    }
+    if !data.rows.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(match data.direction {
+                crate::config::Direction::Minimize => SeriesLabelPosition::UpperRight,
+                crate::config::Direction::Maximize => SeriesLabelPosition::LowerRight,
+            })
+            .background_style(WHITE.mix(0.85))
+            .border_style(INK.mix(0.5))
+            .label_font(font(14.0))
+            .draw()
+            .map_err(de)?;
+    }
+    Ok(())
+}
