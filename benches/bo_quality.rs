@@ -130,7 +130,14 @@ fn over_seeds(seeds: u64, f: impl Fn(u64) -> f64 + Sync) -> Vec<f64> {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let seeds: u64 = if quick { 3 } else { 10 };
+    let args0: Vec<String> = std::env::args().collect();
+    // `--seeds N` overrides the number of seeds (for deciding between variants).
+    let seeds: u64 = args0
+        .iter()
+        .position(|a| a == "--seeds")
+        .and_then(|i| args0.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 3 } else { 10 });
     let cases = [
         Case {
             name: "Branin",

@@ -35,9 +35,9 @@ fn main() {
         &[20, 50, 100, 200, 500, 1000]
     };
     println!(
-        "| d | n | total ms, median [q1, q3] | fit ms | model ms | acquisition ms | fit points | LML evals |"
+        "| d | n | total ms, median [q1, q3] | fit ms | model ms | acquisition ms | fit points | LML evals | candidates (exact) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (d, f) in [(2usize, Builtin::Branin), (6, Builtin::Hartmann6)] {
         let dims: Vec<Dim> = (0..d)
             .map(|i| {
@@ -55,6 +55,7 @@ fn main() {
             let reps = if n >= 500 { 5 } else { 9 };
             let (mut total, mut fit, mut model, mut acq, mut pts, mut evals) =
                 (vec![], vec![], vec![], vec![], vec![], vec![]);
+            let (mut cands, mut exact) = (vec![], vec![]);
             for rep in 0..reps {
                 let mut rng = ChaCha8Rng::seed_from_u64(1000 * n as u64 + rep);
                 let xs: Vec<Vec<f64>> = (0..n)
@@ -83,10 +84,12 @@ fn main() {
                 acq.push(r.acquisition_s);
                 pts.push(r.fit_points as f64);
                 evals.push(r.fit_evals as f64);
+                cands.push(r.candidates as f64);
+                exact.push(r.exact_scored as f64);
             }
             let (q1, med, q3) = quartiles(total);
             println!(
-                "| {d} | {n} | {} [{}, {}] | {} | {} | {} | {} | {} |",
+                "| {d} | {n} | {} [{}, {}] | {} | {} | {} | {} | {} | {} ({}) |",
                 ms(med),
                 ms(q1),
                 ms(q3),
@@ -94,7 +97,9 @@ fn main() {
                 ms(quartiles(model).1),
                 ms(quartiles(acq).1),
                 quartiles(pts).1,
-                quartiles(evals).1
+                quartiles(evals).1,
+                quartiles(cands).1,
+                quartiles(exact).1
             );
         }
     }

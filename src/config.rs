@@ -163,9 +163,16 @@ pub struct Compute {
     pub provide_worker_path: bool,
     pub redirect_stdout: bool,
     pub bayesian_wait_for_all: bool,
-    /// GPUs each worker takes (MPI back end); 0 disables GPU binding.
+    /// GPUs each worker takes (MPI back end; default 1); 0 disables GPU binding. Under
+    /// `mpirun`, the worker in node-local slot `s` (node 0: local ranks 1.. are slots 0.., the
+    /// master holding local rank 0; other nodes: local ranks 0..) takes the entries
+    /// `s*g .. s*g+g-1` (round robin past the end) of the GPU list: the inherited
+    /// `CUDA_VISIBLE_DEVICES`, else `0..gpus_per_node`, else no binding. It exports them as
+    /// `CUDA_VISIBLE_DEVICES` to the objective (and the `gpu` column), with `OMP_NUM_THREADS`
+    /// set to its affinity mask's CPU count (see docs/mpi.md).
     pub gpus_per_worker: Option<usize>,
-    /// GPUs of each node, numbered 0..G-1, when `CUDA_VISIBLE_DEVICES` is not inherited.
+    /// GPUs of each node, numbered 0..G-1, when `CUDA_VISIBLE_DEVICES` is not inherited
+    /// (MPI back end; see `gpus_per_worker`).
     pub gpus_per_node: Option<usize>,
 }
 

@@ -233,3 +233,265 @@ pub fn run_master_here(
     closed?;
     Ok(summary)
 }
+
+/// What one rank of an MPI launch ends with.
+#[derive(Debug)]
+pub enum MpiRole {
+    /// Rank 0: the master's summary.
+    Master(Summary),
+    /// A worker rank, with its exit code (it prints nothing of the run's outcome).
+    Worker(u8),
+}
+
+/// What rank 0 tells every worker after it resolved the folder: `code` 0 to go on (the folder
+/// `dir` exists and holds the experiment; `compute` is the `[compute]` table in force), or the
+/// exit code of its failure (the workers then exit with it, quietly).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct MpiSetup {
+    code: u8,
+    dir: PathBuf,
+    compute: Option<crate::config::Compute>,
+}
+
+/// Runs one rank of `mpirun -np N hpo run TARGET`: rank 0 resolves the folder, takes its lock
+/// and runs the master loop ([`run_master_here`]); ranks 1..N-1 load the stored experiment once
+/// rank 0 has it ready and run [`run_worker`]. Call only when [`crate::backend::mpi::launched_by`]
+/// says so, before any thread starts.
+pub fn run_mpi(
+    target: &Path,
+    options: &RunOptions,
+    factory: Option<ObjectiveFactory>,
+) -> anyhow::Result<MpiRole> {
+    use crate::backend::mpi::MpiWorld;
+    // Before MPI starts its threads: every rank starts as a worker would (rank 0 then takes
+    // Ctrl-C, SIGTERM and SIGUSR1 back with the master's handler).
+    worker_process_setup();
+    let world = MpiWorld::init()?;
+    let rank = world.rank();
+    if world.size() < 2 {
+        return Err(UsageError(
+            "mpirun started a single process: hpo needs one master (rank 0) and at least one worker; use `mpirun -np 2` or more, or run without mpirun (--processes K)".into(),
+        )
+        .into());
+    }
+    let placement = world.placement();
+    if options.processes.is_some() {
+        if rank == 0 {
+            return Err(UsageError(format!(
+                "--processes cannot be combined with an MPI launch: mpirun already started {} ranks (rank 0 is the master, the others are workers)",
+                world.size()
+            ))
+            .into());
+        }
+        return Ok(MpiRole::Worker(2));
+    }
+    if rank == 0 {
+        let prepared = prepare(target, options.dir.as_deref(), factory.is_some());
+        let setup = match &prepared {
+            Ok(p) => MpiSetup {
+                code: 0,
+                dir: std::fs::canonicalize(&p.experiment.dir)
+                    .unwrap_or_else(|_| p.experiment.dir.clone()),
+                compute: Some(p.experiment.compute.clone()),
+            },
+            Err(e) => MpiSetup {
+                code: if e.chain().any(|c| c.is::<UsageError>()) {
+                    2
+                } else {
+                    1
+                },
+                dir: PathBuf::new(),
+                compute: None,
+            },
+        };
+        world.broadcast(Some(crate::backend::encode(&setup)))?;
+        let prepared = prepared?;
+        master::install_stop_handler();
+        let mut transport = world.master();
+        match run_master_here(&prepared, &mut transport, options) {
+            Ok(summary) => {
+                drop(transport);
+                drop(prepared.lock);
+                Ok(MpiRole::Master(summary))
+            }
+            Err(e) => {
+                // The workers wait for tasks that will not come: take the whole job down.
+                eprintln!("hpo: error: {e:#}");
+                world.abort(1)
+            }
+        }
+    } else {
+        let bytes = world.broadcast(None)?;
+        let setup: MpiSetup = crate::backend::decode(&bytes)?;
+        if setup.code != 0 {
+            return Ok(MpiRole::Worker(setup.code));
+        }
+        match mpi_worker(&world, &setup, placement, factory) {
+            Ok(()) if !world.launcher_alive() => {
+                // The job is gone (its master with it): leave without finalizing MPI.
+                eprintln!("hpo: rank {rank}: the MPI launcher is gone; exiting");
+                std::process::exit(1)
+            }
+            Ok(()) => Ok(MpiRole::Worker(0)),
+            Err(e) => {
+                // A worker that cannot work would leave the master waiting: end the job.
+                eprintln!("hpo: error on rank {rank}: {e:#}");
+                world.abort(1)
+            }
+        }
+    }
+}
+
+fn mpi_worker(
+    world: &crate::backend::mpi::MpiWorld,
+    setup: &MpiSetup,
+    placement: crate::backend::mpi::Placement,
+    factory: Option<ObjectiveFactory>,
+) -> anyhow::Result<()> {
+    let mut exp = experiment::load_stored(&setup.dir)?;
+    if let Some(compute) = &setup.compute {
+        exp.compute = compute.clone();
+    }
+    let table = experiment::read_table(&exp.dir, &exp.space)?;
+    let binding = mpi_binding(
+        &exp.compute,
+        placement.worker_slot(),
+        placement.node_workers(),
+        std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref(),
+        std::env::var("OMP_NUM_THREADS").ok().as_deref(),
+    );
+    let rank = world.rank();
+    let mut env = vec![("OMP_NUM_THREADS".to_string(), binding.threads.clone())];
+    if let Some(gpus) = &binding.gpus {
+        env.push(("CUDA_VISIBLE_DEVICES".into(), gpus.clone()));
+    }
+    let exp = Arc::new(exp);
+    let setup = WorkerSetup {
+        experiment: exp.clone(),
+        table: Arc::new(table),
+        info: WorkerInfo {
+            rank: u32::try_from(rank).ok(),
+            host: hostname(),
+            gpu: binding.gpus.unwrap_or_default(),
+            cores: binding.threads,
+            pid: std::process::id(),
+        },
+        env,
+    };
+    let mut objective = match factory {
+        Some(f) => f(&exp),
+        None => objective::from_experiment(&exp).ok_or_else(|| UsageError("this experiment's objective is a Rust function; run it with the program that defines it".into()))?,
+    };
+    let mut link = world.worker_link();
+    run_worker(&mut link, &setup, objective.as_mut())?;
+    Ok(())
+}
+
+/// The resources of one MPI worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MpiBinding {
+    /// `CUDA_VISIBLE_DEVICES` for its objective; `None`: no GPU binding.
+    pub gpus: Option<String>,
+    /// `OMP_NUM_THREADS` for its objective.
+    pub threads: String,
+}
+
+/// The binding of the worker in node-local slot `slot` of `node_workers` (see `[compute]`):
+/// GPUs from the inherited `CUDA_VISIBLE_DEVICES` list, else `0..gpus_per_node`, taking
+/// `gpus_per_worker` (default 1) consecutive entries per slot, round robin when there are
+/// more workers than GPUs; threads: an inherited `OMP_NUM_THREADS`, else the CPUs of the
+/// worker's affinity mask (shared between the node's workers when the launcher did not bind).
+pub fn mpi_binding(
+    compute: &crate::config::Compute,
+    slot: usize,
+    node_workers: usize,
+    inherited_gpus: Option<&str>,
+    inherited_threads: Option<&str>,
+) -> MpiBinding {
+    let list: Vec<String> = match inherited_gpus.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => s
+            .split(',')
+            .map(|g| g.trim().to_string())
+            .filter(|g| !g.is_empty())
+            .collect(),
+        None => (0..compute.gpus_per_node.unwrap_or(0))
+            .map(|g| g.to_string())
+            .collect(),
+    };
+    let per_worker = compute.gpus_per_worker.unwrap_or(1).min(list.len());
+    let gpus = (per_worker > 0).then(|| {
+        (0..per_worker)
+            .map(|j| list[(slot * per_worker + j) % list.len()].clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    let threads = inherited_threads
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let mine = cpu_count();
+            // SAFETY: sysconf has no preconditions.
+            let online = usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) })
+                .unwrap_or(mine);
+            let cores = if mine >= online && node_workers > 1 {
+                (mine / node_workers).max(1)
+            } else {
+                mine
+            };
+            cores.to_string()
+        });
+    MpiBinding { gpus, threads }
+}
+
+#[cfg(test)]
+mod mpi_binding_tests {
+    use super::mpi_binding;
+    use crate::config::Compute;
+
+    fn gpus(compute: &Compute, slot: usize, inherited: Option<&str>) -> Option<String> {
+        mpi_binding(compute, slot, 4, inherited, Some("3")).gpus
+    }
+
+    #[test]
+    fn the_inherited_list_wins_and_wraps() {
+        let c = Compute {
+            gpus_per_node: Some(8),
+            ..Compute::default()
+        };
+        let got: Vec<_> = (0..4).map(|s| gpus(&c, s, Some("3,5,7"))).collect();
+        assert_eq!(got, ["3", "5", "7", "3"].map(|g| Some(g.to_string())));
+    }
+
+    #[test]
+    fn gpus_per_node_and_per_worker_give_consecutive_ids() {
+        let c = Compute {
+            gpus_per_node: Some(4),
+            gpus_per_worker: Some(2),
+            ..Compute::default()
+        };
+        let got: Vec<_> = (0..3).map(|s| gpus(&c, s, None)).collect();
+        assert_eq!(got, ["0,1", "2,3", "0,1"].map(|g| Some(g.to_string())));
+        let off = Compute {
+            gpus_per_node: Some(4),
+            gpus_per_worker: Some(0),
+            ..Compute::default()
+        };
+        assert_eq!(gpus(&off, 0, Some("1,2")), None);
+        assert_eq!(gpus(&Compute::default(), 0, None), None);
+        assert_eq!(gpus(&Compute::default(), 0, Some("")), None);
+    }
+
+    #[test]
+    fn threads_come_from_the_environment_or_the_affinity_mask() {
+        assert_eq!(
+            mpi_binding(&Compute::default(), 0, 2, None, Some("6")).threads,
+            "6"
+        );
+        let n: usize = mpi_binding(&Compute::default(), 0, 1, None, None)
+            .threads
+            .parse()
+            .unwrap_or(0);
+        assert_eq!(n, super::cpu_count());
+    }
+}

@@ -277,6 +277,8 @@ impl Master<'_> {
         if requests >= 2 && !self.aborted {
             self.aborted = true;
             eprintln!("hpo: aborting the running evaluations; they run again on resume");
+            // An MPI abort ends this process too: every written row must be durable first.
+            let _ = self.journal.sync();
             self.transport.abort();
         }
         if let Some(deadline) = self.options.deadline {

@@ -116,6 +116,19 @@ fn candidate_count(n: usize) -> usize {
     (160_000 / n.max(1)).clamp(256, MAX_CANDIDATES)
 }
 
+/// Noise floor of the extra "smooth plus noise" start of the fit (normalized units; see
+/// `FitOptions::noisy_start`). 3e-2 is below the ripple variance of rugged test functions and
+/// far above what a smooth function's fit chooses, so the likelihood tells them apart.
+const NOISY_FLOOR: f64 = 3e-2;
+
+/// Models larger than this score the global pass with `Gp::score_screened` (exact variance
+/// only where a cheap upper bound says it can matter).
+const SCREEN_FROM: usize = 96;
+/// Points of the bounding subset (the lowest targets, where the acquisition is high) and exact
+/// scores guaranteed at the top (the refinement starts with room for repeats).
+const SCREEN_SUBSET: usize = 64;
+const SCREEN_KEEP: usize = 32;
+
 /// Points up to which the hyperparameters are fitted on every point, with more starts.
 const FULL_FIT: usize = 64;
 
@@ -129,12 +142,14 @@ fn fit_options(n: usize) -> FitOptions {
             starts: 3,
             max_iter: 40,
             max_points: FULL_FIT,
+            noisy_start: NOISY_FLOOR,
         }
     } else {
         FitOptions {
-            starts: 2,
+            starts: 1,
             max_iter: 25,
             max_points: FULL_FIT,
+            noisy_start: NOISY_FLOOR,
         }
     }
 }
@@ -162,6 +177,9 @@ pub struct Report {
     pub fit_points: usize,
     /// Likelihood evaluations of the fit.
     pub fit_evals: usize,
+    /// Candidates of the global pass, and how many of them got an exact variance.
+    pub candidates: usize,
+    pub exact_scored: usize,
 }
 
 /// `suggest`, also saying where the time went.
@@ -286,7 +304,6 @@ fn suggest_inner(
         1.0
     };
     let y: Vec<f64> = raw.iter().map(|v| (v - mean) / sd).collect();
-    let best = y.iter().copied().fold(f64::INFINITY, f64::min);
 
     // 2. Hyperparameters and the model on every observed point.
     let fit_opts = fit_options(n);
@@ -304,6 +321,25 @@ fn suggest_inner(
                 note: format!("model not usable ({e}): space-filling draw"),
             });
         }
+    };
+
+    // The incumbent of expected improvement: the lowest posterior mean at an observed point
+    // ("plug-in"). For a near-noiseless model it is the best result; for a noisy one (a
+    // rugged function fitted as smooth plus noise) a lucky low result no longer sets a bar
+    // that only more exploration can clear, so the search exploits the smooth trend.
+    let best = model
+        .fitted_means()
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    let best = if best.is_finite() {
+        best
+    } else {
+        model
+            .targets()
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
     };
 
     // 3. Pending points with believed results.
@@ -381,9 +417,25 @@ fn suggest_inner(
             enc.encode(f, r);
         }
     }
-    let (mu, var) = model.predict(cand.view());
-    for (i, f) in finals.into_iter().enumerate() {
-        pool.push((score.value(mu[i], var[i]), f));
+    report.candidates = finals.len();
+    if model.len() > SCREEN_FROM {
+        let targets = model.targets();
+        let mut subset: Vec<usize> = (0..targets.len()).collect();
+        subset.sort_by(|&a, &b| targets[a].total_cmp(&targets[b]).then(a.cmp(&b)));
+        subset.truncate(SCREEN_SUBSET);
+        subset.sort_unstable();
+        let (scores, exact) =
+            model.score_screened(cand.view(), &subset, SCREEN_KEEP, |m, v| score.value(m, v));
+        report.exact_scored = exact;
+        for (s, f) in scores.into_iter().zip(finals) {
+            pool.push((s, f));
+        }
+    } else {
+        let (mu, var) = model.predict(cand.view());
+        report.exact_scored = finals.len();
+        for (i, f) in finals.into_iter().enumerate() {
+            pool.push((score.value(mu[i], var[i]), f));
+        }
     }
     pool.sort_by(|a, b| b.0.total_cmp(&a.0));
 
@@ -394,7 +446,13 @@ fn suggest_inner(
         let mut seen = BTreeSet::new();
         for (_, f) in &pool {
             // Each refinement step costs O(n^2): fewer starts for large models.
-            if starts.len() == if model.len() > 300 { 3 } else { REFINED } {
+            if starts.len()
+                == if model.len() > SCREEN_FROM {
+                    3
+                } else {
+                    REFINED
+                }
+            {
                 break;
             }
             if seen.insert(key(f)) && !taken.contains(&key(f)) {

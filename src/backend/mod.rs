@@ -5,6 +5,7 @@
 //! does not fit); waiting for a message sleeps instead of spinning.
 
 pub mod fork;
+pub mod mpi;
 
 use crate::objective::Outcome;
 use crate::space::Value;

@@ -36,7 +36,14 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
         quiet: args.quiet,
         walltime: args.walltime,
     };
-    let summary = launch::run_processes(&args.target, &options, factory)?;
+    let summary = if crate::backend::mpi::launched_by().is_some() {
+        match launch::run_mpi(&args.target, &options, factory)? {
+            launch::MpiRole::Master(summary) => summary,
+            launch::MpiRole::Worker(code) => return Ok(ExitCode::from(code)),
+        }
+    } else {
+        launch::run_processes(&args.target, &options, factory)?
+    };
     let p = &summary.progress;
     let secs = summary.elapsed.as_secs_f64();
     let best = p
@@ -45,7 +52,7 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
         .unwrap_or_default();
     if !args.quiet {
         eprintln!(
-            "hpo: {} of {} sets done ({} failed); this run: {} in {:.2} s ({:.0}/s){best}; master peak RSS {:.1} MiB",
+            "hpo: {} of {} sets done ({} failed); this run: {} in {:.2} s ({:.0}/s){best}; master peak RSS {:.1} MiB, CPU {:.2} s ({:.1}% of wall)",
             p.done,
             p.total,
             p.failed,
@@ -56,7 +63,13 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
             } else {
                 0.0
             },
-            peak_rss_kib() as f64 / 1024.0
+            peak_rss_kib() as f64 / 1024.0,
+            cpu_seconds(),
+            if secs > 0.0 {
+                100.0 * cpu_seconds() / secs
+            } else {
+                0.0
+            }
         );
     }
     Ok(match summary.termination {
@@ -84,4 +97,14 @@ pub fn peak_rss_kib() -> u64 {
     nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
         .map(|u| u.max_rss() as u64)
         .unwrap_or(0)
+}
+
+/// CPU time (user and system) this process has used.
+pub fn cpu_seconds() -> f64 {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+        .map(|u| {
+            let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 * 1e-6;
+            t(u.user_time()) + t(u.system_time())
+        })
+        .unwrap_or(0.0)
 }

@@ -175,3 +175,108 @@ fn extension_equals_refit_on_all_points() {
     let (a, b) = (ext.predict_grad(&p), full.predict_grad(&p));
     assert!((a.mean - b.mean).abs() < 1e-8 && (a.var - b.var).abs() < 1e-8);
 }
+
+#[test]
+fn fitted_means_are_the_posterior_mean_at_the_data() {
+    let (x, y) = data(20, 3, 7);
+    let hyper = Hyper {
+        length: vec![0.4, 0.5, 0.6],
+        signal: 1.1,
+        noise: 0.05,
+    };
+    let gp = Gp::new(x.clone(), y, hyper).expect("model");
+    let (m, _) = gp.predict(x.view());
+    for (a, b) in gp.fitted_means().iter().zip(&m) {
+        assert!((a - b).abs() < 1e-8, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn noisy_start_never_loses_likelihood() {
+    // A rugged function: a smooth trend plus fast ripples.
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let x = Array2::from_shape_fn((40, 4), |_| rng.random::<f64>());
+    let y: Vec<f64> = x
+        .rows()
+        .into_iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| 4.0 * (v - 0.5).powi(2) + 0.4 * (40.0 * v).cos())
+                .sum()
+        })
+        .collect();
+    let mean = y.iter().sum::<f64>() / 40.0;
+    let sd = (y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 40.0).sqrt();
+    let y: Vec<f64> = y.iter().map(|v| (v - mean) / sd).collect();
+    let plain = FitOptions::default();
+    let noisy = FitOptions {
+        noisy_start: 3e-2,
+        ..FitOptions::default()
+    };
+    let a = fit(x.view(), &y, &plain, &mut ChaCha8Rng::seed_from_u64(3));
+    let b = fit(x.view(), &y, &noisy, &mut ChaCha8Rng::seed_from_u64(3));
+    let c = fit(x.view(), &y, &noisy, &mut ChaCha8Rng::seed_from_u64(3));
+    assert!(b.neg_lml <= a.neg_lml, "{} > {}", b.neg_lml, a.neg_lml);
+    assert_eq!(b.hyper, c.hyper);
+    assert!(b.hyper.noise >= 1e-8 && b.hyper.noise <= 1.0);
+}
+
+#[test]
+fn screened_scores_keep_the_exact_best() {
+    let (x, y) = data(150, 4, 9);
+    let hyper = Hyper {
+        length: vec![0.3, 0.4, 0.5, 0.6],
+        signal: 1.2,
+        noise: 1e-4,
+    };
+    let gp = Gp::new(x, y.clone(), hyper).expect("model");
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let cand = Array2::from_shape_fn((500, 4), |_| rng.random::<f64>());
+    let best = y.iter().copied().fold(f64::INFINITY, f64::min);
+    // Expected improvement (not its log, to keep the test independent): increasing in var.
+    let score = |m: f64, v: f64| {
+        let sd = v.max(1e-12).sqrt();
+        let z = (best - m) / sd;
+        let cdf = 0.5 * (1.0 + erf(z / std::f64::consts::SQRT_2));
+        let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        sd * (z * cdf + pdf)
+    };
+    let (mu, var) = gp.predict(cand.view());
+    let full: Vec<f64> = mu.iter().zip(&var).map(|(m, v)| score(*m, *v)).collect();
+    let mut subset: Vec<usize> = (0..150).collect();
+    subset.sort_by(|&a, &b| y[a].total_cmp(&y[b]));
+    subset.truncate(40);
+    let keep = 10;
+    let (screened, exact) = gp.score_screened(cand.view(), &subset, keep, score);
+    assert!(exact >= keep && exact <= 500);
+    for (s, f) in screened.iter().zip(&full) {
+        // Exact where computed, otherwise an upper bound.
+        assert!(*s >= f - 1e-9 * (1.0 + f.abs()), "{s} < {f}");
+    }
+    let top = |v: &[f64]| {
+        let mut i: Vec<usize> = (0..v.len()).collect();
+        i.sort_by(|&a, &b| v[b].total_cmp(&v[a]).then(a.cmp(&b)));
+        i.truncate(keep);
+        i
+    };
+    assert_eq!(top(&screened), top(&full));
+    for &i in &top(&full) {
+        assert!((screened[i] - full[i]).abs() <= 1e-9 * (1.0 + full[i].abs()));
+    }
+    // Determinism.
+    assert_eq!(
+        gp.score_screened(cand.view(), &subset, keep, score).0,
+        screened
+    );
+}
+
+/// Abramowitz-Stegun 7.1.26 (|error| < 1.5e-7), enough for a test.
+fn erf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let y = 1.0
+        - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t
+            + 0.254_829_592)
+            * t
+            * (-x * x).exp();
+    if x >= 0.0 { y } else { -y }
+}

@@ -1,0 +1,500 @@
+//! End-to-end tests of the MPI back end: real `mpirun` launches of the `hpo` binary with 2, 3
+//! and 5 ranks on this machine (oversubscribed). Skipped, with a message, when `mpirun` is
+//! not installed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const HPO: &str = env!("CARGO_BIN_EXE_hpo");
+
+fn have_mpirun() -> bool {
+    let ok = Command::new("mpirun")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("mpirun not found: MPI test skipped");
+    }
+    ok
+}
+
+/// `mpirun -np N hpo ARGS` with a clean binding environment.
+fn mpirun(np: usize, args: &[&str]) -> Command {
+    let mut cmd = Command::new("mpirun");
+    cmd.args(["-np", &np.to_string(), "--oversubscribe", HPO])
+        .args(args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env_remove("OMP_NUM_THREADS")
+        .env_remove("CUDA_VISIBLE_DEVICES");
+    cmd
+}
+
+fn hpo(args: &[&str]) -> Command {
+    let mut cmd = Command::new(HPO);
+    cmd.args(args)
+        .env_remove("OMP_NUM_THREADS")
+        .env_remove("CUDA_VISIBLE_DEVICES");
+    cmd
+}
+
+fn run(mut cmd: Command) -> Output {
+    let out = cmd.output().expect("the command starts");
+    if !out.status.success() {
+        eprintln!(
+            "stdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+/// Writes `config` into a fresh folder; returns (folder, config path, experiment folder).
+fn setup(config: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let path = tmp.path().join("exp.toml");
+    std::fs::write(&path, config).expect("write config");
+    let dir = tmp.path().join("exp");
+    (tmp, path, dir)
+}
+
+/// results.csv as one map (column -> value) per row.
+fn rows(dir: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_path(dir.join("results.csv")).expect("results.csv");
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("row");
+            header
+                .iter()
+                .cloned()
+                .zip(r.iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// Every set of `total` exactly once.
+fn assert_each_once(rows: &[BTreeMap<String, String>], total: usize) {
+    let indices: Vec<usize> = rows
+        .iter()
+        .map(|r| r["index"].parse().expect("index"))
+        .collect();
+    let unique: BTreeSet<usize> = indices.iter().copied().collect();
+    assert_eq!(indices.len(), unique.len(), "duplicated sets: {indices:?}");
+    assert_eq!(unique, (0..total).collect::<BTreeSet<_>>());
+}
+
+fn builtin_config(count: usize, bayesian: usize, delay: &str) -> String {
+    let mut s = format!(
+        "[experiment]\ndir = \"exp\"\nseed = 7\n[objective]\nbuiltin = \"griewank\"\ndirection = \"minimize\"\ndelay_s = {delay}\n\
+         [[parameters]]\nname = \"x\"\ntype = \"float\"\n[[parameters]]\nname = \"y\"\ntype = \"float\"\n\
+         [[sets]]\ncount = {count}\nx = {{ random = [-5, 5], round = 3 }}\ny = {{ choice = [1.2, 3.4, 5.4, 6.3] }}\n"
+    );
+    if bayesian > 0 {
+        s += &format!(
+            "[[sets]]\ncount = {bayesian}\nx = {{ bayesian = [-5, 5], round = 3 }}\ny = {{ bayesian = [-5, 5], round = 3 }}\n"
+        );
+    }
+    s
+}
+
+fn command_config(script: &str, count: usize, compute: &str) -> String {
+    format!(
+        "[experiment]\ndir = \"exp\"\nseed = 11\n[objective]\ncommand = [\"sh\", \"-c\", {script:?}]\ndirection = \"minimize\"\n\
+         [[parameters]]\nname = \"x\"\ntype = \"float\"\n[[sets]]\ncount = {count}\nx = {{ random = [0, 1], round = 4 }}\n\
+         [compute]\n{compute}\n"
+    )
+}
+
+#[test]
+fn quickstart_like_runs_every_set_once_with_2_3_and_5_ranks() {
+    if !have_mpirun() {
+        return;
+    }
+    for np in [2, 3, 5] {
+        let (_tmp, config, dir) = setup(&builtin_config(20, 6, "0.002"));
+        let out = run(mpirun(np, &["run", config.to_str().unwrap_or_default()]));
+        assert!(out.status.success(), "mpirun -np {np} failed");
+        let rows = rows(&dir);
+        assert_each_once(&rows, 26);
+        assert!(rows.iter().all(|r| r["status"] == "ok"));
+        let ranks: BTreeSet<String> = rows.iter().map(|r| r["rank"].clone()).collect();
+        assert!(
+            ranks
+                .iter()
+                .all(|r| r.parse::<usize>().is_ok_and(|r| (1..np).contains(&r))),
+            "ranks {ranks:?}"
+        );
+        let status = std::fs::read_to_string(dir.join("status.json")).expect("status.json");
+        assert!(status.contains("\"mpi\""), "{status}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("26 of 26 sets done"), "{stderr}");
+    }
+}
+
+const ENV_SCRIPT: &str =
+    "printf '%s;%s' \"$CUDA_VISIBLE_DEVICES\" \"$OMP_NUM_THREADS\" > env.txt; echo $HPO_PARAM_X";
+
+/// Per row: (rank, gpu column, cores column, the objective's CUDA_VISIBLE_DEVICES, its OMP_NUM_THREADS).
+fn bindings(dir: &Path) -> Vec<(usize, String, String, String, String)> {
+    rows(dir)
+        .iter()
+        .map(|r| {
+            let index: usize = r["index"].parse().expect("index");
+            let env = std::fs::read_to_string(
+                dir.join("worker_out")
+                    .join(format!("{index:06}"))
+                    .join("env.txt"),
+            )
+            .expect("env.txt");
+            let (gpus, threads) = env.split_once(';').expect("two fields");
+            (
+                r["rank"].parse().expect("rank"),
+                r["gpu"].clone(),
+                r["cores"].clone(),
+                gpus.to_string(),
+                threads.to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn workers_bind_gpus_from_the_inherited_list_and_export_threads() {
+    if !have_mpirun() {
+        return;
+    }
+    let (_tmp, config, dir) = setup(&command_config(ENV_SCRIPT, 24, ""));
+    let mut cmd = mpirun(5, &["run", config.to_str().unwrap_or_default(), "-q"]);
+    // mpirun passes its environment on to every rank.
+    cmd.env("CUDA_VISIBLE_DEVICES", "3,5,7");
+    assert!(run(cmd).status.success());
+    let list = ["3", "5", "7"];
+    for (rank, gpu, cores, env_gpus, env_threads) in bindings(&dir) {
+        assert_eq!(gpu, list[(rank - 1) % 3], "rank {rank}");
+        assert_eq!(env_gpus, gpu);
+        assert_eq!(env_threads, cores);
+        assert!(cores.parse::<usize>().is_ok_and(|c| c >= 1));
+    }
+}
+
+#[test]
+fn workers_bind_gpus_per_node_and_per_worker() {
+    if !have_mpirun() {
+        return;
+    }
+    let (_tmp, config, dir) = setup(&command_config(ENV_SCRIPT, 16, "gpus_per_node = 2"));
+    assert!(
+        run(mpirun(
+            5,
+            &["run", config.to_str().unwrap_or_default(), "-q"]
+        ))
+        .status
+        .success()
+    );
+    for (rank, gpu, _, env_gpus, _) in bindings(&dir) {
+        assert_eq!(gpu, ((rank - 1) % 2).to_string(), "rank {rank}");
+        assert_eq!(env_gpus, gpu);
+    }
+    let (_tmp, config, dir) = setup(&command_config(
+        ENV_SCRIPT,
+        16,
+        "gpus_per_node = 4\ngpus_per_worker = 2",
+    ));
+    assert!(
+        run(mpirun(
+            5,
+            &["run", config.to_str().unwrap_or_default(), "-q"]
+        ))
+        .status
+        .success()
+    );
+    for (rank, gpu, _, env_gpus, _) in bindings(&dir) {
+        assert_eq!(
+            gpu,
+            if rank % 2 == 1 { "0,1" } else { "2,3" },
+            "rank {rank}"
+        );
+        assert_eq!(env_gpus, gpu);
+    }
+    // No GPU configured and none inherited: no binding.
+    let (_tmp, config, dir) = setup(&command_config(ENV_SCRIPT, 8, ""));
+    assert!(
+        run(mpirun(
+            3,
+            &["run", config.to_str().unwrap_or_default(), "-q"]
+        ))
+        .status
+        .success()
+    );
+    assert!(
+        bindings(&dir)
+            .iter()
+            .all(|(_, gpu, _, env_gpus, _)| gpu.is_empty() && env_gpus.is_empty())
+    );
+}
+
+#[test]
+fn a_failing_objective_gives_failed_rows_and_the_run_goes_on() {
+    if !have_mpirun() {
+        return;
+    }
+    let script =
+        "if [ $((HPO_INDEX % 3)) -eq 0 ]; then echo boom >&2; exit 3; fi; echo $HPO_PARAM_X";
+    let (_tmp, config, dir) = setup(&command_config(script, 15, ""));
+    assert!(
+        run(mpirun(
+            3,
+            &["run", config.to_str().unwrap_or_default(), "-q"]
+        ))
+        .status
+        .success()
+    );
+    let rows = rows(&dir);
+    assert_each_once(&rows, 15);
+    for r in &rows {
+        let index: usize = r["index"].parse().expect("index");
+        assert_eq!(r["status"] == "ok", index % 3 != 0, "set {index}: {r:?}");
+    }
+}
+
+#[test]
+fn one_rank_is_refused() {
+    if !have_mpirun() {
+        return;
+    }
+    let (_tmp, config, dir) = setup(&builtin_config(4, 0, "0.0"));
+    let out = run(mpirun(1, &["run", config.to_str().unwrap_or_default()]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least one worker"));
+    assert!(!dir.exists());
+}
+
+#[test]
+fn processes_with_mpi_and_bad_configs_exit_2_on_every_rank() {
+    if !have_mpirun() {
+        return;
+    }
+    let (_tmp, config, _) = setup(&builtin_config(4, 0, "0.0"));
+    let out = run(mpirun(
+        3,
+        &[
+            "run",
+            config.to_str().unwrap_or_default(),
+            "--processes",
+            "2",
+        ],
+    ));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--processes cannot be combined"));
+    let (_tmp, config, _) = setup("[experiment]\ndir = \"exp\"\nnonsense = 1\n");
+    let start = Instant::now();
+    let out = run(mpirun(3, &["run", config.to_str().unwrap_or_default()]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "the workers hung"
+    );
+}
+
+/// Waits until results.csv holds at least `n` rows.
+fn wait_rows(dir: &Path, n: usize, limit: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        let lines = std::fs::read_to_string(dir.join("results.csv"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
+        if lines > n {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("fewer than {n} rows after {limit:?}");
+}
+
+/// Starts `first`, kills it with SIGKILL once some rows exist, resumes with `second`.
+fn kill_and_resume(first: Command, second: Command, dir: &Path, total: usize) {
+    let mut first = first;
+    let mut child = first
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    wait_rows(dir, 10, Duration::from_secs(60));
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let partial = rows(dir).len();
+    assert!(
+        partial < total,
+        "the first run finished before it was killed"
+    );
+    // The killed job's processes let go of the folder's lock shortly after.
+    let start = Instant::now();
+    let mut second = second;
+    loop {
+        let out = second.output().expect("resume");
+        if out.status.success() {
+            break;
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            start.elapsed() < Duration::from_secs(30) && stderr.contains("in use"),
+            "resume failed: {stderr}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let rows = rows(dir);
+    assert_each_once(&rows, total);
+}
+
+#[test]
+fn an_mpi_experiment_resumes_with_processes_and_the_other_way_round() {
+    if !have_mpirun() {
+        return;
+    }
+    let (_tmp, config, dir) = setup(&builtin_config(300, 0, "0.01"));
+    let c = config.to_str().unwrap_or_default();
+    kill_and_resume(
+        mpirun(3, &["run", c, "-q"]),
+        hpo(&["run", c, "-q", "--processes", "2"]),
+        &dir,
+        300,
+    );
+    let (_tmp, config, dir) = setup(&builtin_config(300, 0, "0.01"));
+    let c = config.to_str().unwrap_or_default();
+    kill_and_resume(
+        hpo(&["run", c, "-q", "--processes", "2"]),
+        mpirun(3, &["run", c, "-q"]),
+        &dir,
+        300,
+    );
+    assert!(
+        rows(&dir).iter().any(|r| !r["rank"].is_empty()),
+        "the MPI run did not add rows"
+    );
+}
+
+#[test]
+fn same_seed_gives_the_same_table_and_results_as_the_local_pool() {
+    if !have_mpirun() {
+        return;
+    }
+    let (_a, config_a, dir_a) = setup(&builtin_config(40, 0, "0.0"));
+    let (_b, config_b, dir_b) = setup(&builtin_config(40, 0, "0.0"));
+    assert!(
+        run(mpirun(
+            4,
+            &["run", config_a.to_str().unwrap_or_default(), "-q"]
+        ))
+        .status
+        .success()
+    );
+    assert!(
+        run(hpo(&[
+            "run",
+            config_b.to_str().unwrap_or_default(),
+            "-q",
+            "--processes",
+            "3"
+        ]))
+        .status
+        .success()
+    );
+    let table =
+        |d: &Path| std::fs::read_to_string(d.join("parameters.csv")).expect("parameters.csv");
+    assert_eq!(table(&dir_a), table(&dir_b));
+    let results = |d: &Path| -> BTreeMap<String, (String, String, String)> {
+        rows(d)
+            .into_iter()
+            .map(|r| {
+                (
+                    r["index"].clone(),
+                    (r["x"].clone(), r["y"].clone(), r["result"].clone()),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(results(&dir_a), results(&dir_b));
+}
+
+/// The hpo processes launched by `mpirun` (its children), with their MPI world rank.
+fn ranks_of(mpirun: u32) -> Vec<(i32, u32)> {
+    let children = std::fs::read_to_string(format!("/proc/{mpirun}/task/{mpirun}/children"))
+        .unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|p| p.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let rank = env
+                .split(|b| *b == 0)
+                .filter_map(|kv| std::str::from_utf8(kv).ok())
+                .find_map(|kv| kv.strip_prefix("OMPI_COMM_WORLD_RANK="))?
+                .parse()
+                .ok()?;
+            Some((pid, rank))
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_worker_rank_takes_the_job_down_and_the_experiment_resumes() {
+    if !have_mpirun() {
+        return;
+    }
+    let (_tmp, config, dir) = setup(&builtin_config(150, 0, "0.02"));
+    let mut child = mpirun(3, &["run", config.to_str().expect("path"), "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    wait_rows(&dir, 10, Duration::from_secs(60));
+    let ranks = ranks_of(child.id());
+    let (worker, _) = *ranks
+        .iter()
+        .find(|(_, r)| *r == 2)
+        .expect("rank 2 is running");
+    let before = rows(&dir);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let status = child.wait().expect("wait");
+    assert!(
+        !status.success(),
+        "the job ends with an error when a rank dies"
+    );
+    // Every rank is gone (a zombie counts as gone), so nothing keeps evaluating.
+    let gone = Instant::now() + Duration::from_secs(10);
+    while ranks.iter().any(|(pid, _)| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+    }) {
+        assert!(Instant::now() < gone, "ranks outlived the job");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = run(hpo(&[
+        "run",
+        dir.to_str().expect("path"),
+        "--processes",
+        "2",
+        "-q",
+    ]));
+    assert!(out.status.success());
+    let after = rows(&dir);
+    assert_each_once(&after, 150);
+    for r in &before {
+        assert!(after.contains(r), "row {r:?} lost or changed");
+    }
+}
