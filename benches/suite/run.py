@@ -30,8 +30,9 @@ ROOT = SUITE.parent.parent
 PEERS = SUITE / "peers"
 VENV = ROOT / "benches" / ".venv"
 VPY = VENV / "bin" / "python"
-HPO = ROOT / "target" / "release" / "hpo"
-SUGGEST = ROOT / "target" / "release" / "examples" / "suite_suggest"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")).resolve()
+HPO = TARGET / "release" / "hpo"
+SUGGEST = TARGET / "release" / "examples" / "suite_suggest"
 REQUIREMENTS = SUITE / "requirements.txt"
 
 # Every measured process: one BLAS/OpenMP thread, OpenMPI allowed as root.
@@ -240,7 +241,7 @@ def hpo_run(config, workers, mpi=False, timeout=900):
     """Runs hpo on a fresh folder; returns (wall seconds, stderr, rows of results.csv)."""
     shutil.rmtree(config.parent / "exp", ignore_errors=True)
     if mpi:
-        cmd = ["mpirun", "--oversubscribe", "-np", str(workers + 1), str(HPO), "run", str(config)]
+        cmd = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(workers + 1), str(HPO), "run", str(config)]
     else:
         cmd = [str(HPO), "run", str(config), "--processes", str(workers)]
     t = time.perf_counter()
