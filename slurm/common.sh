@@ -2,15 +2,18 @@
 # on to hpo's master, and continue the experiment when it stopped early with nothing lost.
 #
 #   hpo_launch CMD...   runs CMD (the `hpo run ...` line, or `srun ... hpo run ...`), waits
-#                       for it through any number of signals, and exits with its code,
-#                       after requeueing the job when hpo says "stopped early" (code 75).
+#                       for it through any number of signals, and returns its code. When hpo
+#                       says "stopped early" (code 75), the job is requeued as the script's
+#                       very last action (an EXIT trap): whatever the template does after
+#                       hpo_launch (cleanup) runs first, then `scontrol requeue`, then exit.
 #
 # Settings (environment, or edit here):
 #   EXP_DIR            the experiment folder, when the line passes `--dir "$EXP_DIR"`; the
 #                      warning then goes to the master alone (its pid is in $EXP_DIR/.lock,
 #                      and rank 0 runs on this, the batch, node), so running evaluations finish.
 #   HPO_CONTINUE       requeue (default): `scontrol requeue` this job when hpo exits 75;
-#                      none: just exit 75 (resubmit yourself: same command, same folder).
+#                      none: just exit 75 (resubmit yourself: same command, same folder,
+#                      or let the cluster requeue exit code 75 itself: RequeueExit=75).
 #   HPO_MAX_REQUEUES   stop requeueing after this many restarts (default 20): a set longer
 #                      than the whole time limit must not requeue forever.
 
@@ -52,10 +55,7 @@ hpo_launch() {
             echo "hpo job: hpo stopped before the job's end with nothing lost (exit 75)" >&2
             if [ "${HPO_CONTINUE:-requeue}" = requeue ]; then
                 if [ "${SLURM_RESTART_COUNT:-0}" -lt "${HPO_MAX_REQUEUES:-20}" ]; then
-                    echo "hpo job: requeueing job $SLURM_JOB_ID to continue" >&2
-                    # Needs #SBATCH --requeue (or JobRequeue=1). The job starts this script
-                    # again from the top; hpo resumes the folder, on whatever allocation.
-                    scontrol requeue "$SLURM_JOB_ID"
+                    trap hpo_requeue EXIT
                 else
                     echo "hpo job: requeued ${SLURM_RESTART_COUNT} times already; not again" >&2
                 fi
@@ -64,4 +64,18 @@ hpo_launch() {
         *) echo "hpo job: hpo failed (exit $rc); see above" >&2 ;;
     esac
     return "$rc"
+}
+
+# The script's last action after hpo exited 75: put the job back in the queue. Slurm ends
+# this (old) run of the script, and starts the job again from the top once it may (it holds
+# a requeued job back for AuthInfo's cred_expire + 1 s, 121 s by default); hpo resumes the
+# folder, on whatever allocation. Needs #SBATCH --requeue (or JobRequeue=1).
+hpo_requeue() {
+    local rc=$?
+    trap - EXIT
+    echo "hpo job: requeueing job $SLURM_JOB_ID to continue" >&2
+    if ! scontrol requeue "$SLURM_JOB_ID"; then
+        echo "hpo job: scontrol requeue failed (is the job requeueable? #SBATCH --requeue); resubmit to continue" >&2
+    fi
+    exit "$rc"
 }

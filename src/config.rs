@@ -18,26 +18,6 @@ pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 pub const MAX_SETS: usize = 10_000_000;
 /// At most this many local worker processes.
 pub const MAX_PROCESSES: usize = 4096;
-/// Column names of `results.csv` that a parameter may not take.
-pub const RESERVED_NAMES: &[&str] = &[
-    "index",
-    "result",
-    "status",
-    "worker",
-    "started",
-    "ended",
-    "duration_s",
-    "attempts",
-    "exit_code",
-    "rank",
-    "host",
-    "gpu",
-    "cores",
-    "bayesian",
-    "block",
-    "note",
-    "error",
-];
 
 /// A configuration error: where, which key, and what is wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -446,7 +426,9 @@ impl Validator<'_> {
                     p.name.escape_debug()
                 )));
             }
-            if RESERVED_NAMES.contains(&p.name.as_str()) {
+            if p.name == "index"
+                || crate::experiment::journal::TAIL_COLUMNS.contains(&p.name.as_str())
+            {
                 return Err(self.err(
                     span,
                     format!("{key}.name"),

@@ -359,6 +359,7 @@ fn mpi_worker(
         placement.node_workers(),
         std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref(),
         std::env::var("OMP_NUM_THREADS").ok().as_deref(),
+        std::env::var("SLURM_CPUS_PER_TASK").ok().as_deref(),
     );
     let rank = world.rank();
     let mut env = vec![("OMP_NUM_THREADS".to_string(), binding.threads.clone())];
@@ -399,14 +400,14 @@ pub struct MpiBinding {
 /// The binding of the worker in node-local slot `slot` of `node_workers` (see `[compute]`):
 /// GPUs from the inherited `CUDA_VISIBLE_DEVICES` list, else `0..gpus_per_node`, taking
 /// `gpus_per_worker` (default 1) consecutive entries per slot, round robin when there are
-/// more workers than GPUs; threads: an inherited `OMP_NUM_THREADS`, else the CPUs of the
-/// worker's affinity mask (shared between the node's workers when the launcher did not bind).
+/// more workers than GPUs; threads: see [`worker_threads`].
 pub fn mpi_binding(
     compute: &crate::config::Compute,
     slot: usize,
     node_workers: usize,
     inherited_gpus: Option<&str>,
     inherited_threads: Option<&str>,
+    slurm_cpus_per_task: Option<&str>,
 ) -> MpiBinding {
     let list: Vec<String> = match inherited_gpus.map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => s
@@ -425,23 +426,47 @@ pub fn mpi_binding(
             .collect::<Vec<_>>()
             .join(",")
     });
-    let threads = inherited_threads
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            let mine = cpu_count();
-            // SAFETY: sysconf has no preconditions.
-            let online = usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) })
-                .unwrap_or(mine);
-            let cores = if mine >= online && node_workers > 1 {
-                (mine / node_workers).max(1)
-            } else {
-                mine
-            };
-            cores.to_string()
-        });
+    let mine = cpu_count();
+    // SAFETY: sysconf has no preconditions.
+    let online =
+        usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).unwrap_or(mine);
+    let threads = worker_threads(
+        inherited_threads,
+        slurm_cpus_per_task,
+        mine,
+        online,
+        node_workers,
+    );
     MpiBinding { gpus, threads }
+}
+
+/// `OMP_NUM_THREADS` of an MPI worker: an inherited `OMP_NUM_THREADS`; else, inside a Slurm
+/// task (`SLURM_CPUS_PER_TASK`, set by `srun -c`/`--cpus-per-task` and inherited under
+/// `mpirun`), the cores Slurm gave the task, or the CPUs of the affinity mask (`mine`) when
+/// the launcher bound the worker to fewer; else the CPUs of the mask, shared between the
+/// node's `node_workers` when the launcher did not bind (the mask is every `online` CPU).
+pub fn worker_threads(
+    inherited_threads: Option<&str>,
+    slurm_cpus_per_task: Option<&str>,
+    mine: usize,
+    online: usize,
+    node_workers: usize,
+) -> String {
+    if let Some(t) = inherited_threads.map(str::trim).filter(|t| !t.is_empty()) {
+        return t.to_string();
+    }
+    let mine = mine.max(1);
+    let unbound = mine >= online;
+    let per_task = slurm_cpus_per_task
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0);
+    let cores = match per_task {
+        Some(c) if unbound => c,
+        Some(c) => c.min(mine),
+        None if unbound && node_workers > 1 => (mine / node_workers).max(1),
+        None => mine,
+    };
+    cores.to_string()
 }
 
 #[cfg(test)]
@@ -450,7 +475,7 @@ mod mpi_binding_tests {
     use crate::config::Compute;
 
     fn gpus(compute: &Compute, slot: usize, inherited: Option<&str>) -> Option<String> {
-        mpi_binding(compute, slot, 4, inherited, Some("3")).gpus
+        mpi_binding(compute, slot, 4, inherited, Some("3"), None).gpus
     }
 
     #[test]
@@ -483,12 +508,23 @@ mod mpi_binding_tests {
     }
 
     #[test]
-    fn threads_come_from_the_environment_or_the_affinity_mask() {
-        assert_eq!(
-            mpi_binding(&Compute::default(), 0, 2, None, Some("6")).threads,
-            "6"
-        );
-        let n: usize = mpi_binding(&Compute::default(), 0, 1, None, None)
+    fn threads_come_from_the_environment_slurm_or_the_affinity_mask() {
+        use super::worker_threads as t;
+        // OMP_NUM_THREADS wins.
+        assert_eq!(t(Some("6"), Some("4"), 2, 16, 2), "6");
+        // Slurm's cores per task: bound to them, unbound (task/none), or a cgroup only.
+        assert_eq!(t(None, Some("4"), 4, 16, 2), "4");
+        assert_eq!(t(None, Some("4"), 2, 2, 2), "4");
+        assert_eq!(t(None, Some("4"), 8, 16, 2), "4");
+        // ...but never more than a binding that is narrower (mpirun --bind-to core).
+        assert_eq!(t(None, Some("4"), 1, 16, 2), "1");
+        assert_eq!(t(None, Some(" x"), 4, 16, 2), "4");
+        // No Slurm: the mask, shared between the node's workers when nothing was bound.
+        assert_eq!(t(None, None, 16, 16, 4), "4");
+        assert_eq!(t(None, None, 3, 16, 4), "3");
+        assert_eq!(t(None, None, 2, 2, 1), "2");
+        assert_eq!(t(Some(""), None, 1, 2, 4), "1");
+        let n: usize = mpi_binding(&Compute::default(), 0, 1, None, None, None)
             .threads
             .parse()
             .unwrap_or(0);

@@ -17,14 +17,22 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Signals received (SIGINT, SIGTERM, SIGUSR1): one stops dispatching, two abort.
+/// Stop requests (SIGINT, SIGTERM, SIGUSR1): one stops dispatching, two abort. SIGUSR1 is a
+/// warning and never aborts: it only makes the first request. A job's warning often reaches
+/// the master twice (`scancel --signal=USR1 --full` or `--signal=USR1@T` signal every process
+/// of the job, and the batch script passes its own copy on), and must not cut off the running
+/// evaluations that it means to let finish.
 pub static STOP_REQUESTS: AtomicUsize = AtomicUsize::new(0);
 /// The first stop signal received (0: none yet).
 pub static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_stop_signal(sig: libc::c_int) {
     let _ = STOP_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
-    STOP_REQUESTS.fetch_add(1, Ordering::SeqCst);
+    if sig == libc::SIGUSR1 {
+        let _ = STOP_REQUESTS.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
+    } else {
+        STOP_REQUESTS.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// Why a stop signal ends the run: SIGINT is the user at the terminal (`Interrupted`);
@@ -147,10 +155,10 @@ pub fn run_master(
     };
     let direction = exp.objective.direction;
     for row in previous {
-        if let Some(v) = row.outcome.result {
-            if progress.best.is_none_or(|(_, b)| direction.better(v, b)) {
-                progress.best = Some((row.index, v));
-            }
+        if let Some(v) = row.outcome.result
+            && progress.best.is_none_or(|(_, b)| direction.better(v, b))
+        {
+            progress.best = Some((row.index, v));
         }
     }
     let history = needs_history.then(|| {
@@ -270,7 +278,7 @@ impl Master<'_> {
             let running = self.sched.running().count();
             if running > 0 {
                 eprintln!(
-                    "hpo: stopping: no new sets; waiting for {running} running evaluation(s) (signal again to abort them)"
+                    "hpo: stopping: no new sets; waiting for {running} running evaluation(s) (SIGINT or SIGTERM again aborts them)"
                 );
             }
         }

@@ -70,10 +70,10 @@ pub fn job_end(id: &str) -> Option<SystemTime> {
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let now = SystemTime::now();
-    if let Some(text) = run("squeue", &["-h", "-j", id, "-o", "%e|%L"]) {
-        if let Some(end) = parse_squeue(&text, now) {
-            return Some(end);
-        }
+    if let Some(text) = run("squeue", &["-h", "-j", id, "-o", "%e|%L"])
+        && let Some(end) = parse_squeue(&text, now)
+    {
+        return Some(end);
     }
     let text = run("scontrol", &["show", "job", id])?;
     parse_scontrol_end(&text).and_then(parse_local_time)

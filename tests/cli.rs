@@ -687,3 +687,52 @@ bayesian_wait_for_all = true
         }
     }
 }
+
+#[test]
+fn the_readme_configuration_is_valid() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(
+        blocks.len() >= 2,
+        "the README shows the schema and the optional tables"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("notify.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(
+        tmp.path().join("notify.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // The optional tables merged into the schema's document, key by key.
+    let mut full: toml::Table = blocks[0].parse().unwrap();
+    for (key, value) in blocks[1].parse::<toml::Table>().unwrap() {
+        match (full.get_mut(&key), value) {
+            (Some(toml::Value::Table(base)), toml::Value::Table(extra)) => base.extend(extra),
+            (_, value) => {
+                full.insert(key, value);
+            }
+        }
+    }
+    let full = full.to_string();
+    for (name, text) in [
+        ("schema", blocks[0].to_string()),
+        ("with optional tables", full),
+    ] {
+        let path = write_config(tmp.path(), "readme.toml", &text);
+        let out = run(&[
+            "init",
+            path.to_str().unwrap(),
+            "--dir",
+            tmp.path()
+                .join(format!("exp-{}", name.len()))
+                .to_str()
+                .unwrap(),
+        ]);
+        assert!(out.status.success(), "{name}: {}\n{text}", stderr(&out));
+    }
+}

@@ -44,7 +44,7 @@ fn row(
     let outcome = match result {
         Some(v) => Outcome::ok(v),
         None => Outcome {
-            status: if (index / 6) % 2 == 0 {
+            status: if (index / 6).is_multiple_of(2) {
                 Status::Failed
             } else {
                 Status::Timeout
@@ -117,7 +117,7 @@ fn mixed(root: &Path) -> Experiment {
         .map(|i| {
             let x = -5.0 + 10.0 * ((i * 7) % 24) as f64 / 23.0;
             let lr = 0.001 + 0.099 * ((i * 5) % 24) as f64 / 23.0;
-            let result = (i % 6 != 5).then(|| x * x + 100.0 * lr);
+            let result = (i % 6 != 5).then_some(x * x + 100.0 * lr);
             let w = i % 3 + 1;
             let start = (i / 3) as f64 * 2.0 + if w == 3 { 1.0 } else { 0.0 };
             row(
@@ -251,9 +251,7 @@ fn every_plot_with_failed_rows_and_a_gif() {
     assert_eq!(written.len(), 2);
     check_png(&written[0], 640, 480);
     // Unknown names are usage errors.
-    let e = plot::render(&exp.dir, &["pie".into()], &options)
-        .err()
-        .expect("unknown plot");
+    let e = plot::render(&exp.dir, &["pie".into()], &options).expect_err("unknown plot");
     assert!(e.is_usage() && e.to_string().contains("plot_3d"), "{e}");
     let bad = PlotOptions {
         x: Some("nope".into()),

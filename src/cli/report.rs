@@ -73,9 +73,9 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
 .muted{{color:#777}} code{{background:#f4f4f4;padding:0 .2em}}</style></head><body>\n",
         esc(&title)
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<h1>{}</h1><p class=\"muted\">{} &middot; written {} by hpo {}</p>\n",
+        "<h1>{}</h1><p class=\"muted\">{} &middot; written {} by hpo {}</p>",
         esc(&title),
         esc(&s.dir),
         esc(&humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()),
@@ -173,9 +173,9 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
         .filter(|r| r.outcome.status != Status::Ok)
         .collect();
     if !failed.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<h2>Failed sets ({})</h2><table><tr><th>set</th><th>status</th><th>exit code</th><th>error</th></tr>\n",
+            "<h2>Failed sets ({})</h2><table><tr><th>set</th><th>status</th><th>exit code</th><th>error</th></tr>",
             failed.len()
         );
         for r in failed.iter().take(FAILURES) {

@@ -232,7 +232,7 @@ impl PlotHook {
 impl Observer for PlotHook {
     fn on_result(&mut self, row: &ResultRow, progress: &Progress) {
         self.seen += 1;
-        let count = self.triggers.every > 0 && self.seen % self.triggers.every == 0;
+        let count = self.triggers.every > 0 && self.seen.is_multiple_of(self.triggers.every);
         let best = self.triggers.on_best && progress.best.is_some_and(|(i, _)| i == row.index);
         if count || best {
             self.runner.poke();
@@ -373,10 +373,8 @@ impl CommandHook {
         }
         let exited = q.exited;
         drop(q);
-        if exited {
-            if let Some(t) = self.thread.take() {
-                let _ = t.join();
-            }
+        if exited && let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

@@ -260,10 +260,10 @@ fn drain(mut pipe: impl Read, mut copy: Option<std::fs::File>) -> Vec<u8> {
         match pipe.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                if let Some(f) = copy.as_mut() {
-                    if f.write_all(&buf[..n]).is_err() {
-                        copy = None;
-                    }
+                if let Some(f) = copy.as_mut()
+                    && f.write_all(&buf[..n]).is_err()
+                {
+                    copy = None;
                 }
                 tail.extend_from_slice(&buf[..n]);
                 if tail.len() > 2 * TAIL_BYTES {
@@ -386,12 +386,13 @@ impl Objective for CommandObjective {
                 Ok(None) => {}
                 Err(_) => break None,
             }
-            if let Some(limit) = limit {
-                if !timed_out && start.elapsed() >= limit {
-                    timed_out = true;
-                    kill_group(group, libc::SIGTERM);
-                    term_sent = Some(Instant::now());
-                }
+            if let Some(limit) = limit
+                && !timed_out
+                && start.elapsed() >= limit
+            {
+                timed_out = true;
+                kill_group(group, libc::SIGTERM);
+                term_sent = Some(Instant::now());
             }
             if term_sent.is_some_and(|t| t.elapsed() >= self.grace) {
                 kill_group(group, libc::SIGKILL);

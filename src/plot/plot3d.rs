@@ -223,7 +223,7 @@ impl<'a> Scene<'a> {
                 });
         }
         if !bayes.is_empty() {
-            let s = size as i32 + 2;
+            let s = size + 2;
             chart
                 .draw_series(bayes.iter().map(|&(x, y, v)| {
                     EmptyElement::at((x, y))

@@ -22,8 +22,11 @@ pub enum DrawError {
 pub fn draw_table(space: &Space, seed: u64) -> Result<Vec<SetSpec>, DrawError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut seen: HashSet<Vec<String>> = HashSet::new();
+    // Earlier sets are remembered only when a later block must not repeat them.
+    let last_checked = space.blocks.iter().rposition(|b| b.prevent_duplicate);
     let mut table = Vec::with_capacity(space.blocks.iter().map(|b| b.count).sum());
     for (b, block) in space.blocks.iter().enumerate() {
+        let remember = last_checked.is_some_and(|last| b < last);
         for _ in 0..block.count {
             let index = table.len();
             let mut cells = draw_set(block, &mut rng);
@@ -36,7 +39,7 @@ pub fn draw_table(space: &Space, seed: u64) -> Result<Vec<SetSpec>, DrawError> {
                     }
                     cells = draw_set(block, &mut rng);
                 }
-            } else if !block.is_bayesian() {
+            } else if remember && !block.is_bayesian() {
                 seen.insert(key(&cells));
             }
             table.push(SetSpec {

@@ -12,11 +12,14 @@
 #      experiment, every set exactly once.
 #   3. The job's end as deadline, and requeue: a 1-minute job whose sets cannot all finish
 #      stops in time by itself (end read from squeue), exits 75, requeues itself
-#      (scontrol requeue), and the requeued run completes the table.
+#      (scontrol requeue, the script's last action), Slurm starts it again on its own after
+#      the requeue hold (cred_expire + 1 s), and that run completes the table.
 #   4. The GPU templates' rank layout (gpu-node.sbatch, gpu-nodes.sbatch), with
 #      a stand-in for hpo that reports each task's rank, GPUs and cores.
-#   5. The GPU templates with the real hpo under srun --mpi=pmix, when hpo has an MPI back end
-#      (detected with mpirun -np 2); SKIP otherwise.
+#   5. The GPU templates with the real hpo over MPI, srun --mpi=pmix and HPO_LAUNCH=mpirun,
+#      when hpo has an MPI back end (detected with mpirun -np 2; SKIP otherwise): every set
+#      once, ranks 1-2 with their own GPU and cores, rank 0 (the master) evaluating none; and
+#      USR1 to every process of an MPI job stops the master only, the running sets finish.
 # Parts that cannot run here print SKIP and the reason; the rest still runs. Everything it
 # started is stopped and its folder removed on any exit.
 set -euo pipefail
@@ -132,6 +135,7 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 host=$(hostname -s)
+CRED_EXPIRE=10
 ctld_port=$(free_port)
 slurmd_port=$(free_port)
 gres_node=""
@@ -144,7 +148,9 @@ SlurmdPort=$slurmd_port
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$T/munge/run/munge.socket.2
+# cred_expire: how long slurmd refuses a job id it was told to kill, and so how long Slurm
+# holds a requeued job back before it may start again (default 120 s; part 3 waits for it).
+AuthInfo=socket=$T/munge/run/munge.socket.2,cred_expire=$CRED_EXPIRE
 CredType=cred/munge
 StateSaveLocation=$T/state
 SlurmdSpoolDir=$T/spool/slurmd.%n
@@ -160,7 +166,7 @@ MpiDefault=none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
-SchedulerParameters=batch_sched_delay=0,bf_interval=1,sched_min_interval=0
+SchedulerParameters=batch_sched_delay=0,bf_interval=1,sched_min_interval=0,sched_interval=1
 EnforcePartLimits=ALL
 SlurmdParameters=config_overrides
 ReturnToService=2
@@ -331,8 +337,11 @@ sed -e '/--signal=/d' slurm/cpu.sbatch >"$W/cpu-nosignal.sbatch"
 id=$(submit --partition=debug --time=1 --ntasks=3 --cpus-per-task=2 --mem-per-cpu=100M \
     --output="$W/end-%j.out" --open-mode=append --export=ALL,HPO="$HPO",HPO_HOME="$ROOT",HPO_CONTINUE=requeue \
     "$W/cpu-nosignal.sbatch" "$W/end.toml")
-# The job requeues itself (exit 75): wait until it is pending again, then let it start now
-# (Slurm holds a requeued job back for a while before it may start).
+# The job requeues itself (exit 75, `scontrol requeue` as the script's last action). Slurm
+# then holds it back for cred_expire + 1 s and starts it again by itself: the test does not
+# force the start. (Forcing it, `scontrol update StartTime=now`, races slurmd: a relaunch
+# within the second of the requeue's kill finds the job id revoked, "Job N already killed,
+# do not launch batch job", and the job FAILS. Real clusters keep the hold as well.)
 wait_for 90 'grep -q "requeueing job" "$W/end-$id.out" 2>/dev/null' ||
     { cat "$W"/end-*.out >&2; fail "end: job $id did not requeue itself"; }
 done1=$(rows_of "$W/runs/end/results.csv")
@@ -342,12 +351,14 @@ grep -q "exit 75" "$W/end-$id.out" || { cat "$W/end-$id.out" >&2; fail "end: hpo
 [ "$done1" = 4 ] || { cat "$W/end-$id.out" >&2; fail "end: $done1 rows after the first run, expected 4"; }
 grep -q "2 evaluation(s) were cut off" "$W/end-$id.out" || { cat "$W/end-$id.out" >&2; fail "end: the two long sets were not cut off"; }
 say "3a. 1-minute job: hpo took its end from squeue, cut 2 running sets off at the deadline (no row), 4/10 rows, exit 75, requeued"
-scontrol update JobId="$id" StartTime=now >/dev/null 2>&1 || true
-scontrol release "$id" >/dev/null 2>&1 || true
-state=$(wait_job "$id" 120) || fail "end: requeued job $id did not end"
+state=$(wait_job "$id" $((CRED_EXPIRE + 90))) || fail "end: requeued job $id did not end"
 [ "$state" = COMPLETED ] || { cat "$W/end-$id.out" >&2; fail "end: requeued run: $state"; }
+restarts=$(job_field "$id" Restarts)
+[ "$restarts" = 1 ] || { cat "$W/end-$id.out" >&2; fail "end: job $id restarted $restarts times, expected once"; }
+runs=$(grep -c "Slurm job $id ends in" "$W/end-$id.out")
+[ "$runs" = 2 ] || { cat "$W/end-$id.out" >&2; fail "end: hpo ran $runs times in job $id, expected 2"; }
 check_table end 10
-say "3b. the requeued run completed it: 10/10 sets, each once ($((SECONDS - START)) s)"
+say "3b. Slurm restarted it by itself; the requeued run completed it: 10/10 sets, each once ($((SECONDS - START)) s)"
 
 fi
 
@@ -420,33 +431,78 @@ if [ "$mpi" != yes ]; then
 elif [ "$gpus" != 2 ]; then
     skip "no fake GPUs: the MPI GPU templates are not run"
 else
-    experiment mpi1 8 0.3
-    id=$(submit --partition=debug --time=5 --ntasks=3 --cpus-per-task=2 --gres=gpu:2 --mem-per-cpu=100M \
-        --output="$W/mpi1-%j.out" --export=ALL,HPO="$HPO",HPO_HOME="$ROOT",OMPI_ALLOW_RUN_AS_ROOT=1,OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-        slurm/gpu-node.sbatch "$W/mpi1.toml")
-    state=$(wait_job "$id" 120) || fail "mpi gpu-node job did not end"
-    [ "$state" = COMPLETED ] || { cat "$W/mpi1-$id.out" >&2; fail "mpi gpu-node job: $state"; }
-    check_table mpi1 8
-    python3 - "$W/runs/mpi1/results.csv" <<'EOF' || fail "mpi gpu-node: wrong GPU per worker"
+    # Every set once; ranks 1 and 2 (the master, rank 0, never evaluates) on this node, each
+    # its own GPU (worker slot i: element i of the node's list) and CPT cores, which its
+    # objective saw as CUDA_VISIBLE_DEVICES and OMP_NUM_THREADS.
+    check_mpi() { # NAME N CPT JOB
+        check_table "$1" "$2"
+        python3 - "$W/runs/$1/results.csv" "$host" "$3" <<'EOF2' || { cat "$W/runs/$1/results.csv" >&2; fail "$1: wrong rank/host/gpu/cores columns"; }
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-gpu = {}
+host, cores = sys.argv[2], sys.argv[3]
+by_rank = {}
 for r in rows:
-    gpu.setdefault(r["rank"], set()).add(r["gpu"])
-assert set(gpu) == {"1", "2"}, gpu
-assert all(len(g) == 1 for g in gpu.values()) and gpu["1"] != gpu["2"], gpu
-EOF
-    say "5a. gpu-node.sbatch with hpo over srun --mpi=pmix: 8/8 sets, one distinct GPU per worker"
-    experiment mpi2 8 0.3
-    id=$(submit --output="$W/mpi2-%j.out" \
-        --export=ALL,HPO="$HPO",HPO_HOME="$ROOT",OMPI_ALLOW_RUN_AS_ROOT=1,OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-        "$W/gpu-nodes.sbatch" "$W/mpi2.toml")
-    state=$(wait_job "$id" 120) || fail "mpi gpu-nodes job did not end"
-    [ "$state" = COMPLETED ] || { cat "$W/mpi2-$id.out" >&2; fail "mpi gpu-nodes job: $state"; }
-    check_table mpi2 8
-    bad=$(cat "$W"/runs/mpi2/worker_out/*/env.txt | grep -vc '^omp=4 gpu=[0-9] ' || true)
-    [ "$bad" = 0 ] || fail "mpi gpu-nodes: $bad set(s) without one GPU and OMP_NUM_THREADS=4"
-    say "5b. gpu-nodes.sbatch with hpo over srun --mpi=pmix: 8/8 sets, each worker one GPU, OMP_NUM_THREADS=4"
+    by_rank.setdefault(r["rank"], set()).add((r["host"], r["gpu"], r["cores"]))
+want = {"1": {(host, "0", cores)}, "2": {(host, "1", cores)}}
+if by_rank != want:
+    print(f"rank -> (host, gpu, cores): {by_rank}, expected {want}")
+    sys.exit(1)
+EOF2
+        bad=$(cat "$W"/runs/"$1"/worker_out/*/env.txt | grep -vc "^omp=$3 gpu=[01] job=$4$" || true)
+        [ "$bad" = 0 ] || { cat "$W"/runs/"$1"/worker_out/*/env.txt >&2; fail "$1: $bad set(s) without one GPU, OMP_NUM_THREADS=$3 and job $4"; }
+    }
+    mpi_submit() { # NAME LAUNCH TEMPLATE [sbatch options...]
+        local name=$1 launch=$2 template=$3
+        shift 3
+        submit --output="$W/$name-%j.out" "$@" \
+            --export=ALL,HPO="$HPO",HPO_HOME="$ROOT",HPO_LAUNCH="$launch",HPO_MPI_BIND="$MPI_BIND",HPO_MPI_MAP="${MPI_MAP:-}",OMPI_ALLOW_RUN_AS_ROOT=1,OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1${MPI_ENV:-} \
+            "$template" "$W/$name.toml"
+    }
+    mpi_run() { # NAME LAUNCH TEMPLATE CPT [sbatch options...]
+        local name=$1 launch=$2 template=$3 cpt=$4 id state
+        shift 4
+        experiment "$name" 8 0.3
+        id=$(mpi_submit "$name" "$launch" "$template" "$@")
+        state=$(wait_job "$id" 120) || fail "$name: job $id did not end"
+        [ "$state" = COMPLETED ] || { cat "$W/$name-$id.out" >&2; fail "$name: job $id: $state"; }
+        check_mpi "$name" 8 "$cpt" "$id"
+    }
+    # This node advertises 16 CPUs on $(nproc) real ones: mpirun cannot bind ranks to cores
+    # that do not exist unless overloading is allowed, nor map 4 cores per rank at all (5d
+    # maps by slot alone, unbound). Otherwise the mpirun lines run as shipped; srun's
+    # --cpu-bind is a no-op under task/none. Cores per worker come from SLURM_CPUS_PER_TASK.
+    MPI_BIND=core:overload-allowed
+    gpu1=(--partition=debug --time=5 --ntasks=3 --cpus-per-task=2 --gres=gpu:2 --mem-per-cpu=100M)
+    mpi_run mpi1 srun slurm/gpu-node.sbatch 2 "${gpu1[@]}"
+    say "5a. gpu-node.sbatch, hpo over srun --mpi=pmix: 8/8 sets once, ranks 1,2 on $host with GPU 0 / 1 and 2 cores each, master (rank 0) evaluated none"
+    mpi_run mpi2 srun "$W/gpu-nodes.sbatch" 4
+    say "5b. gpu-nodes.sbatch, hpo over srun --mpi=pmix (master as the extra task): 8/8 sets once, ranks 1,2 with GPU 0 / 1 and 4 cores each"
+    mpi_run mpi3 mpirun slurm/gpu-node.sbatch 2 "${gpu1[@]}"
+    say "5c. gpu-node.sbatch, HPO_LAUNCH=mpirun (every rank SLURM_LOCALID=0): 8/8 sets once, ranks 1,2 with GPU 0 / 1 and 2 cores each"
+    MPI_BIND=none MPI_MAP=slot mpi_run mpi4 mpirun "$W/gpu-nodes.sbatch" 4
+    say "5d. gpu-nodes.sbatch, HPO_LAUNCH=mpirun (master as the extra rank): 8/8 sets once, ranks 1,2 with GPU 0 / 1 and 4 cores each"
+
+    # USR1 to every process of the job (scancel --full: the batch script, srun, every rank,
+    # every objective): the master stops dispatching, the workers ignore it, so the two
+    # running sets finish with a row (none cut off) and the job exits 75. A resubmission
+    # under mpirun finishes the rest.
+    experiment mpiusr 6 3
+    id=$(MPI_ENV=,HPO_CONTINUE=none mpi_submit mpiusr srun slurm/gpu-node.sbatch "${gpu1[@]}")
+    wait_for 60 '[ "$(rows_of "$W/runs/mpiusr/results.csv")" -ge 2 ]' || { cat "$W"/mpiusr-*.out >&2; fail "mpiusr: no results after 60 s"; }
+    sleep 1 # sets 2 and 3 are running now
+    scancel --signal=USR1 --full "$id"
+    state=$(wait_job "$id" 60) || fail "mpiusr job $id did not end"
+    out=$W/mpiusr-$id.out
+    code=$(job_field "$id" ExitCode)
+    [ "$code" = 75:0 ] || { cat "$out" >&2; fail "mpiusr: exit code $code, expected 75:0"; }
+    done1=$(rows_of "$W/runs/mpiusr/results.csv")
+    ! grep -q "evaluation(s) were cut off" "$out" || { cat "$out" >&2; fail "mpiusr: evaluations were cut off: a worker or objective did not ignore USR1"; }
+    [ "$done1" -ge 4 ] && [ "$done1" -lt 6 ] || { cat "$out" >&2; fail "mpiusr: $done1/6 rows after USR1, expected the 2 running sets to finish and no new one to start"; }
+    id2=$(mpi_submit mpiusr mpirun slurm/gpu-node.sbatch "${gpu1[@]}")
+    state=$(wait_job "$id2" 120) || fail "mpiusr resubmission $id2 did not end"
+    [ "$state" = COMPLETED ] || { cat "$W/mpiusr-$id2.out" >&2; fail "mpiusr resubmission: $state"; }
+    check_table mpiusr 6
+    say "5e. USR1 to the whole MPI job: master stopped dispatching, workers and objectives went on, running sets finished ($done1/6 rows, none cut off), exit 75; resumed under mpirun: 6/6 once ($((SECONDS - START)) s)"
 fi
 
 fi
