@@ -14,3 +14,7 @@ cargo test --no-fail-fast
 if [ "${HPO_TEST_SLURM:-0}" = 1 ] && [ -x tests/slurm/run.sh ]; then
     tests/slurm/run.sh
 fi
+
+if [ "${HPO_TEST_SUITE:-0}" = 1 ]; then
+    benches/suite/run --quick
+fi

@@ -1,0 +1,80 @@
+"""Plots of a suite run (run with the venv's Python): median simple regret over evaluations
+per problem and method, and seconds per suggestion against n. Prints the files it wrote.
+
+  plot.py RAW.json OUTDIR
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+LABELS = {"hpo_seq": "hpo sequential", "hpo_par4": "hpo 4 workers", "random": "random search",
+          "phs": "PHS procedure", "skopt": "scikit-optimize", "tpe": "Optuna TPE"}
+
+
+def regret(data, out):
+    runs = data.get("quality", {}).get("runs", [])
+    problems = data["config"]["problems"]
+    if not runs:
+        return None
+    fig, axes = plt.subplots(1, len(problems), figsize=(4.2 * len(problems), 3.6), squeeze=False)
+    for ax, p in zip(axes[0], problems):
+        for m, label in LABELS.items():
+            traces = [r["trace"] for r in runs if r["method"] == m and r["problem"] == p]
+            if not traces:
+                continue
+            n = min(len(t) for t in traces)
+            a = np.maximum(np.array([t[:n] for t in traces]), 1e-12)
+            x = np.arange(1, n + 1)
+            med = np.median(a, axis=0)
+            ax.plot(x, med, label=label)
+            ax.fill_between(x, np.quantile(a, 0.25, axis=0), np.quantile(a, 0.75, axis=0), alpha=0.15)
+        ax.axvline(data["config"]["n_init"] + 0.5, color="grey", lw=0.8, ls=":")
+        ax.set_yscale("log")
+        ax.set_title(p)
+        ax.set_xlabel("evaluations")
+    axes[0][0].set_ylabel("simple regret (median, IQR shaded)")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "regret.png", dpi=110)
+    return "regret.png"
+
+
+def suggest(data, out):
+    rows = [r for r in data.get("suggest", []) if r["seconds"]]
+    if not rows:
+        return None
+    ds = sorted({r["d"] for r in rows})
+    fig, axes = plt.subplots(1, len(ds), figsize=(4.5 * len(ds), 3.6), squeeze=False)
+    for ax, d in zip(axes[0], ds):
+        for who, label in (("hpo", "hpo"), ("phs", "PHS procedure"), ("skopt", "scikit-optimize")):
+            pts = sorted((r["n"], float(np.median(r["seconds"]))) for r in rows if r["who"] == who and r["d"] == d)
+            if pts:
+                ax.plot(*zip(*pts), marker="o", label=label)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"d = {d}")
+        ax.set_xlabel("observed points n")
+    axes[0][0].set_ylabel("seconds per suggestion (median)")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "suggest_cost.png", dpi=110)
+    return "suggest_cost.png"
+
+
+def main():
+    data = json.loads(Path(sys.argv[1]).read_text())
+    out = Path(sys.argv[2])
+    for f in (regret(data, out), suggest(data, out)):
+        if f:
+            print(f)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,771 @@
+#!/usr/bin/env python3
+"""hpo side by side with its peers, in one run: dispatch, suggestion cost, quality, utilization.
+
+Run it through `benches/suite/run [--quick] [--out DIR] [--only SECTION,...]`; see
+benches/README.md. This driver needs only the standard library: it builds hpo, sets up the
+peers in benches/.venv (pinned, from PyPI) and runs every measured program as its own process
+with one BLAS thread. A part whose prerequisite is missing (the venv, the MPI back end, the GP
+engine) is skipped with a message that says why, and the report says so too.
+"""
+
+import argparse
+import concurrent.futures
+import csv
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SUITE = Path(__file__).resolve().parent
+ROOT = SUITE.parent.parent
+PEERS = SUITE / "peers"
+VENV = ROOT / "benches" / ".venv"
+VPY = VENV / "bin" / "python"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")).resolve()
+HPO = TARGET / "release" / "hpo"
+SUGGEST = TARGET / "release" / "examples" / "suite_suggest"
+REQUIREMENTS = SUITE / "requirements.txt"
+
+# Every measured process: one BLAS/OpenMP thread, OpenMPI allowed as root.
+PINNED = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OMPI_ALLOW_RUN_AS_ROOT": "1",
+    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+    "PYTHONHASHSEED": "0",
+}
+ENV = {**os.environ, **PINNED}
+
+# The quality problems: key -> (hpo builtin, bounds, minimum, label); mirrors peers/functions.py.
+PROBLEMS = {
+    "branin": ("branin", [(-5.0, 10.0), (0.0, 15.0)], 0.397887357729739, "Branin 2D"),
+    "hartmann6": ("hartmann6", [(0.0, 1.0)] * 6, -3.322368011415515, "Hartmann6 6D"),
+    "griewank2": ("griewank", [(-5.0, 5.0)] * 2, 0.0, "Griewank 2D on [-5,5]²"),
+    "ackley5": ("ackley", [(-5.0, 5.0)] * 5, 0.0, "Ackley 5D on [-5,5]⁵"),
+}
+
+ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization"]
+
+METHODS = [
+    ("hpo_seq", "hpo, sequential (`--processes 1`)"),
+    ("hpo_par4", "hpo, 4 workers (`--processes 4`, pending points)"),
+    ("random", "random search (hpo, random sets only)"),
+    ("phs", "PHS's procedure (scikit-learn GP + EI, 100 L-BFGS-B starts)"),
+    ("skopt", "scikit-optimize gp_minimize"),
+    ("tpe", "Optuna TPE (20 startup trials)"),
+]
+
+
+def log(msg):
+    print(f"[suite {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def loadavg():
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except OSError:
+        return float("nan")
+
+
+def sh(cmd, **kw):
+    """Output of a command, or '' when it cannot run."""
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def quantiles(v):
+    """(q1, median, q3) with linear interpolation."""
+    v = sorted(v)
+    if not v:
+        return (float("nan"),) * 3
+
+    def q(p):
+        pos = p * (len(v) - 1)
+        i, f = int(pos), pos - int(pos)
+        return v[i] * (1 - f) + v[i + 1] * f if i + 1 < len(v) else v[i]
+
+    return q(0.25), q(0.5), q(0.75)
+
+
+def fmt(x, digits=3):
+    if x is None or x != x:
+        return "–"
+    if x == 0:
+        return "0"
+    a = abs(x)
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 0.01:
+        return f"{x:.{digits}g}"
+    return f"{x:.2e}"
+
+
+def run_json(cmd, timeout, env=ENV, cwd=None):
+    """Runs a peer program that prints one JSON object; returns (object or None, error text)."""
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout} s"
+    if p.returncode != 0:
+        return None, f"exit {p.returncode}: {p.stderr.strip()[-400:]}"
+    for line in reversed(p.stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            return json.loads(line), ""
+    return None, "no JSON on stdout"
+
+
+# ---------------------------------------------------------------------------------------------
+# Set-up
+
+
+def build():
+    log("building hpo and examples/suite_suggest (release, incremental)")
+    subprocess.run(["cargo", "build", "--release", "--bin", "hpo", "--example", "suite_suggest"],
+                   cwd=ROOT, check=True)
+
+
+def setup_venv(quick):
+    """Creates benches/.venv with the pinned peers. Returns (ok, message)."""
+    if os.environ.get("HPO_SUITE_NO_VENV") == "1":
+        return False, "HPO_SUITE_NO_VENV=1: peers not set up"
+    want = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    stamp = VENV / ".suite-requirements"
+    if VPY.exists() and stamp.exists() and stamp.read_text().strip() == want:
+        return True, "benches/.venv up to date"
+    py = shutil.which("python3.11") or shutil.which("python3")
+    if not py:
+        return False, "no python3 on PATH: peers skipped"
+    ver = sh([py, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+    log(f"setting up benches/.venv with {py} (Python {ver}) from {REQUIREMENTS.name}")
+    try:
+        if not VPY.exists():
+            subprocess.run([py, "-m", "venv", str(VENV)], check=True, timeout=300)
+        p = subprocess.run([str(VPY), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                            "-r", str(REQUIREMENTS)], timeout=1200 if not quick else 600,
+                           capture_output=True, text=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        return False, f"could not set up the venv ({e}): peers skipped"
+    if p.returncode != 0:
+        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
+        return False, "pip could not install the pinned peers (PyPI unreachable?): peers skipped. " + " | ".join(tail)
+    stamp.write_text(want + "\n")
+    return True, "benches/.venv created"
+
+
+def mpi_available():
+    if not (ROOT / "src" / "backend" / "mpi.rs").exists():
+        return False, "the MPI back end is not merged yet (src/backend/mpi.rs missing): MPI rows skipped"
+    if not shutil.which("mpirun"):
+        return False, "mpirun not found (apt-get install openmpi-bin): MPI rows skipped"
+    return True, "MPI back end present"
+
+
+def gp_available():
+    """Whether hpo's suggest is the GP engine (not the placeholder random draw)."""
+    out, err = run_json([str(SUGGEST), "--n", "30", "--d", "2", "--reps", "1"], 120)
+    if out is None:
+        return False, f"examples/suite_suggest failed: {err}"
+    if any("random draw" in n for n in out.get("notes", [])):
+        return False, ("hpo's GP engine is not merged yet (suggest returns a random draw): "
+                       "hpo suggestion-cost rows skipped; hpo quality rows measure random draws")
+    return True, "GP engine present"
+
+
+def machine():
+    model = ""
+    for line in sh(["lscpu"]).splitlines():
+        if line.startswith("Model name:"):
+            model = line.split(":", 1)[1].strip()
+    mem = ""
+    try:
+        kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        mem = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, AttributeError):
+        pass
+    return {"cpu": model or platform.processor(), "cores": os.cpu_count(), "memory": mem,
+            "kernel": platform.release(), "hostname": platform.node()}
+
+
+def versions(venv_ok):
+    commit = sh(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT)
+    dirty = sh(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT)
+    v = {"hpo commit": commit + (" (with uncommitted changes)" if dirty else ""),
+         "rustc": sh(["rustc", "-V"]),
+         "mpirun": (sh(["mpirun", "--version"]).splitlines() or ["not found"])[0]}
+    if venv_ok:
+        v["python"] = sh([str(VPY), "-V"])
+        freeze = sh([str(VPY), "-m", "pip", "freeze", "--disable-pip-version-check"])
+        wanted = {"numpy", "scipy", "scikit-learn", "scikit-optimize", "optuna", "dask",
+                  "distributed", "matplotlib"}
+        for line in freeze.splitlines():
+            name = line.split("==")[0].lower()
+            if name in wanted:
+                v[name] = line.split("==")[-1]
+    return v
+
+
+# ---------------------------------------------------------------------------------------------
+# hpo helpers
+
+
+def hpo_config(path, *, builtin, bounds, seed, blocks, delay=None):
+    """Writes an experiment: `blocks` is a list of (count, strategy) with strategy 'random' or
+    'bayesian', every parameter over its own bounds."""
+    lines = ["[experiment]", 'dir = "exp"', f"seed = {seed}", "[objective]", f'builtin = "{builtin}"']
+    if delay:
+        lines.append(f"delay_s = [{delay[0]}, {delay[1]}]")
+    for i in range(len(bounds)):
+        lines += ["[[parameters]]", f'name = "x{i}"', 'type = "float"']
+    for count, strategy in blocks:
+        lines += ["[[sets]]", f"count = {count}"]
+        for i, (lo, hi) in enumerate(bounds):
+            lines.append(f"x{i} = {{ {strategy} = [{lo}, {hi}] }}")
+    lines += ["[compute]", "provide_worker_path = false", "redirect_stdout = false"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def hpo_run(config, workers, mpi=False, timeout=900):
+    """Runs hpo on a fresh folder; returns (wall seconds, stderr, rows of results.csv)."""
+    shutil.rmtree(config.parent / "exp", ignore_errors=True)
+    if mpi:
+        cmd = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(workers + 1), str(HPO), "run", str(config)]
+    else:
+        cmd = [str(HPO), "run", str(config), "--processes", str(workers)]
+    t = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV, cwd=config.parent)
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-500:]}")
+    with open(config.parent / "exp" / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return wall, p.stderr, rows
+
+
+def parse_summary(stderr):
+    """(run-loop rate, master peak RSS MiB) from hpo's final stderr line."""
+    rate = re.search(r"\(([\d.]+)/s\)", stderr)
+    rss = re.search(r"master peak RSS ([\d.]+) MiB", stderr)
+    return (float(rate.group(1)) if rate else None, float(rss.group(1)) if rss else None)
+
+
+def stamp(s):
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+
+
+def dispatch(cfg, tmp, venv_ok, mpi_ok):
+    """N trivial evaluations on 2 workers: whole-command evaluations per second, master RSS."""
+    rows = []
+    d = tmp / "dispatch"
+    d.mkdir()
+    for n in cfg["dispatch_n"]:
+        conf = d / f"d{n}.toml"
+        hpo_config(conf, builtin="sphere", bounds=[(-5, 5)] * 2, seed=1, blocks=[(n, "random")])
+        systems = [("hpo --processes 2", False)]
+        if mpi_ok:
+            systems.append(("mpirun -np 3 hpo (1 master + 2 ranks)", True))
+        for name, mpi in systems:
+            whole, loop, rss, err = [], [], [], ""
+            for _ in range(cfg["reps"]):
+                try:
+                    wall, stderr, res = hpo_run(conf, 2, mpi=mpi)
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    err = str(e)
+                    break
+                if sum(r["status"] == "ok" for r in res) != n:
+                    err = f"only {len(res)} of {n} rows"
+                    break
+                r, m = parse_summary(stderr)
+                whole.append(n / wall)
+                loop.extend([r] if r else [])
+                rss.extend([m] if m else [])
+            rows.append({"system": name, "n": n, "whole": whole, "loop": loop, "rss": rss, "error": err})
+            log(f"dispatch {name} N={n}: {fmt(statistics.median(whole)) if whole else err} evals/s")
+    if venv_ok:
+        for n in sorted(set(cfg["dispatch_n"] + cfg["dispatch_n_dask"])):
+            peers = []
+            if n in cfg["dispatch_n"]:
+                peers.append(("Python ProcessPoolExecutor(2)", "dispatch_pool.py"))
+            if n in cfg["dispatch_n_dask"]:
+                peers.append(("Dask futures, LocalCluster 2x1", "dispatch_dask.py"))
+            for name, script in peers:
+                whole, loop, rss, err = [], [], [], ""
+                for _ in range(cfg["reps"]):
+                    t = time.perf_counter()
+                    out, err = run_json([str(VPY), str(PEERS / script), "--n", str(n), "--workers", "2"], 900)
+                    wall = time.perf_counter() - t
+                    if out is None:
+                        break
+                    whole.append(n / wall)
+                    loop.append(n / out["loop_seconds"])
+                    rss.append(out["master_rss_mib"])
+                rows.append({"system": name, "n": n, "whole": whole, "loop": loop, "rss": rss, "error": err})
+                log(f"dispatch {name} N={n}: {fmt(statistics.median(whole)) if whole else err} evals/s")
+    return rows
+
+
+def suggest_cost(cfg, venv_ok, gp_ok):
+    """Seconds per Bayesian suggestion after n points, d = 2 and 6."""
+    rows = []
+    for d in cfg["suggest_d"]:
+        for n in cfg["suggest_n"]:
+            reps_py = cfg["reps"] if n <= 200 else 1
+            cases = []
+            if gp_ok:
+                cases.append(("hpo", [str(SUGGEST), "--n", str(n), "--d", str(d), "--reps", str(cfg["reps_hpo"])]))
+            if venv_ok:
+                if n in cfg["suggest_n_phs"]:
+                    cases.append(("phs", [str(VPY), str(PEERS / "phs_procedure.py"), "speed",
+                                          "--n", str(n), "--d", str(d), "--reps", str(reps_py)]))
+                cases.append(("skopt", [str(VPY), str(PEERS / "skopt_peer.py"), "speed",
+                                        "--n", str(n), "--d", str(d), "--reps", str(reps_py)]))
+            for who, cmd in cases:
+                load = loadavg()
+                out, err = run_json(cmd, cfg["suggest_timeout"])
+                rows.append({"who": who, "n": n, "d": d, "seconds": (out or {}).get("seconds", []),
+                             "notes": (out or {}).get("notes", []),
+                             "cpu_seconds": (out or {}).get("cpu_seconds", []), "error": err,
+                             "load": load})
+                med = statistics.median(out["seconds"]) if out else None
+                log(f"suggest {who} d={d} n={n}: {fmt(med) if out else err} s")
+    return rows
+
+
+def regret_trace(values, minimum):
+    best, trace = float("inf"), []
+    for v in values:
+        best = min(best, v)
+        trace.append(best - minimum)
+    return trace
+
+
+def quality_job(method, problem, seed, cfg, tmp):
+    builtin, bounds, minimum, _ = PROBLEMS[problem]
+    n_init, n_total = cfg["n_init"], cfg["n_total"]
+    t = time.perf_counter()
+    if method.startswith("hpo") or method == "random":
+        d = tmp / f"q-{method}-{problem}-{seed}"
+        d.mkdir()
+        blocks = [(n_total, "random")] if method == "random" else [(n_init, "random"), (n_total - n_init, "bayesian")]
+        hpo_config(d / "q.toml", builtin=builtin, bounds=bounds, seed=seed, blocks=blocks)
+        _, _, rows = hpo_run(d / "q.toml", 4 if method == "hpo_par4" else 1)
+        rows.sort(key=lambda r: (stamp(r["ended"]), int(r["index"])))
+        values = [float(r["result"]) for r in rows if r["status"] == "ok"]
+        notes = sorted({r["note"] for r in rows if r["bayesian"] == "true"})
+        shutil.rmtree(d, ignore_errors=True)
+    else:
+        script = {"phs": "phs_procedure.py", "skopt": "skopt_peer.py", "tpe": "optuna_peer.py"}[method]
+        out, err = run_json([str(VPY), str(PEERS / script), "optimize", "--problem", problem,
+                             "--seed", str(seed), "--n-init", str(n_init), "--n-total", str(n_total)],
+                            cfg["quality_timeout"])
+        if out is None:
+            raise RuntimeError(f"{script} {problem} seed {seed}: {err}")
+        values, notes = out["values"], []
+    return {"method": method, "problem": problem, "seed": seed, "trace": regret_trace(values, minimum),
+            "n": len(values), "wall": time.perf_counter() - t, "notes": notes}
+
+
+def quality(cfg, tmp, venv_ok):
+    methods = ["hpo_seq", "hpo_par4", "random"] + (["phs", "skopt", "tpe"] if venv_ok else [])
+    # Longest first (PHS's procedure), a few at a time: only the regret is measured here, and on a
+    # shared machine more processes get a larger share of the cores.
+    order = {"phs": 0, "skopt": 1, "hpo_par4": 2, "hpo_seq": 3, "tpe": 4, "random": 5}
+    jobs = sorted(((m, p, s) for m in methods for p in cfg["problems"] for s in cfg["seeds"]),
+                  key=lambda j: (order[j[0]], j[1], j[2]))
+    q = tmp / "quality"
+    q.mkdir()
+    results, errors = [], []
+    with concurrent.futures.ThreadPoolExecutor(cfg["parallel_jobs"]) as pool:
+        futs = {pool.submit(quality_job, m, p, s, cfg, q): (m, p, s) for m, p, s in jobs}
+        for i, fut in enumerate(concurrent.futures.as_completed(futs), 1):
+            try:
+                results.append(fut.result())
+            except Exception as e:  # a failed run is reported, the others go on
+                errors.append(f"{futs[fut]}: {e}")
+                log(f"quality {futs[fut]} failed: {e}")
+            if i % 10 == 0 or i == len(jobs):
+                log(f"quality: {i} of {len(jobs)} runs done")
+    return {"runs": results, "errors": errors}
+
+
+def utilization(cfg, tmp, venv_ok, mpi_ok):
+    """Busy time over available time with sleeping objectives of random length."""
+    rows = []
+    lo, hi = cfg["delay"]
+    u = tmp / "util"
+    u.mkdir()
+    for w in cfg["util_workers"]:
+        tasks = w * cfg["tasks_per_worker"]
+        conf = u / f"u{w}.toml"
+        hpo_config(conf, builtin="sphere", bounds=[(-5, 5)] * 2, seed=1, blocks=[(tasks, "random")],
+                   delay=(lo, hi))
+        systems = [(f"hpo --processes {w}", False)]
+        if mpi_ok:
+            systems.insert(0, (f"mpirun -np {w + 1} hpo (oversubscribed)", True))
+        for name, mpi in systems:
+            try:
+                wall, _, res = hpo_run(conf, w, mpi=mpi)
+                start = min(stamp(r["started"]) for r in res)
+                end = max(stamp(r["ended"]) for r in res)
+                busy = sum(float(r["duration_s"]) for r in res)
+                rows.append({"system": name, "workers": w, "tasks": tasks, "utilization": busy / (w * (end - start)),
+                             "span": end - start, "wall": wall, "error": ""})
+            except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+                rows.append({"system": name, "workers": w, "tasks": tasks, "error": str(e)})
+            log(f"utilization {name}: {fmt(rows[-1].get('utilization'))}")
+        if venv_ok:
+            out, err = run_json([str(VPY), str(PEERS / "utilization_dask.py"), "--workers", str(w),
+                                 "--tasks", str(tasks), "--lo", str(lo), "--hi", str(hi)], 900)
+            name = f"Dask futures, LocalCluster {w}x1"
+            if out:
+                rows.append({"system": name, "workers": w, "tasks": tasks, "utilization": out["utilization"],
+                             "span": out["span_seconds"], "wall": None, "error": ""})
+            else:
+                rows.append({"system": name, "workers": w, "tasks": tasks, "error": err})
+            log(f"utilization {name}: {fmt(rows[-1].get('utilization'))}")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def md_table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def spread(v):
+    if not v:
+        return "–"
+    q1, m, q3 = quantiles(v)
+    return f"{fmt(m)} [{fmt(min(v))}–{fmt(max(v))}]" if len(v) > 1 else fmt(m)
+
+
+def report(data):
+    cfg, notes = data["config"], data["notes"]
+    behind = []
+    L = [f"# hpo benchmark suite — {data['date']} on {data['machine']['cpu']}",
+         "",
+         f"Mode: **{'quick (smoke test of the suite; no figure here is a measurement to quote)' if cfg['quick'] else 'full'}**. "
+         f"Wall time {data['wall_minutes']:.1f} min"
+         + (f" (a partial rerun; the earlier run(s) whose sections are kept took {data['wall_minutes_kept']:.1f} min)"
+            if data.get("wall_minutes_kept") else "") + ". Generated by `benches/suite/run`; raw data in `raw.json`.",
+         "",
+         "## Machine and versions",
+         "",
+         md_table(["what", "value"],
+                  [["CPU", data["machine"]["cpu"]], ["cores", data["machine"]["cores"]],
+                   ["memory", data["machine"]["memory"]], ["kernel", data["machine"]["kernel"]]]
+                  + [[k, v] for k, v in data["versions"].items()]),
+         "",
+         "Every measured process runs with OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1. "
+         "The machine is shared: the 1-minute load average is recorded before each section "
+         f"({', '.join(f'{k} {v:.1f}' for k, v in data['load'].items())}); with a load above the "
+         "core count every wall-clock figure is inflated, CPU seconds less so.",
+         ""]
+    commits = data.get("commits", {})
+    if len(set(commits.values())) > 1:
+        L += ["Sections were measured at different hpo commits: "
+              + ", ".join(f"{k} at {v}" for k, v in commits.items()) + ".", ""]
+    if notes:
+        L += ["## Skipped or degraded parts", ""] + [f"- {n}" for n in notes] + [""]
+
+    # Dispatch
+    if data.get("dispatch"):
+        L += ["## Dispatch: trivial evaluations, 2 workers", "",
+              "Evaluations per second of the whole command (process start to exit: start-up, "
+              "table, journal, pool), median [min–max] of the repetitions; the loop rate excludes "
+              "start-up (hpo: as it reports it; Dask: after the cluster is up). Master peak RSS: "
+              "hpo's final stderr line, Python's `resource.getrusage`.", ""]
+        merged = {}
+        for r in data["dispatch"]:  # one row per (system, N), repetitions pooled
+            m = merged.setdefault((r["system"], r["n"]), {**r, "whole": [], "loop": [], "rss": []})
+            for k in ("whole", "loop", "rss"):
+                m[k] = m[k] + r[k]
+        data["dispatch"] = list(merged.values())
+        hpo_by_n = {r["n"]: statistics.median(r["whole"]) for r in data["dispatch"]
+                    if r["system"].startswith("hpo --processes") and r["whole"]}
+        rows = []
+        for r in data["dispatch"]:
+            med = statistics.median(r["whole"]) if r["whole"] else None
+            ratio = f"{fmt(hpo_by_n[r['n']] / med)}×" if med and r["n"] in hpo_by_n else "–"
+            rows.append([r["system"], r["n"], spread(r["whole"]) if not r["error"] else f"failed: {r['error'][:120]}",
+                         spread(r["loop"]), spread(r["rss"]), ratio])
+            is_hpo = "hpo" in r["system"]
+            if med and r["n"] in hpo_by_n and not is_hpo and med > hpo_by_n[r["n"]]:
+                behind.append(f"Dispatch, N={r['n']}: {r['system']} runs {fmt(med)} evaluations/s, hpo --processes 2 {fmt(hpo_by_n[r['n']])}.")
+            if r["rss"] and not is_hpo:
+                hrss = [x["rss"] for x in data["dispatch"] if x["system"].startswith("hpo --processes") and x["n"] == r["n"]]
+                if hrss and hrss[0] and statistics.median(r["rss"]) < statistics.median(hrss[0]):
+                    behind.append(f"Master memory, N={r['n']}: {r['system']} {fmt(statistics.median(r['rss']))} MiB, hpo {fmt(statistics.median(hrss[0]))} MiB.")
+        L += [md_table(["system", "N", "evals/s, whole command", "evals/s, loop", "master peak RSS (MiB)",
+                        "hpo --processes 2 ÷ this"], rows), ""]
+
+    # Suggestion cost
+    if data.get("suggest"):
+        L += ["## Bayesian suggestion cost", "",
+              "Seconds for one suggestion after n evaluated points drawn uniformly in the Branin box "
+              "(d = 2) or the Hartmann6 box (d = 6): median wall clock [min–max], then median CPU "
+              "seconds. hpo: `hpo::acquisition::suggest` (examples/suite_suggest.rs); PHS: its "
+              "procedure (benches/suite/peers/phs_procedure.py); scikit-optimize: one gp_minimize "
+              "step, i.e. `Optimizer.tell` of the n-th point (skopt fits and maximizes the "
+              "acquisition inside `tell`) plus `ask`.", ""]
+        table = {}
+        for r in data["suggest"]:
+            table.setdefault((r["d"], r["n"]), {})[r["who"]] = r
+        rows = []
+        for (d, n), by in sorted(table.items()):
+            def cell(who):
+                r = by.get(who)
+                if not r:
+                    return "skipped"
+                if r["error"]:
+                    return r["error"][:60]
+                fitted = sorted({int(m.group(1)) for n in r.get("notes", [])
+                                 for m in [re.search(r"fitted on (\d+)", n)] if m})
+                sub = f"; hyperparameters fitted on {fitted[-1]} of {r['n']}" if fitted and fitted[-1] < r["n"] else ""
+                return f"{spread(r['seconds'])} (CPU {fmt(statistics.median(r['cpu_seconds'])) if r['cpu_seconds'] else '–'}{sub})"
+
+            def med(who):
+                r = by.get(who)
+                return statistics.median(r["seconds"]) if r and r["seconds"] else None
+
+            h = med("hpo")
+            ratios = []
+            for who in ("phs", "skopt"):
+                p = med(who)
+                ratios.append(f"{p / h:.3g}×" if p and h else "–")
+                if p and h and h > p:
+                    behind.append(f"Suggestion cost, d={d}, n={n}: hpo {fmt(h)} s, {who} {fmt(p)} s.")
+            rows.append([d, n, cell("hpo"), cell("phs"), cell("skopt")] + ratios)
+        L += [md_table(["d", "n", "hpo (s)", "PHS procedure (s)", "scikit-optimize (s)", "PHS ÷ hpo",
+                        "skopt ÷ hpo"], rows), ""]
+
+    # Quality
+    qd = data.get("quality")
+    if qd:
+        L += ["## Quality: simple regret after "
+              f"{cfg['n_total']} evaluations ({cfg['n_init']} random + {cfg['n_total'] - cfg['n_init']} model-based)", "",
+              f"Median [first quartile – third quartile] over seeds {cfg['seeds'][0]}..{cfg['seeds'][-1]} "
+              f"({len(cfg['seeds'])} seeds) of the best value found minus the known minimum. hpo rows "
+              "run the real binary on generated configurations (a random block, then a bayesian "
+              "block; builtin objective) and read results.csv in completion order.", ""]
+        by = {}
+        for r in qd["runs"]:
+            by.setdefault((r["method"], r["problem"]), []).append(r)
+        rows = []
+        final = {}
+        for m, label in METHODS:
+            cells = []
+            for p in cfg["problems"]:
+                runs = by.get((m, p), [])
+                if not runs:
+                    cells.append("skipped")
+                    continue
+                v = [r["trace"][-1] for r in runs]
+                q1, med, q3 = quantiles(v)
+                final[(m, p)] = med
+                cells.append(f"{fmt(med)} [{fmt(q1)}–{fmt(q3)}] ({len(v)})")
+            stubs = {n for (mm, _), runs in by.items() if mm == m for r in runs for n in r["notes"]}
+            if m.startswith("hpo") and any("random draw" in s for s in stubs):
+                label += " — GP engine not merged: Bayesian sets were random draws"
+            rows.append([label] + cells)
+        walls = []
+        for m, label in METHODS:
+            w = [r["wall"] for (mm, _), runs in by.items() if mm == m for r in runs]
+            if w:
+                walls.append([label, fmt(statistics.median(w)), fmt(max(w))])
+        L += [md_table(["method"] + [PROBLEMS[p][3] for p in cfg["problems"]], rows), "",
+              "Known minima: Branin 0.397887, Hartmann6 −3.322368, Griewank 0, Ackley 0. "
+              "Each cell: median [IQR] (runs).", ""]
+        ranks = []
+        for p in cfg["problems"]:
+            peers = {m: final[(m, p)] for m in ("phs", "skopt", "tpe") if (m, p) in final}
+            for hm in ("hpo_seq", "hpo_par4"):
+                if (hm, p) in final and peers:
+                    best_peer = min(peers, key=peers.get)
+                    if final[(hm, p)] > peers[best_peer]:
+                        behind.append(f"Quality on {PROBLEMS[p][3]}: {dict(METHODS)[hm].split(' (')[0]} median regret "
+                                      f"{fmt(final[(hm, p)])}, {best_peer} {fmt(peers[best_peer])}.")
+            ranks.append(p)
+        L += [f"Wall time per run (s), median and max ({cfg['parallel_jobs']} runs at a time on the shared cores):", "",
+              md_table(["method", "median", "max"], walls), ""]
+        if qd["errors"]:
+            L += ["Failed runs:", ""] + [f"- {e}" for e in qd["errors"]] + [""]
+        if "regret.png" in data.get("plots", []):
+            L += ["![median regret over evaluations](regret.png)", ""]
+
+    # Utilization
+    if data.get("utilization"):
+        lo, hi = cfg["delay"]
+        L += ["## Worker utilization, sleeping objectives", "",
+              f"Each evaluation sleeps a random time in [{lo}, {hi}] s; {cfg['tasks_per_worker']} "
+              "evaluations per worker. Utilization = sum of evaluation times ÷ (workers × (last end − "
+              "first start)); hpo from results.csv, Dask from each task's own timings.", ""]
+        rows = []
+        dask = {r["workers"]: r.get("utilization") for r in data["utilization"] if r["system"].startswith("Dask")}
+        for r in data["utilization"]:
+            rows.append([r["system"], r["workers"], r["tasks"],
+                         fmt(r.get("utilization")) if not r["error"] else f"failed: {r['error'][:100]}",
+                         fmt(r.get("span"))])
+            u = r.get("utilization")
+            if r["system"].startswith("hpo") or r["system"].startswith("mpirun"):
+                if u and dask.get(r["workers"]) and dask[r["workers"]] > u:
+                    behind.append(f"Utilization, {r['workers']} workers: {r['system']} {fmt(u)}, Dask {fmt(dask[r['workers']])}.")
+        L += [md_table(["system", "workers", "evaluations", "utilization", "span (s)"], rows), ""]
+
+    if "suggest_cost.png" in data.get("plots", []):
+        L += ["![seconds per suggestion against n](suggest_cost.png)", ""]
+    L += ["## Where hpo is behind", ""]
+    L += [f"- {b}" for b in behind] if behind else ["- Nowhere in the parts that ran."]
+    if notes:
+        L += ["- Not measured in this run (see above): " + "; ".join(notes)]
+    L += [""]
+    data["behind"] = behind
+    return "\n".join(L)
+
+
+def update_readme(outdir, data):
+    readme = ROOT / "benches" / "README.md"
+    if not readme.exists():
+        return
+    rel = outdir.relative_to(ROOT / "benches")
+    block = (f"<!-- suite:latest -->\nLatest full run: [{rel}/report.md]({rel}/report.md) "
+             f"({data['date']}, {data['machine']['cpu']}, {data['machine']['cores']} cores, "
+             f"hpo {data['versions'].get('hpo commit', '?')}).\n<!-- /suite:latest -->")
+    text = readme.read_text()
+    text = re.sub(r"<!-- suite:latest -->.*?<!-- /suite:latest -->", lambda _: block, text, flags=re.S)
+    readme.write_text(text)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def settings(quick):
+    if quick:
+        return {"quick": True, "reps": 1, "reps_hpo": 2, "dispatch_n": [2000], "dispatch_n_dask": [300],
+                "suggest_n": [50, 200], "suggest_n_phs": [50], "suggest_d": [2], "suggest_timeout": 300,
+                "problems": ["branin", "griewank2"], "seeds": [1], "n_init": 5, "n_total": 12,
+                "quality_timeout": 300, "parallel_jobs": 2,
+                "util_workers": [8], "tasks_per_worker": 4, "delay": (0.05, 0.2)}
+    return {"quick": False, "reps": 3, "reps_hpo": 5, "dispatch_n": [2000, 20000], "dispatch_n_dask": [2000],
+            "suggest_n": [50, 200, 500, 1000], "suggest_n_phs": [50, 200, 500, 1000], "suggest_d": [2, 6],
+            "suggest_timeout": 900, "problems": list(PROBLEMS), "seeds": [1, 2, 3, 4, 5],
+            "n_init": 20, "n_total": 60, "quality_timeout": 2400, "parallel_jobs": 4,
+            "util_workers": [8, 32], "tasks_per_worker": 15, "delay": (0.05, 0.5)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a few minutes: smoke-test the suite itself")
+    ap.add_argument("--out", type=Path, help="results folder (default: benches/results/<date>-<machine>/; "
+                    "--quick: target/suite-quick/)")
+    ap.add_argument("--only", default=",".join(ALL_SECTIONS),
+                    help="comma-separated sections to run")
+    ap.add_argument("--report-only", type=Path, metavar="RESULTS_DIR",
+                    help="rewrite report.md and the plots from RESULTS_DIR/raw.json, measure nothing")
+    a = ap.parse_args()
+    if a.report_only:
+        outdir = a.report_only.resolve()
+        data = json.loads((outdir / "raw.json").read_text())
+        print(write_report(outdir, data))
+        if outdir.parent == ROOT / "benches" / "results" and not data["config"]["quick"]:
+            update_readme(outdir, data)
+        return
+    sections = set(a.only.split(","))
+    cfg = settings(a.quick)
+    t0 = time.perf_counter()
+    build()
+    venv_ok, venv_msg = setup_venv(a.quick)
+    log(venv_msg)
+    mpi_ok, mpi_msg = mpi_available()
+    gp_ok, gp_msg = gp_available()
+    log(mpi_msg)
+    log(gp_msg)
+    notes = [m for ok, m in ((venv_ok, venv_msg), (mpi_ok, mpi_msg), (gp_ok, gp_msg)) if not ok]
+    mach = machine()
+    slug = re.sub(r"[^a-z0-9]+", "-", mach["cpu"].lower()).strip("-") + f"-{mach['cores']}c"
+    date = dt.date.today().isoformat()
+    if a.out:
+        outdir = a.out.resolve()
+    elif a.quick:
+        outdir = ROOT / "target" / "suite-quick"
+    else:
+        outdir = ROOT / "benches" / "results" / f"{date}-{slug}"
+    outdir.mkdir(parents=True, exist_ok=True)
+    data = {"date": date, "machine": mach, "versions": versions(venv_ok), "config": cfg, "notes": notes,
+            "load": {}, "plots": [], "commits": {}}
+    previous = outdir / "raw.json"
+    if sections != set(ALL_SECTIONS) and previous.exists():
+        # A partial run (say, once the MPI back end landed) replaces only its sections.
+        old = json.loads(previous.read_text())
+        for key in ALL_SECTIONS:
+            if key not in sections and key in old:
+                data[key] = old[key]
+                data["load"][key] = old.get("load", {}).get(key, float("nan"))
+                data["commits"][key] = old.get("commits", {}).get(key, old["versions"].get("hpo commit"))
+        data["wall_minutes_kept"] = old.get("wall_minutes_kept", 0) + old.get("wall_minutes", 0)
+        log(f"kept {', '.join(k for k in ALL_SECTIONS if k in old and k not in sections)} from {previous}")
+    for key in sections:
+        data["commits"][key] = data["versions"]["hpo commit"]
+    with tempfile.TemporaryDirectory(prefix="hpo-suite-") as td:
+        tmp = Path(td)
+        if "dispatch" in sections:
+            data["load"]["dispatch"] = loadavg()
+            log("dispatch")
+            data["dispatch"] = dispatch(cfg, tmp, venv_ok, mpi_ok)
+        if "suggest" in sections:
+            data["load"]["suggest"] = loadavg()
+            log("suggestion cost")
+            data["suggest"] = suggest_cost(cfg, venv_ok, gp_ok)
+        if "quality" in sections:
+            data["load"]["quality"] = loadavg()
+            log("quality")
+            data["quality"] = quality(cfg, tmp, venv_ok)
+        if "utilization" in sections:
+            data["load"]["utilization"] = loadavg()
+            log("utilization")
+            data["utilization"] = utilization(cfg, tmp, venv_ok, mpi_ok)
+    data["wall_minutes"] = (time.perf_counter() - t0) / 60
+    text = write_report(outdir, data)
+    if not a.quick and not a.out:
+        update_readme(outdir, data)
+    log(f"report: {outdir / 'report.md'} ({data['wall_minutes']:.1f} min)")
+    print(text)
+
+
+def write_report(outdir, data):
+    (outdir / "raw.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
+    if VPY.exists():
+        p = subprocess.run([str(VPY), str(SUITE / "plot.py"), str(outdir / "raw.json"), str(outdir)],
+                           capture_output=True, text=True, env=ENV)
+        if p.returncode == 0:
+            data["plots"] = [line for line in p.stdout.split() if line.endswith(".png")]
+        else:
+            log(f"plots failed: {p.stderr.strip()[-300:]}")
+    text = report(data)
+    (outdir / "report.md").write_text(text + "\n")
+    (outdir / "raw.json").write_text(json.dumps(data, indent=1, default=str) + "\n")
+    return text
+
+
+if __name__ == "__main__":
+    main()
