@@ -1,5 +1,5 @@
-//! Gaussian-process regression: Matern 5/2 kernel with one length scale per input (ARD),
-//! signal variance and a noise term, fitted by maximizing the log marginal likelihood with
+//! Gaussian-process regression: Matern 5/2 kernel with one length scale per input (ARD) or,
+//! when BIC prefers it at fit time, one shared length scale; signal variance and a noise term, fitted by maximizing the log marginal likelihood with
 //! analytic gradients; one Cholesky factorization per likelihood evaluation and per model,
 //! reused for the mean, the variance and their gradients.
 //!
@@ -765,6 +765,87 @@ pub fn fit(x: ArrayView2<f64>, y: &[f64], opts: &FitOptions, rng: &mut impl Rng)
         if m.f < best.neg_lml {
             best.neg_lml = m.f;
             best.hyper = Hyper::from_theta(&m.x);
+        }
+    }
+    if d >= 2 {
+        // Model selection: the isotropic kernel (one shared length scale) against ARD, by BIC.
+        // With few points in several dimensions the d free length scales can fit noise; the
+        // isotropic fit has 3 parameters instead of d + 2, so each extra ARD parameter must
+        // buy 0.5 ln m of likelihood. Deterministic starts only: the random stream above is
+        // the same with or without this step.
+        let iso = fit_isotropic(&pairs, &ys, &default, &best.hyper, opts, &lbfgs);
+        best.evals += iso.evals;
+        let ln_m = (idx.len() as f64).ln();
+        let bic_ard = best.neg_lml + 0.5 * (d + 2) as f64 * ln_m;
+        let bic_iso = iso.neg_lml + 0.5 * 3.0 * ln_m;
+        if bic_iso < bic_ard {
+            best.neg_lml = iso.neg_lml;
+            best.hyper = iso.hyper;
+        }
+    }
+    best
+}
+
+/// The isotropic fit behind the model selection of `fit`: one length scale shared by all
+/// inputs, so `theta = (log l, log signal, log noise)`, started from the defaults and (when
+/// `opts.noisy_start` is set) once more with the noise floor. With a single ARD start (the
+/// cheap fits of large models) one isotropic start suffices: from the ARD optimum with its
+/// length scales replaced by their geometric mean, which keeps its noise regime. The
+/// likelihood is the ARD one at equal length scales; its length-scale gradient is the sum of
+/// the per-input ones.
+fn fit_isotropic(
+    pairs: &Pairs,
+    ys: &[f64],
+    default: &Hyper,
+    ard: &Hyper,
+    opts: &FitOptions,
+    lbfgs: &LbfgsOptions,
+) -> Fit {
+    let d = pairs.d;
+    let mut full = vec![0.0; d + 2];
+    let mut gfull = vec![0.0; d + 2];
+    let mut objective = |t: &[f64], g: &mut [f64]| {
+        full[..d].iter_mut().for_each(|v| *v = t[0]);
+        full[d] = t[1];
+        full[d + 1] = t[2];
+        let v = neg_lml(&full, pairs, ys, &mut gfull);
+        g[0] = gfull[..d].iter().sum();
+        g[1] = gfull[d];
+        g[2] = gfull[d + 1];
+        v
+    };
+    let lo = vec![LOG_LENGTH.0, LOG_SIGNAL.0, LOG_NOISE.0];
+    let hi = vec![LOG_LENGTH.1, LOG_SIGNAL.1, LOG_NOISE.1];
+    let mut theta0 = vec![
+        default.length[0].ln(),
+        default.signal.ln(),
+        default.noise.ln(),
+    ];
+    let mut best = Fit {
+        hyper: default.clone(),
+        neg_lml: f64::INFINITY,
+        evals: 0,
+        points: pairs.n,
+    };
+    let mut floors = vec![LOG_NOISE.0];
+    if opts.starts <= 1 {
+        let mean_log = ard.length.iter().map(|l| l.ln()).sum::<f64>() / d as f64;
+        theta0 = vec![mean_log, ard.signal.ln(), ard.noise.ln()];
+    } else if opts.noisy_start > 0.0 {
+        floors.push(opts.noisy_start.ln().clamp(LOG_NOISE.0, LOG_NOISE.1));
+    }
+    for floor in floors {
+        let mut lo_s = lo.clone();
+        lo_s[2] = floor;
+        let m = minimize(&mut objective, &theta0, &lo_s, &hi, lbfgs);
+        best.evals += m.evals;
+        if m.f < best.neg_lml {
+            best.neg_lml = m.f;
+            best.hyper = Hyper {
+                length: vec![m.x[0].exp(); d],
+                signal: m.x[1].exp(),
+                noise: m.x[2].exp(),
+            };
         }
     }
     best

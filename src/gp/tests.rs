@@ -280,3 +280,39 @@ fn erf(x: f64) -> f64 {
             * (-x * x).exp();
     if x >= 0.0 { y } else { -y }
 }
+
+#[test]
+fn model_selection_picks_isotropic_or_ard_by_bic() {
+    // Isotropic truth, few points in 5-D: the shared length scale wins.
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let x = Array2::from_shape_fn((25, 5), |_| rng.random::<f64>());
+    let norm = |y: Vec<f64>| {
+        let n = y.len() as f64;
+        let mean = y.iter().sum::<f64>() / n;
+        let sd = (y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        y.iter().map(|v| (v - mean) / sd).collect::<Vec<f64>>()
+    };
+    let iso = norm(
+        x.rows()
+            .into_iter()
+            .map(|r| r.iter().map(|v| (v - 0.4).powi(2)).sum::<f64>())
+            .collect(),
+    );
+    let opts = FitOptions::default();
+    let a = fit(x.view(), &iso, &opts, &mut ChaCha8Rng::seed_from_u64(1));
+    let l0 = a.hyper.length[0];
+    assert!(a.hyper.length.iter().all(|&l| l == l0), "{:?}", a.hyper);
+    // One relevant input out of five: ARD wins (the irrelevant ones get long scales).
+    let x = Array2::from_shape_fn((40, 5), |_| rng.random::<f64>());
+    let ard = norm(x.rows().into_iter().map(|r| (6.0 * r[0]).sin()).collect());
+    let b = fit(x.view(), &ard, &opts, &mut ChaCha8Rng::seed_from_u64(1));
+    let c = fit(x.view(), &ard, &opts, &mut ChaCha8Rng::seed_from_u64(1));
+    assert_eq!(b.hyper, c.hyper);
+    assert!(
+        b.hyper.length[1..]
+            .iter()
+            .all(|&l| l > 2.0 * b.hyper.length[0]),
+        "{:?}",
+        b.hyper
+    );
+}
