@@ -21,6 +21,20 @@ use ndarray::{Array2, ArrayView2};
 use ndarray_linalg::{Diag, UPLO, cholesky::*, triangular::SolveTriangularInplace};
 use rand::Rng;
 
+unsafe extern "C" {
+    /// OpenBLAS's runtime switch (the environment variable is read only when the library loads).
+    fn openblas_set_num_threads(n: std::os::raw::c_int);
+}
+
+/// Runs BLAS on the calling thread. The matrices here are small and each worker owns its
+/// cores; OpenBLAS's own thread pool can hang when two threads call it at once, or in a
+/// process forked after the pool started (seen: `dlauum` waiting forever on absent threads).
+pub fn single_threaded_blas() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: a plain setter of the library's thread count, called once.
+    ONCE.call_once(|| unsafe { openblas_set_num_threads(1) });
+}
+
 const SQRT5: f64 = 2.236_067_977_499_79;
 
 /// Bounds of the log-parameters (inputs in the unit cube, normalized targets). Length scales
@@ -170,6 +184,7 @@ pub struct Prediction {
 impl Gp {
     /// Conditions the process on `(x, y)` with fixed hyperparameters.
     pub fn new(x: Array2<f64>, y: Vec<f64>, hyper: Hyper) -> Result<Gp, GpError> {
+        single_threaded_blas();
         let (n, d) = x.dim();
         if n == 0 {
             return Err(GpError::Empty);
@@ -700,6 +715,7 @@ fn neg_lml(theta: &[f64], pairs: &Pairs, y: &[f64], grad: &mut [f64]) -> f64 {
 /// the log-parameters. With fewer than 3 points or constant targets the likelihood says
 /// nothing useful and the defaults are returned.
 pub fn fit(x: ArrayView2<f64>, y: &[f64], opts: &FitOptions, rng: &mut impl Rng) -> Fit {
+    single_threaded_blas();
     let (n, d) = x.dim();
     let default = Hyper::default_for(d);
     let spread = y.iter().fold(0.0f64, |m, v| m.max(v.abs()));
