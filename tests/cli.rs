@@ -433,19 +433,6 @@ fn kill_9_of_the_master_loses_nothing_and_resume_finishes() {
     }
 }
 
-fn children_of(pid: i32) -> Vec<i32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
-
-fn alive(pid: i32) -> bool {
-    // A zombie counts as gone.
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
-}
-
 #[test]
 fn a_second_run_on_a_locked_folder_is_refused_with_the_pid() {
     let tmp = tempfile::tempdir().unwrap();

@@ -25,18 +25,6 @@ fn wait_for_rows(results: &Path, n: usize, limit: Duration) {
     }
 }
 
-fn children_of(pid: i32) -> Vec<i32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
-
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
-}
-
 /// Random sets and a Bayesian block, so kills land before the first result, mid-run, while
 /// writing and during suggestions.
 fn chaos_config() -> String {
