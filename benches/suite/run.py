@@ -494,7 +494,7 @@ def report(data):
               "Evaluations per second of the whole command (process start to exit: start-up, "
               "table, journal, pool), median [min–max] of the repetitions; the loop rate excludes "
               "start-up (hpo: as it reports it; Dask: after the cluster is up). Master peak RSS: "
-              "hpo's final stderr line, Python's `resource.getrusage`.", ""]
+              "hpo's final stderr line, Python's `VmHWM` (/proc/self/status: `getrusage`'s maximum survives exec and would report the driver's size).", ""]
         merged = {}
         for r in data["dispatch"]:  # one row per (system, N), repetitions pooled
             m = merged.setdefault((r["system"], r["n"]), {**r, "whole": [], "loop": [], "rss": []})

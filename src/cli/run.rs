@@ -93,10 +93,22 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
 }
 
 /// Peak resident memory of this process.
+///
+/// `VmHWM` of this process image: `getrusage`'s `ru_maxrss` survives `exec`, so it would
+/// report the launching program's size when that is larger (a Python driver, say).
 pub fn peak_rss_kib() -> u64 {
-    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
-        .map(|u| u.max_rss() as u64)
-        .unwrap_or(0)
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or_else(|| {
+            nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+                .map(|u| u.max_rss() as u64)
+                .unwrap_or(0)
+        })
 }
 
 /// CPU time (user and system) this process has used.

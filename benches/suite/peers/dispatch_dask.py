@@ -10,8 +10,9 @@ import argparse
 import json
 import logging
 import random
-import resource
 import time
+
+from rss import peak_rss_mib
 
 
 def objective(x, y):
@@ -37,7 +38,7 @@ def main():
         for fut in as_completed(futures):
             best = min(best, fut.result())
         loop = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rss = peak_rss_mib()
     print(json.dumps({"n": a.n, "loop_seconds": loop, "startup_seconds": t - t0,
                       "master_rss_mib": rss, "best": best}))
 

@@ -8,9 +8,10 @@ Prints JSON: seconds of the loop (pool start to last result), master peak RSS (M
 import argparse
 import json
 import random
-import resource
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from rss import peak_rss_mib
 
 
 def objective(x, y):
@@ -31,7 +32,7 @@ def main():
         for fut in as_completed(futures):
             best = min(best, fut.result())
     loop = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rss = peak_rss_mib()
     print(json.dumps({"n": a.n, "loop_seconds": loop, "master_rss_mib": rss, "best": best}))
 
 
