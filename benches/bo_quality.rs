@@ -6,10 +6,12 @@
 //! `OPENBLAS_NUM_THREADS=1 cargo bench --bench bo_quality [-- --quick]`; seeds run on two
 //! threads (results do not depend on it). Prints Markdown tables.
 
+mod common;
+
 use hpo::acquisition::{BayesOptions, Problem, suggest};
 use hpo::objective::builtin::Builtin;
 use hpo::space::{Dim, Range};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -41,12 +43,7 @@ fn dims(c: &Case) -> Vec<Dim> {
 }
 
 fn random_point(c: &Case, rng: &mut ChaCha8Rng) -> Vec<f64> {
-    (0..c.d)
-        .map(|i| {
-            let (lo, hi) = (c.domain)(i);
-            lo + (hi - lo) * rng.random::<f64>()
-        })
-        .collect()
+    common::uniform_point(c.d, c.domain, rng)
 }
 
 fn regret(c: &Case, ys: &[f64]) -> f64 {
@@ -90,22 +87,8 @@ fn random_run(c: &Case, seed: u64) -> f64 {
     regret(c, &ys)
 }
 
-fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let q = |p: f64| {
-        let pos = p * (v.len() - 1) as f64;
-        let (i, f) = (pos.floor() as usize, pos.fract());
-        if i + 1 < v.len() {
-            v[i] * (1.0 - f) + v[i + 1] * f
-        } else {
-            v[i]
-        }
-    };
-    (q(0.25), q(0.5), q(0.75))
-}
-
 fn cell(v: Vec<f64>) -> String {
-    let (a, m, b) = quartiles(v);
+    let (a, m, b) = common::quartiles(v);
     format!("{m:.3e} [{a:.2e}, {b:.2e}]")
 }
 

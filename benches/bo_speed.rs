@@ -2,26 +2,14 @@
 //! model conditioning and acquisition. Run with `OPENBLAS_NUM_THREADS=1 cargo bench --bench
 //! bo_speed` (release). Prints a Markdown table: median [quartiles] over repetitions.
 
+mod common;
+
 use hpo::acquisition::{BayesOptions, Problem, suggest_with_report};
 use hpo::objective::builtin::Builtin;
 use hpo::space::{Dim, Range};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
-
-fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let q = |p: f64| {
-        let pos = p * (v.len() - 1) as f64;
-        let (i, f) = (pos.floor() as usize, pos.fract());
-        if i + 1 < v.len() {
-            v[i] * (1.0 - f) + v[i + 1] * f
-        } else {
-            v[i]
-        }
-    };
-    (q(0.25), q(0.5), q(0.75))
-}
 
 fn ms(v: f64) -> String {
     format!("{:.1}", v * 1e3)
@@ -59,14 +47,7 @@ fn main() {
             for rep in 0..reps {
                 let mut rng = ChaCha8Rng::seed_from_u64(1000 * n as u64 + rep);
                 let xs: Vec<Vec<f64>> = (0..n)
-                    .map(|_| {
-                        (0..d)
-                            .map(|i| {
-                                let (lo, hi) = f.domain(i);
-                                lo + (hi - lo) * rng.random::<f64>()
-                            })
-                            .collect()
-                    })
+                    .map(|_| common::uniform_point(d, |i| f.domain(i), &mut rng))
                     .collect();
                 let ys: Vec<f64> = xs.iter().map(|x| f.eval(x)).collect();
                 let p = Problem {
@@ -87,19 +68,19 @@ fn main() {
                 cands.push(r.candidates as f64);
                 exact.push(r.exact_scored as f64);
             }
-            let (q1, med, q3) = quartiles(total);
+            let (q1, med, q3) = common::quartiles(total);
             println!(
                 "| {d} | {n} | {} [{}, {}] | {} | {} | {} | {} | {} | {} ({}) |",
                 ms(med),
                 ms(q1),
                 ms(q3),
-                ms(quartiles(fit).1),
-                ms(quartiles(model).1),
-                ms(quartiles(acq).1),
-                quartiles(pts).1,
-                quartiles(evals).1,
-                quartiles(cands).1,
-                quartiles(exact).1
+                ms(common::quartiles(fit).1),
+                ms(common::quartiles(model).1),
+                ms(common::quartiles(acq).1),
+                common::quartiles(pts).1,
+                common::quartiles(evals).1,
+                common::quartiles(cands).1,
+                common::quartiles(exact).1
             );
         }
     }

@@ -7,10 +7,13 @@
 //! cargo run --release --example suite_suggest -- --n 50,200 --d 2,6 --reps 5
 //! ```
 
+#[path = "../benches/common/mod.rs"]
+mod common;
+
 use hpo::acquisition::{BayesOptions, Problem, suggest};
 use hpo::objective::builtin::Builtin;
 use hpo::space::{Dim, Range};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
@@ -63,14 +66,7 @@ fn main() {
             for rep in 0..reps {
                 let mut rng = ChaCha8Rng::seed_from_u64(1000 * n as u64 + rep as u64);
                 let xs: Vec<Vec<f64>> = (0..n)
-                    .map(|_| {
-                        (0..d)
-                            .map(|i| {
-                                let (lo, hi) = f.domain(i);
-                                lo + (hi - lo) * rng.random::<f64>()
-                            })
-                            .collect()
-                    })
+                    .map(|_| common::uniform_point(d, |i| f.domain(i), &mut rng))
                     .collect();
                 let ys: Vec<f64> = xs.iter().map(|x| f.eval(x)).collect();
                 let problem = Problem {
