@@ -22,6 +22,19 @@ pub type ObjectiveFactory<'a> = &'a dyn Fn(&Experiment) -> Box<dyn Objective>;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Prints `err` as hpo reports errors (`hpo: error: ...` and its causes) and returns the exit
+/// code: 2 for bad usage or configuration, 1 for anything else.
+pub fn report_error(err: &anyhow::Error) -> u8 {
+    eprintln!("hpo: error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    let usage = err
+        .chain()
+        .any(|e| e.is::<UsageError>() || e.is::<crate::config::ConfigError>());
+    if usage { 2 } else { 1 }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Local pool size (overrides `[compute] processes`).
@@ -241,6 +254,8 @@ pub enum MpiRole {
     Master(Summary),
     /// A worker rank, with its exit code (it prints nothing of the run's outcome).
     Worker(u8),
+    /// Rank 0 failed before the run started and has printed why: exit with this code.
+    Reported(u8),
 }
 
 /// What rank 0 tells every worker after it resolved the folder: `code` 0 to go on (the folder
@@ -275,37 +290,37 @@ pub fn run_mpi(
         .into());
     }
     let placement = world.placement();
-    if options.processes.is_some() {
-        if rank == 0 {
-            return Err(UsageError(format!(
+    if rank == 0 {
+        let prepared = match options.processes {
+            Some(_) => Err(UsageError(format!(
                 "--processes cannot be combined with an MPI launch: mpirun already started {} ranks (rank 0 is the master, the others are workers)",
                 world.size()
             ))
-            .into());
-        }
-        return Ok(MpiRole::Worker(2));
-    }
-    if rank == 0 {
-        let prepared = prepare(target, options.dir.as_deref(), factory.is_some());
-        let setup = match &prepared {
-            Ok(p) => MpiSetup {
-                code: 0,
-                dir: std::fs::canonicalize(&p.experiment.dir)
-                    .unwrap_or_else(|_| p.experiment.dir.clone()),
-                compute: Some(p.experiment.compute.clone()),
-            },
-            Err(e) => MpiSetup {
-                code: if e.chain().any(|c| c.is::<UsageError>()) {
-                    2
-                } else {
-                    1
-                },
-                dir: PathBuf::new(),
-                compute: None,
-            },
+            .into()),
+            None => prepare(target, options.dir.as_deref(), factory.is_some()),
+        };
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                // Report before telling the workers: once one of them exits with the code,
+                // the launcher takes the job down, and a message not yet written is lost.
+                let code = report_error(&e);
+                let setup = MpiSetup {
+                    code,
+                    dir: PathBuf::new(),
+                    compute: None,
+                };
+                world.broadcast(Some(crate::backend::encode(&setup)))?;
+                return Ok(MpiRole::Reported(code));
+            }
+        };
+        let setup = MpiSetup {
+            code: 0,
+            dir: std::fs::canonicalize(&prepared.experiment.dir)
+                .unwrap_or_else(|_| prepared.experiment.dir.clone()),
+            compute: Some(prepared.experiment.compute.clone()),
         };
         world.broadcast(Some(crate::backend::encode(&setup)))?;
-        let prepared = prepared?;
         master::install_stop_handler();
         let mut transport = world.master();
         match run_master_here(&prepared, &mut transport, options) {

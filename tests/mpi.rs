@@ -308,6 +308,10 @@ fn processes_with_mpi_and_bad_configs_exit_2_on_every_rank() {
     let out = run(mpirun(3, &["run", config.to_str().unwrap_or_default()]));
     assert_eq!(out.status.code(), Some(2));
     assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nonsense"),
+        "the message naming the bad key was lost"
+    );
+    assert!(
         start.elapsed() < Duration::from_secs(60),
         "the workers hung"
     );

@@ -8,7 +8,7 @@ mod report;
 mod run;
 mod status;
 
-use crate::launch::{ObjectiveFactory, UsageError};
+use crate::launch::ObjectiveFactory;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -55,15 +55,6 @@ pub fn main(factory: Option<ObjectiveFactory>) -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(err) => {
-            let usage = err
-                .chain()
-                .any(|e| e.is::<UsageError>() || e.is::<crate::config::ConfigError>());
-            eprintln!("hpo: error: {err}");
-            for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
-            ExitCode::from(if usage { 2 } else { 1 })
-        }
+        Err(err) => ExitCode::from(crate::launch::report_error(&err)),
     }
 }

@@ -39,7 +39,9 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
     let summary = if crate::backend::mpi::launched_by().is_some() {
         match launch::run_mpi(&args.target, &options, factory)? {
             launch::MpiRole::Master(summary) => summary,
-            launch::MpiRole::Worker(code) => return Ok(ExitCode::from(code)),
+            launch::MpiRole::Worker(code) | launch::MpiRole::Reported(code) => {
+                return Ok(ExitCode::from(code));
+            }
         }
     } else {
         launch::run_processes(&args.target, &options, factory)?
