@@ -169,5 +169,6 @@ fn inside_a_slurm_job_the_job_end_is_the_deadline() {
         .unwrap();
     assert_eq!(out.status.code(), Some(RESUMABLE), "{}", stderr(&out));
     assert!(!stderr(&out).contains("Slurm job"), "{}", stderr(&out));
-    assert!(started.elapsed() < Duration::from_secs(3));
+    // Well short of the 30 s evaluation it must not wait for (a loose bound: CI is shared).
+    assert!(started.elapsed() < Duration::from_secs(15));
 }

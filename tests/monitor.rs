@@ -524,8 +524,9 @@ fn slow_hooks_do_not_delay_the_run() {
     eprintln!(
         "200 evaluations, 2 processes: no hooks {span0:.2} s of results ({wall0:.2} s in all); slow hooks {span1:.2} s of results ({wall1:.2} s in all)"
     );
+    // Blocking hooks would take 400 s; the bound is loose because CI machines are shared.
     assert!(
-        span1 < span0 * 2.0 + 1.0,
+        span1 < span0 * 4.0 + 5.0,
         "results took {span1:.2} s with slow hooks, {span0:.2} s without"
     );
     // The end waits for the hooks only a bounded grace (5 s for the command) plus the last plots.
