@@ -51,7 +51,7 @@ pub struct RawConfig {
     pub parameters: Vec<Spanned<RawParameter>>,
     pub sets: Vec<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
     #[serde(default)]
-    pub compute: Compute,
+    pub compute: RawCompute,
     #[serde(default)]
     pub bayesian: BayesOptions,
     #[serde(default)]
@@ -135,12 +135,28 @@ struct RawStrategy {
     bayesian_choice: Option<Vec<toml::Value>>,
 }
 
+/// The `[compute]` table as written: unset switches take their default from the objective.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCompute {
+    pub processes: Option<usize>,
+    pub provide_worker_path: Option<bool>,
+    pub redirect_stdout: Option<bool>,
+    pub bayesian_wait_for_all: bool,
+    pub gpus_per_worker: Option<usize>,
+    pub gpus_per_node: Option<usize>,
+}
+
 /// The `[compute]` table: how the pool runs (may change between runs of one experiment).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
 pub struct Compute {
+    /// Local pool size when `--processes` is not given (default 2).
     pub processes: usize,
+    /// A folder `worker_out/000042/` per evaluation, its working directory. Default: on for a
+    /// command objective, off for a builtin or a Rust function (they write no files).
     pub provide_worker_path: bool,
+    /// The command's stdout and stderr into files of that folder. Default: on for a command
+    /// objective with worker folders; nothing else has output to redirect.
     pub redirect_stdout: bool,
     pub bayesian_wait_for_all: bool,
     /// GPUs each worker takes (MPI back end; default 1); 0 disables GPU binding. Under
@@ -157,6 +173,7 @@ pub struct Compute {
 }
 
 impl Default for Compute {
+    /// The defaults for a command objective.
     fn default() -> Self {
         Compute {
             processes: 2,
@@ -383,7 +400,7 @@ impl Validator<'_> {
         }
         let space = Space { parameters, blocks };
         let objective = self.objective(&raw.objective, &space, config_dir)?;
-        self.compute(&raw.compute)?;
+        let compute = self.compute(&raw.compute, &objective.kind)?;
         self.bayesian(&raw.bayesian)?;
         Ok(Experiment {
             source: source.to_string(),
@@ -392,7 +409,7 @@ impl Validator<'_> {
             seed: raw.experiment.seed,
             objective,
             space,
-            compute: raw.compute.clone(),
+            compute,
             bayesian: raw.bayesian.clone(),
             monitor: raw.monitor.clone(),
             raw,
@@ -887,22 +904,33 @@ impl Validator<'_> {
         })
     }
 
-    fn compute(&self, c: &Compute) -> Result<(), ConfigError> {
-        if c.processes == 0 || c.processes > MAX_PROCESSES {
+    fn compute(&self, c: &RawCompute, objective: &ObjectiveKind) -> Result<Compute, ConfigError> {
+        let processes = c.processes.unwrap_or(2);
+        if processes == 0 || processes > MAX_PROCESSES {
             return Err(self.err(
                 None,
                 "compute.processes",
-                format!("{} processes; expected 1 to {MAX_PROCESSES}", c.processes),
+                format!("{processes} processes; expected 1 to {MAX_PROCESSES}"),
             ));
         }
-        if c.redirect_stdout && !c.provide_worker_path {
+        let command = matches!(objective, ObjectiveKind::Command { .. });
+        let provide_worker_path = c.provide_worker_path.unwrap_or(command);
+        let redirect_stdout = c.redirect_stdout.unwrap_or(command && provide_worker_path);
+        if redirect_stdout && !provide_worker_path {
             return Err(self.err(
                 None,
                 "compute.redirect_stdout",
                 "needs `provide_worker_path = true` (the output goes into the worker folder)",
             ));
         }
-        Ok(())
+        Ok(Compute {
+            processes,
+            provide_worker_path,
+            redirect_stdout,
+            bayesian_wait_for_all: c.bayesian_wait_for_all,
+            gpus_per_worker: c.gpus_per_worker,
+            gpus_per_node: c.gpus_per_node,
+        })
     }
 
     fn bayesian(&self, b: &BayesOptions) -> Result<(), ConfigError> {

@@ -70,7 +70,12 @@ fn quickstart_runs_to_a_full_results_table() {
 fn same_seed_gives_the_same_table_and_results() {
     let tmp = tempfile::tempdir().unwrap();
     let a = write_config(tmp.path(), "a.toml", &sphere_config("a", 40, ""));
-    let b = write_config(tmp.path(), "b.toml", &sphere_config("b", 40, ""));
+    // Worker folders: off by default for a builtin (it writes nothing), on when asked.
+    let b = write_config(
+        tmp.path(),
+        "b.toml",
+        &(sphere_config("b", 40, "") + "[compute]\nprovide_worker_path = true\n"),
+    );
     assert!(
         run(&["run", a.to_str().unwrap(), "-p", "1", "-q"])
             .status
@@ -96,6 +101,9 @@ fn same_seed_gives_the_same_table_and_results() {
         key(rows(&tmp.path().join("a/results.csv"))),
         key(rows(&tmp.path().join("b/results.csv")))
     );
+    let folders = std::fs::read_dir(tmp.path().join("a/worker_out")).unwrap();
+    assert_eq!(folders.count(), 0);
+    assert!(tmp.path().join("b/worker_out/000039/params.json").exists());
 }
 
 #[test]
