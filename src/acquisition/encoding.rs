@@ -117,7 +117,7 @@ impl<'a> Encoder<'a> {
     }
 
     /// The final point at per-dimension unit coordinates `q` (one per dimension, in [0, 1]).
-    pub fn from_unit(&self, q: &[f64]) -> Vec<f64> {
+    pub fn point_at_unit(&self, q: &[f64]) -> Vec<f64> {
         self.dims
             .iter()
             .zip(q)
@@ -128,7 +128,7 @@ impl<'a> Encoder<'a> {
                     0.5
                 };
                 match d {
-                    Dim::Real(r) => finish_real(r, r.from_unit(u)),
+                    Dim::Real(r) => finish_real(r, r.point_at_unit(u)),
                     Dim::Categorical(n) => {
                         ((u * *n as f64).floor() as usize).min(n.saturating_sub(1)) as f64
                     }
@@ -137,7 +137,7 @@ impl<'a> Encoder<'a> {
             .collect()
     }
 
-    /// Per-dimension unit coordinates of a point in own units (inverse of `from_unit`).
+    /// Per-dimension unit coordinates of a point in own units (inverse of `point_at_unit`).
     pub fn to_unit(&self, x: &[f64]) -> Vec<f64> {
         self.dims
             .iter()
@@ -155,7 +155,7 @@ impl<'a> Encoder<'a> {
             .iter()
             .zip(&self.offsets)
             .map(|(d, &o)| match d {
-                Dim::Real(r) => finish_real(r, r.from_unit(u[o].clamp(0.0, 1.0))),
+                Dim::Real(r) => finish_real(r, r.point_at_unit(u[o].clamp(0.0, 1.0))),
                 Dim::Categorical(n) => {
                     let cols = &u[o..o + n];
                     let mut k = 0;

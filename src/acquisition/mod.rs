@@ -411,7 +411,7 @@ fn suggest_inner(
     }
     let mut pool: Vec<(f64, Vec<f64>)> = Vec::with_capacity(qs.len() + REFINED);
     let mut cand = Array2::<f64>::zeros((qs.len(), width));
-    let finals: Vec<Vec<f64>> = qs.iter().map(|q| enc.from_unit(q)).collect();
+    let finals: Vec<Vec<f64>> = qs.iter().map(|q| enc.point_at_unit(q)).collect();
     for (row, f) in finals.iter().enumerate() {
         if let Some(r) = cand.row_mut(row).as_slice_mut() {
             enc.encode(f, r);
@@ -634,7 +634,7 @@ pub fn space_filling(dims: &[Dim], seed: u64) -> Vec<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     dims.iter()
         .map(|d| match d {
-            Dim::Real(r) => r.from_unit(rng.random()),
+            Dim::Real(r) => r.point_at_unit(rng.random()),
             Dim::Categorical(n) => rng.random_range(0..(*n).max(1)) as f64,
         })
         .collect()

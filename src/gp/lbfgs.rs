@@ -121,7 +121,7 @@ where
             d[i] = if free[i] { -d[i] } else { 0.0 };
         }
         let mut slope = dot(&d, &pg);
-        if !(slope < 0.0) || d.iter().any(|v| !v.is_finite()) {
+        if slope.is_nan() || slope >= 0.0 || d.iter().any(|v| !v.is_finite()) {
             // The curvature pairs gave no descent direction: restart from steepest descent.
             s_hist.clear();
             y_hist.clear();

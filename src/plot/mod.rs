@@ -327,7 +327,7 @@ pub fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
 
 /// About `n` round tick values (steps of 1, 2, 2.5 or 5 times a power of ten) in `lo..=hi`.
 pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+    if !lo.is_finite() || !hi.is_finite() || hi <= lo {
         return vec![lo];
     }
     let raw = (hi - lo) / n.max(1) as f64;

@@ -79,13 +79,13 @@ fn draw_set(block: &Block, rng: &mut ChaCha8Rng) -> Vec<Cell> {
 /// A uniform (or log-uniform) draw inside the range, rounded as the range says.
 pub fn draw_range(r: &Range, rng: &mut impl Rng) -> Value {
     let u: f64 = rng.random();
-    r.finish(r.from_unit(u))
+    r.finish(r.point_at_unit(u))
 }
 
 impl Range {
     /// Maps `u` in [0, 1] onto the range (log-scaled when `log`); integer ranges cover
     /// every whole number in [lo, hi] with equal width.
-    pub fn from_unit(&self, u: f64) -> f64 {
+    pub fn point_at_unit(&self, u: f64) -> f64 {
         if self.integer {
             let (lo, hi) = (self.lo.ceil(), self.hi.floor());
             return (lo + (u * (hi - lo + 1.0)).floor()).min(hi);
@@ -97,7 +97,7 @@ impl Range {
         }
     }
 
-    /// The inverse of `from_unit` (used to place observed values in the unit cube).
+    /// The inverse of `point_at_unit` (used to place observed values in the unit cube).
     pub fn to_unit(&self, v: f64) -> f64 {
         let u = if self.integer {
             let (lo, hi) = (self.lo.ceil(), self.hi.floor());
