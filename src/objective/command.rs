@@ -18,7 +18,7 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,26 @@ const ERROR_CHARS: usize = 400;
 /// handler can take it down when the worker is told to die.
 static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
 
+/// Whether a command is being started: [`IDLE`], [`STARTING`], or [`DIE_WHEN_STARTED`] when
+/// a termination signal came while it was (its group was not known yet, so the signal is
+/// acted on once it is: without this, a command's background children could outlive the
+/// worker).
+static START: AtomicU8 = AtomicU8::new(IDLE);
+/// The signal that came while a command was being started.
+static START_SIGNAL: AtomicI32 = AtomicI32::new(0);
+const IDLE: u8 = 0;
+const STARTING: u8 = 1;
+const DIE_WHEN_STARTED: u8 = 2;
+
 extern "C" fn kill_group_and_exit(sig: libc::c_int) {
+    if START
+        .compare_exchange(STARTING, DIE_WHEN_STARTED, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+    {
+        // `spawn_tracked` finishes recording the group, then comes back here.
+        START_SIGNAL.store(sig, Ordering::SeqCst);
+        return;
+    }
     let group = RUNNING_GROUP.load(Ordering::SeqCst);
     // SAFETY: kill and _exit are async-signal-safe.
     unsafe {
@@ -42,6 +61,23 @@ extern "C" fn kill_group_and_exit(sig: libc::c_int) {
         }
         libc::_exit(128 + sig);
     }
+}
+
+/// Starts `cmd` and records its process group for the signal handler; a termination signal
+/// that arrives meanwhile takes effect (group killed, worker gone) as soon as it is recorded.
+fn spawn_tracked(cmd: &mut Command) -> std::io::Result<std::process::Child> {
+    START.store(STARTING, Ordering::SeqCst);
+    let spawned = cmd.spawn();
+    if let Ok(child) = &spawned {
+        RUNNING_GROUP.store(child.id() as i32, Ordering::SeqCst);
+    }
+    if START
+        .compare_exchange(STARTING, IDLE, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        kill_group_and_exit(START_SIGNAL.load(Ordering::SeqCst));
+    }
+    spawned
 }
 
 /// Makes SIGTERM and SIGHUP (sent by the master, the launcher or the parent-death signal)
@@ -339,12 +375,11 @@ impl Objective for CommandObjective {
                 .and_then(|d| std::fs::File::create(d.join(name)).ok())
         };
         let (out_copy, err_copy) = (files("stdout.txt"), files("stderr.txt"));
-        let mut child = match cmd.spawn() {
+        let mut child = match spawn_tracked(&mut cmd) {
             Ok(c) => c,
             Err(e) => return Outcome::failed(format!("cannot start `{}`: {e}", self.argv[0])),
         };
         let group = child.id() as i32;
-        RUNNING_GROUP.store(group, Ordering::SeqCst);
         let (tx, rx) = mpsc::channel();
         let readers: Vec<_> = [
             child
