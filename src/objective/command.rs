@@ -46,7 +46,12 @@ const DIE_WHEN_STARTED: u8 = 2;
 
 extern "C" fn kill_group_and_exit(sig: libc::c_int) {
     if START
-        .compare_exchange(STARTING, DIE_WHEN_STARTED, Ordering::SeqCst, Ordering::SeqCst)
+        .compare_exchange(
+            STARTING,
+            DIE_WHEN_STARTED,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        )
         .is_ok()
     {
         // `spawn_tracked` finishes recording the group, then comes back here.
