@@ -90,12 +90,33 @@ pub fn prepare(
     let (rows, repair) =
         journal::read_and_repair(&exp.dir.join(experiment::RESULTS_FILE), &exp.space)?;
     report_repair(&repair);
+    warn_files_left_behind(&exp);
     Ok(Prepared {
         experiment: Arc::new(exp),
         table: Arc::new(table),
         rows,
         lock,
     })
+}
+
+/// A command argument like `train.py` that names a file beside the configuration would not be
+/// found where the command runs: say so before every evaluation fails on it.
+fn warn_files_left_behind(exp: &Experiment) {
+    let ObjectiveKind::Command { argv } = &exp.objective.kind else {
+        return;
+    };
+    // Without worker folders a command runs in the experiment folder.
+    let run_dir = (!exp.compute.provide_worker_path).then_some(exp.dir.as_path());
+    for arg in objective::command::files_left_behind(argv, &exp.config_dir, run_dir) {
+        let place = if run_dir.is_some() {
+            "the experiment folder"
+        } else {
+            "its own worker folder (worker_out/NNNNNN/)"
+        };
+        eprintln!(
+            "hpo: warning: the command's argument `{arg}` names a file beside the configuration, but each evaluation runs in {place}, where `{arg}` is not; write `{{config_dir}}/{arg}` to pass that file"
+        );
+    }
 }
 
 fn report_repair(repair: &Repair) {

@@ -731,3 +731,35 @@ fn the_readme_configuration_is_valid() {
         assert!(out.status.success(), "{name}: {}\n{text}", stderr(&out));
     }
 }
+
+#[test]
+fn a_script_named_beside_the_config_is_flagged_and_config_dir_reaches_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("obj.sh"), "echo 0.5\n").unwrap();
+    let config = |script: &str| {
+        format!(
+            "[experiment]\ndir = \"exp\"\n[objective]\ncommand = [\"sh\", \"{script}\", \"-v\", \"{{x}}\"]\n[[parameters]]\nname = \"x\"\ntype = \"int\"\n[[sets]]\ncount = 2\nx = {{ random = [1, 9] }}\n"
+        )
+    };
+    // A bare `obj.sh` is looked up in each worker folder: warned about up front, then failed rows.
+    let path = write_config(tmp.path(), "bare.toml", &config("obj.sh"));
+    let out = run(&["run", path.to_str().unwrap(), "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`obj.sh` names a file beside the configuration")
+            && stderr(&out).contains("{config_dir}/obj.sh"),
+        "{}",
+        stderr(&out)
+    );
+    let failed = rows(&tmp.path().join("exp/results.csv"));
+    assert!(failed.iter().all(|r| r["status"] == "failed"), "{failed:?}");
+    // `{config_dir}/obj.sh` reaches it, with no warning.
+    std::fs::remove_dir_all(tmp.path().join("exp")).unwrap();
+    let path = write_config(tmp.path(), "fixed.toml", &config("{config_dir}/obj.sh"));
+    let out = run(&["run", path.to_str().unwrap(), "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let ok = rows(&tmp.path().join("exp/results.csv"));
+    assert_each_index_once(&ok, 2);
+    assert!(ok.iter().all(|r| r["result"] == "0.5"), "{ok:?}");
+}

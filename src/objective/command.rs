@@ -169,6 +169,23 @@ pub fn find_program(program: &str, config_dir: &Path) -> Option<PathBuf> {
         .find(|p| executable(p))
 }
 
+/// Arguments after the program that name a file beside the configuration by a relative path
+/// (`train.py`), which the command will not find from where it runs: its worker folder, or
+/// the experiment folder (`run_dir`). `{config_dir}/train.py` is what reaches that file.
+pub fn files_left_behind<'a>(
+    argv: &'a [String],
+    config_dir: &Path,
+    run_dir: Option<&Path>,
+) -> Vec<&'a str> {
+    argv.iter()
+        .skip(1)
+        .map(String::as_str)
+        .filter(|a| !a.is_empty() && !a.starts_with(['-', '/']) && placeholders(a).is_empty())
+        .filter(|a| config_dir.join(a).is_file())
+        .filter(|a| !run_dir.is_some_and(|d| d.join(a).is_file()))
+        .collect()
+}
+
 /// Name of a parameter's environment variable: `HPO_PARAM_` and the upper-cased name.
 pub fn env_name(param: &str) -> String {
     format!("HPO_PARAM_{}", param.to_ascii_uppercase())
