@@ -18,7 +18,7 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -33,29 +33,19 @@ const ERROR_CHARS: usize = 400;
 /// handler can take it down when the worker is told to die.
 static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
 
-/// Whether a command is being started: [`IDLE`], [`STARTING`], or [`DIE_WHEN_STARTED`] when
-/// a termination signal came while it was (its group was not known yet, so the signal is
-/// acted on once it is: without this, a command's background children could outlive the
-/// worker).
-static START: AtomicU8 = AtomicU8::new(IDLE);
-/// The signal that came while a command was being started.
-static START_SIGNAL: AtomicI32 = AtomicI32::new(0);
-const IDLE: u8 = 0;
-const STARTING: u8 = 1;
-const DIE_WHEN_STARTED: u8 = 2;
+/// Commands being started in this process (the low bits), and [`DIE_WHEN_STARTED`] once a
+/// termination signal came meanwhile: their groups are not known yet, so the signal is acted
+/// on by the last of them once they are (without this, a command's background children could
+/// outlive the worker).
+static STARTING: AtomicU32 = AtomicU32::new(0);
+const DIE_WHEN_STARTED: u32 = 1 << 31;
+/// The termination signal received.
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn kill_group_and_exit(sig: libc::c_int) {
-    if START
-        .compare_exchange(
-            STARTING,
-            DIE_WHEN_STARTED,
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-        )
-        .is_ok()
-    {
+    SIGNAL.store(sig, Ordering::SeqCst);
+    if STARTING.fetch_or(DIE_WHEN_STARTED, Ordering::SeqCst) & !DIE_WHEN_STARTED > 0 {
         // `spawn_tracked` finishes recording the group, then comes back here.
-        START_SIGNAL.store(sig, Ordering::SeqCst);
         return;
     }
     let group = RUNNING_GROUP.load(Ordering::SeqCst);
@@ -71,16 +61,15 @@ extern "C" fn kill_group_and_exit(sig: libc::c_int) {
 /// Starts `cmd` and records its process group for the signal handler; a termination signal
 /// that arrives meanwhile takes effect (group killed, worker gone) as soon as it is recorded.
 fn spawn_tracked(cmd: &mut Command) -> std::io::Result<std::process::Child> {
-    START.store(STARTING, Ordering::SeqCst);
+    STARTING.fetch_add(1, Ordering::SeqCst);
     let spawned = cmd.spawn();
     if let Ok(child) = &spawned {
         RUNNING_GROUP.store(child.id() as i32, Ordering::SeqCst);
     }
-    if START
-        .compare_exchange(STARTING, IDLE, Ordering::SeqCst, Ordering::SeqCst)
-        .is_err()
-    {
-        kill_group_and_exit(START_SIGNAL.load(Ordering::SeqCst));
+    let before = STARTING.fetch_sub(1, Ordering::SeqCst);
+    if before == DIE_WHEN_STARTED | 1 {
+        // The signal came while this (the last) command started: act on it now.
+        kill_group_and_exit(SIGNAL.load(Ordering::SeqCst));
     }
     spawned
 }
