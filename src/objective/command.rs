@@ -576,6 +576,25 @@ mod tests {
     }
 
     #[test]
+    fn commands_started_from_several_threads_at_once_all_finish() {
+        // The start guard must never take concurrent starts for a signal (which would end
+        // this whole process).
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    (0..15)
+                        .map(|_| eval("echo 1", None, None).0.result)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for t in threads {
+            let results = t.join().expect("thread");
+            assert!(results.iter().all(|r| *r == Some(1.0)), "{results:?}");
+        }
+    }
+
+    #[test]
     fn the_earlier_of_timeout_and_deadline_limits_an_evaluation() {
         let s = Duration::from_secs;
         assert_eq!(effective_limit(None, None), (None, false));
