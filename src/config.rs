@@ -905,7 +905,7 @@ impl Validator<'_> {
     }
 
     fn compute(&self, c: &RawCompute, objective: &ObjectiveKind) -> Result<Compute, ConfigError> {
-        let processes = c.processes.unwrap_or(2);
+        let processes = c.processes.unwrap_or(Compute::default().processes);
         if processes == 0 || processes > MAX_PROCESSES {
             return Err(self.err(
                 None,
