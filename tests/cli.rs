@@ -399,15 +399,7 @@ fn kill_9_of_the_master_loses_nothing_and_resume_finishes() {
         .spawn()
         .unwrap();
     let results = tmp.path().join("exp/results.csv");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::fs::read_to_string(&results)
-        .map(|s| s.lines().count())
-        .unwrap_or(0)
-        < 50
-    {
-        assert!(Instant::now() < deadline, "no progress");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_rows(&results, 49, Duration::from_secs(30));
     let master = child.id() as i32;
     let workers = children_of(master);
     assert_eq!(workers.len(), 2, "two worker processes");
@@ -418,11 +410,11 @@ fn kill_9_of_the_master_loses_nothing_and_resume_finishes() {
     .unwrap();
     child.wait().unwrap();
     // The workers follow their master within seconds.
-    let gone = Instant::now() + Duration::from_secs(5);
-    while workers.iter().any(|w| alive(*w)) {
-        assert!(Instant::now() < gone, "workers outlived the master");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        Duration::from_secs(5),
+        "workers outlived the master",
+        || !workers.iter().any(|w| alive(*w)),
+    );
     let before = rows(&results);
     assert!(before.len() < 400);
     let out = run(&[
@@ -587,14 +579,11 @@ x = { random = [1, 9] }
         tmp.path().join("exp/worker_out/000000/pid"),
         tmp.path().join("exp/worker_out/000001/pid"),
     ];
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !pidfiles
-        .iter()
-        .all(|p| std::fs::read_to_string(p).is_ok_and(|s| s.ends_with('\n')))
-    {
-        assert!(Instant::now() < deadline, "objectives did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(Duration::from_secs(20), "objectives did not start", || {
+        pidfiles
+            .iter()
+            .all(|p| std::fs::read_to_string(p).is_ok_and(|s| s.ends_with('\n')))
+    });
     let pids: Vec<i32> = pidfiles
         .iter()
         .map(|p| std::fs::read_to_string(p).unwrap().trim().parse().unwrap())
@@ -606,21 +595,16 @@ x = { random = [1, 9] }
     )
     .unwrap();
     child.wait().unwrap();
-    let gone = Instant::now() + Duration::from_secs(5);
-    loop {
-        let groups_alive = pids.iter().any(|&pg| {
-            nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pg), None).is_ok()
-                && group_has_live_member(pg)
-        });
-        if !groups_alive {
-            break;
-        }
-        assert!(
-            Instant::now() < gone,
-            "objective processes outlived the master"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        Duration::from_secs(5),
+        "objective processes outlived the master",
+        || {
+            !pids.iter().any(|&pg| {
+                nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pg), None).is_ok()
+                    && group_has_live_member(pg)
+            })
+        },
+    );
 }
 
 /// Whether some non-zombie process has process group `pg`.

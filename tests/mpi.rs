@@ -2,6 +2,8 @@
 //! and 5 ranks on this machine (oversubscribed). Skipped, with a message, when `mpirun` is
 //! not installed.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -317,21 +319,6 @@ fn processes_with_mpi_and_bad_configs_exit_2_on_every_rank() {
     );
 }
 
-/// Waits until results.csv holds at least `n` rows.
-fn wait_rows(dir: &Path, n: usize, limit: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        let lines = std::fs::read_to_string(dir.join("results.csv"))
-            .map(|s| s.lines().count())
-            .unwrap_or(0);
-        if lines > n {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("fewer than {n} rows after {limit:?}");
-}
-
 /// Starts `first`, kills it with SIGKILL once some rows exist, resumes with `second`.
 fn kill_and_resume(first: Command, second: Command, dir: &Path, total: usize) {
     let mut first = first;
@@ -340,7 +327,7 @@ fn kill_and_resume(first: Command, second: Command, dir: &Path, total: usize) {
         .stderr(Stdio::null())
         .spawn()
         .expect("start");
-    wait_rows(dir, 10, Duration::from_secs(60));
+    common::wait_for_rows(&dir.join("results.csv"), 10, Duration::from_secs(60));
     child.kill().expect("kill");
     child.wait().expect("wait");
     let partial = rows(dir).len();
@@ -468,7 +455,7 @@ fn a_killed_worker_rank_takes_the_job_down_and_the_experiment_resumes() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start");
-    wait_rows(&dir, 10, Duration::from_secs(60));
+    common::wait_for_rows(&dir.join("results.csv"), 10, Duration::from_secs(60));
     let ranks = ranks_of(child.id());
     let (worker, _) = *ranks
         .iter()
@@ -485,13 +472,9 @@ fn a_killed_worker_rank_takes_the_job_down_and_the_experiment_resumes() {
         "the job ends with an error when a rank dies"
     );
     // Every rank is gone (a zombie counts as gone), so nothing keeps evaluating.
-    let gone = Instant::now() + Duration::from_secs(10);
-    while ranks.iter().any(|(pid, _)| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
-    }) {
-        assert!(Instant::now() < gone, "ranks outlived the job");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until(Duration::from_secs(10), "ranks outlived the job", || {
+        !ranks.iter().any(|(pid, _)| common::alive(*pid))
+    });
     let out = run(hpo(&[
         "run",
         dir.to_str().expect("path"),

@@ -10,21 +10,6 @@ use rand::{Rng, SeedableRng};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn wait_for_rows(results: &Path, n: usize, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    while std::fs::read_to_string(results)
-        .map(|s| s.lines().count().saturating_sub(1))
-        .unwrap_or(0)
-        < n
-    {
-        assert!(
-            Instant::now() < deadline,
-            "fewer than {n} rows after {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// Random sets and a Bayesian block, so kills land before the first result, mid-run, while
 /// writing and during suggestions.
 fn chaos_config() -> String {
@@ -75,14 +60,11 @@ fn chaos_kill_9_of_the_master_twenty_times_then_resume() {
             kills += 1;
         }
         let status = child.wait().unwrap();
-        let gone = Instant::now() + Duration::from_secs(5);
-        while workers.iter().any(|w| alive(*w)) {
-            assert!(
-                Instant::now() < gone,
-                "round {round}: workers outlived their master"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_until(
+            Duration::from_secs(5),
+            &format!("round {round}: workers outlived their master"),
+            || !workers.iter().any(|w| alive(*w)),
+        );
         // Every row on disk is whole except perhaps a torn last line, and no index repeats.
         if let Ok(text) = std::fs::read_to_string(&results) {
             let mut seen = std::collections::HashSet::new();
@@ -562,13 +544,9 @@ x = { random = [1, 9] }
         tmp.path().join("exp/worker_out/000000/started-0"),
         tmp.path().join("exp/worker_out/000001/started-1"),
     ];
-    while !marks.iter().all(|m| m.exists()) {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "objectives did not start"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(Duration::from_secs(20), "objectives did not start", || {
+        marks.iter().all(|m| m.exists())
+    });
     let pid = Pid::from_raw(child.id() as i32);
     kill(pid, Signal::SIGINT).unwrap();
     std::thread::sleep(Duration::from_millis(200));

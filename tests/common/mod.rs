@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 pub fn hpo() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_hpo"));
@@ -97,4 +98,23 @@ pub fn children_of(pid: i32) -> Vec<i32> {
 /// Whether process `pid` still runs (a zombie counts as gone).
 pub fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+/// Polls `ready` every 10 ms; fails the test, saying `what`, when `limit` passes first.
+pub fn wait_until(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what} (after {limit:?})");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits until the results table `results` holds at least `n` rows.
+pub fn wait_for_rows(results: &Path, n: usize, limit: Duration) {
+    wait_until(limit, &format!("fewer than {n} rows"), || {
+        std::fs::read_to_string(results)
+            .map(|s| s.lines().count().saturating_sub(1))
+            .unwrap_or(0)
+            >= n
+    });
 }
