@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, the real binary end to end on the local pool and under
-# mpirun. HPO_TEST_SLURM=1 adds the test against a real Slurm (it installs and starts one).
+# mpirun. HPO_TEST_SLURM=1 adds the tests against a real Slurm (they install and start one:
+# a one-node cluster, then a three-node cluster built from Linux namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ cargo test --no-fail-fast
 
 if [ "${HPO_TEST_SLURM:-0}" = 1 ] && [ -x tests/slurm/run.sh ]; then
     tests/slurm/run.sh
+    tests/slurm/nodes.sh
 fi
 
 if [ "${HPO_TEST_SUITE:-0}" = 1 ]; then

@@ -26,171 +26,49 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 START=$SECONDS
+TEST=slurm-test
+source tests/slurm/lib.sh
 
-say() { echo "slurm-test: $*"; }
-skip() { echo "SKIP: $*"; }
-fail() {
-    echo "slurm-test: FAIL: $*" >&2
-    exit 1
-}
-# The private cluster itself cannot run on this machine (a container without the rights the
-# daemons need, say): nothing of hpo was tested, so skip loudly with the daemons' own words.
-cannot_start() {
-    skip "$* (the private Slurm cluster cannot run here; hpo's Slurm integration is unchecked)"
-    tail -n 15 "$T"/log/*.log 2>/dev/null || true
-    exit 0
-}
-
-if [ "$(id -u)" -ne 0 ]; then
-    skip "the Slurm test needs root (it starts munged, slurmctld and slurmd)"
-    exit 0
-fi
-
-# --- Slurm ------------------------------------------------------------------------------
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null ||
-    ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
-    say "installing Slurm and munge (Debian packages)"
-    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null; }; then
-        skip "Slurm is not installed and could not be installed (apt-get failed)"
-        exit 0
-    fi
-fi
-
-# --- hpo ----------------------------------------------------------------------------------
+need_root
+install_slurm
 # HPO_TEST_BIN: an hpo binary to test instead of building one (cargo build, or --release
 # with HPO_TEST_PROFILE=release). HPO_TEST_PARTS: which of the parts 1-5 to run (all).
-if [ -n "${HPO_TEST_BIN:-}" ]; then
-    HPO=$(realpath "$HPO_TEST_BIN")
-else
-    profile=${HPO_TEST_PROFILE:-debug}
-    if [ "$profile" = release ]; then
-        cargo build --release --quiet
-    else
-        cargo build --quiet
-    fi
-    HPO=$ROOT/target/$profile/hpo
-fi
-[ -x "$HPO" ] || fail "no binary at $HPO"
+build_hpo
 PARTS=${HPO_TEST_PARTS:-1 2 3 4 5}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 # --- a private cluster under a temporary folder, always torn down -------------------------
-T=$(mktemp -d /tmp/hpo-slurm-test.XXXXXX)
-chmod 755 "$T"
-export SLURM_CONF=$T/etc/slurm.conf
-pids_of() { cat "$@" 2>/dev/null | tr -dc '0-9\n' || true; }
-
-teardown() {
-    local rc=$?
-    set +e
-    trap - EXIT INT TERM
-    if [ -s "$T/slurmctld.pid" ]; then
-        # Cancel every job of this private cluster and give their processes time to go.
-        scancel --quiet --full --signal=KILL --user=root 2>/dev/null
-        scancel --quiet --user=root 2>/dev/null
-        for _ in $(seq 1 20); do
-            [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
-            sleep 0.5
-        done
-    fi
-    for f in slurmd.pid slurmctld.pid munge/munged.pid; do
-        for pid in $(pids_of "$T/$f"); do kill -TERM "$pid" 2>/dev/null; done
-    done
-    sleep 1
-    for f in slurmd.pid slurmctld.pid munge/munged.pid; do
-        for pid in $(pids_of "$T/$f"); do kill -KILL "$pid" 2>/dev/null; done
-    done
-    # Anything still running out of this test's folder (job steps, hpo, objectives).
-    for p in /proc/[0-9]*; do
-        pid=${p#/proc/}
-        [ "$pid" = $$ ] && continue
-        if [[ "$(readlink "$p/cwd" 2>/dev/null)" == "$T"* ]] ||
-            { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF "$T"; then
-            kill -KILL "$pid" 2>/dev/null
-        fi
-    done
-    if [ "$rc" -ne 0 ] && [ -d "$T/log" ]; then
-        echo "--- last lines of the Slurm logs ---" >&2
-        tail -n 15 "$T"/log/*.log >&2
-    fi
-    rm -rf "$T"
-    echo "slurm-test: torn down after $((SECONDS - START)) s (exit $rc)"
-    exit "$rc"
-}
-trap teardown EXIT
-trap 'exit 130' INT TERM
-
-mkdir -p "$T"/{etc,state,spool,log,dev,work,munge/key,munge/run}
-chmod 700 "$T/munge/key"
-chmod 755 "$T/munge/run"
-dd if=/dev/urandom of="$T/munge/key/munge.key" bs=1024 count=1 status=none
-chmod 400 "$T/munge/key/munge.key"
-munged --force --socket="$T/munge/run/munge.socket.2" --key-file="$T/munge/key/munge.key" \
-    --pid-file="$T/munge/munged.pid" --seed-file="$T/munge/seed" \
-    --log-file="$T/log/munged.log" || cannot_start "munged did not start"
-
-# Two fake GPUs: character devices (like /dev/null) that gres.conf names.
-gpus=0
-if mknod "$T/dev/nvidia0" c 1 3 2>/dev/null && mknod "$T/dev/nvidia1" c 1 3 2>/dev/null; then
-    gpus=2
-else
-    skip "cannot mknod fake GPU devices here; GPU layouts are not checked"
-fi
+make_folder slurm-test
+start_munge
+make_gpus
+[ "$GPUS" = 2 ] || skip "cannot mknod fake GPU devices here; GPU layouts are not checked"
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 host=$(hostname -s)
-CRED_EXPIRE=10
 ctld_port=$(free_port)
 slurmd_port=$(free_port)
 gres_node=""
-[ "$gpus" = 2 ] && gres_node="Gres=gpu:2"
-cat >"$SLURM_CONF" <<EOF
+[ "$GPUS" = 2 ] && gres_node="Gres=gpu:2"
+{
+    common_conf
+    cat <<EOF
 ClusterName=hpotest
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-# cred_expire: how long slurmd refuses a job id it was told to kill, and so how long Slurm
-# holds a requeued job back before it may start again (default 120 s; part 3 waits for it).
-AuthInfo=socket=$T/munge/run/munge.socket.2,cred_expire=$CRED_EXPIRE
-CredType=cred/munge
-StateSaveLocation=$T/state
 SlurmdSpoolDir=$T/spool/slurmd.%n
-SlurmctldPidFile=$T/slurmctld.pid
-SlurmdPidFile=$T/slurmd.pid
-SlurmctldLogFile=$T/log/slurmctld.log
+SlurmdPidFile=$T/run/slurmd.pid
 SlurmdLogFile=$T/log/slurmd.log
-SlurmctldDebug=info
-SlurmdDebug=info
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
-MpiDefault=none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-SchedulerType=sched/backfill
-SchedulerParameters=batch_sched_delay=0,bf_interval=1,sched_min_interval=0,sched_interval=1
-EnforcePartLimits=ALL
-SlurmdParameters=config_overrides
-ReturnToService=2
-JobRequeue=1
-KillWait=5
-MinJobAge=600
-InactiveLimit=0
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-JobCompType=jobcomp/none
-PlugStackConfig=$T/etc/plugstack.conf
-GresTypes=gpu
 NodeName=$host NodeAddr=127.0.0.1 CPUs=16 Boards=1 SocketsPerBoard=1 CoresPerSocket=16 ThreadsPerCore=1 RealMemory=16000 $gres_node State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
+} >"$SLURM_CONF"
 : >"$T/etc/plugstack.conf"
-if [ "$gpus" = 2 ]; then
+if [ "$GPUS" = 2 ]; then
     echo "NodeName=$host Name=gpu File=$T/dev/nvidia[0-1]" >"$T/etc/gres.conf"
 else
     : >"$T/etc/gres.conf"
@@ -207,45 +85,10 @@ done
 say "Slurm $(sinfo --version | awk '{print $2}') up on $host after $((SECONDS - START)) s"
 
 # --- helpers ------------------------------------------------------------------------------
-W=$T/work
-job_field() { scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
-
-# Waits for a job to end; prints its final state. Polls scontrol (sbatch --wait polls slowly
-# and says 0 for a job cancelled while pending).
-wait_job() {
-    local id=$1 limit=${2:-120} state=""
-    for _ in $(seq 1 $((limit * 2))); do
-        state=$(job_field "$id" JobState)
-        case $state in
-            COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | PREEMPTED | BOOT_FAIL | DEADLINE)
-                echo "$state"
-                return 0
-                ;;
-        esac
-        sleep 0.5
-    done
-    echo "still ${state:-unknown} after ${limit} s" >&2
-    scontrol show job "$id" >&2 || true
-    return 1
-}
-
-# Polls until `cond` (a shell command) holds, up to `limit` seconds.
-wait_for() {
-    local limit=$1
-    shift
-    for _ in $(seq 1 $((limit * 4))); do
-        if eval "$@"; then return 0; fi
-        sleep 0.25
-    done
-    return 1
-}
-
 # The heterogeneous template, small: one node, this partition, little memory.
 sed -e 's/--nodes=4 /--nodes=1 /' -e 's/--partition=gpu /--partition=debug /' \
     -e 's/--time=12:00:00/--time=5/' \
     -e 's/--mem-per-cpu=[0-9]*G/--mem-per-cpu=100M/' slurm/gpu-nodes.sbatch >"$W/gpu-nodes.sbatch"
-
-submit() { sbatch --parsable --chdir="$W" --export=ALL,HPO="$HPO",HPO_HOME="$ROOT" "$@" | cut -d';' -f1; }
 
 # An experiment whose objective writes what its worker was given, then sleeps.
 experiment() { # NAME SETS SLEEP_S
@@ -269,25 +112,6 @@ x = { random = [0, 1], round = 4 }
 provide_worker_path = true
 EOF
 }
-
-# Every index 0..n-1 exactly once in the experiment's results.csv, all ok.
-check_table() { # NAME N
-    local csv=$W/runs/$1/results.csv
-    [ -f "$csv" ] || fail "$1: no results.csv"
-    python3 - "$csv" "$2" <<'EOF' || fail "$1: results table is wrong"
-import csv, sys, collections
-rows = list(csv.DictReader(open(sys.argv[1])))
-n = int(sys.argv[2])
-count = collections.Counter(int(r["index"]) for r in rows)
-bad = {i: count[i] for i in range(n) if count[i] != 1}
-extra = [i for i in count if i >= n]
-status = collections.Counter(r["status"] for r in rows)
-if bad or extra or status["ok"] != n:
-    print(f"indices not exactly once: {bad}, extra: {extra}, statuses: {dict(status)}")
-    sys.exit(1)
-EOF
-}
-rows_of() { python3 -c 'import csv,sys; print(sum(1 for _ in csv.DictReader(open(sys.argv[1]))))' "$1" 2>/dev/null || echo 0; }
 
 if part 1; then
 # --- 1. cpu.sbatch on the local pool ------------------------------------------------------
@@ -378,7 +202,7 @@ cpus=$(sed -n 's/^Cpus_allowed_list:\s*//p' /proc/self/status)
 echo "rank=${SLURM_PROCID:-?} node=${SLURMD_NODENAME:-?} gpu=${CUDA_VISIBLE_DEVICES:-none} cpus_per_task=${SLURM_CPUS_PER_TASK:-?} affinity=$cpus" >>"$LAYOUT"
 EOF
 chmod +x "$W/standin.sh"
-if [ "$gpus" = 2 ]; then
+if [ "$GPUS" = 2 ]; then
     # (a) one node: 1 master + 2 workers, every task sees the node's 2 GPUs.
     id=$(submit --partition=debug --time=5 --ntasks=3 --cpus-per-task=2 --gres=gpu:2 --mem-per-cpu=100M \
         --output="$W/gpu1-%j.out" --export=ALL,HPO="$W/standin.sh",HPO_HOME="$ROOT",LAYOUT="$W/gpu1.txt" \
@@ -400,7 +224,7 @@ if [ "$gpus" = 2 ]; then
     printf 'rank=%s node=%s gpu=0,1 cpus_per_task=4\n' 0 "$host" 1 "$host" 2 "$host" |
         diff - "$W/gpu2.sorted" >&2 || fail "gpu-nodes.sbatch: unexpected layout"
     say "4b. gpu-nodes.sbatch: rank 0 (master) + 2 workers on the first node, 4 cores per task, GPUs 0,1 visible (worker slot i takes element i)"
-    skip "core binding (--cpu-bind=cores) is not checked: this node advertises 16 CPUs on $(nproc) real ones and runs TaskPlugin=task/none"
+    skip "core binding (--cpu-bind=cores) is not checked on this one-node cluster (16 CPUs advertised on $(nproc) real ones, TaskPlugin=task/none); tests/slurm/nodes.sh checks it per node with task/affinity"
 fi
 
 fi
@@ -435,7 +259,7 @@ EOF
 fi
 if [ "$mpi" != yes ]; then
     skip "hpo has no MPI back end yet (mpirun -np 2 hpo run did not give rows with an MPI rank); the MPI templates were checked with a stand-in only"
-elif [ "$gpus" != 2 ]; then
+elif [ "$GPUS" != 2 ]; then
     skip "no fake GPUs: the MPI GPU templates are not run"
 else
     # Every set once; ranks 1 and 2 (the master, rank 0, never evaluates) on this node, each
@@ -515,6 +339,6 @@ fi
 fi
 
 # (debugging: HPO_TEST_PARTS=hold keeps the cluster up for 10 minutes; SLURM_CONF=$T/etc/slurm.conf)
-if part hold; then say "holding: export SLURM_CONF=$SLURM_CONF"; sleep 600 & wait $!; fi
+if part hold; then say "holding: export SLURM_CONF=$SLURM_CONF"; hold; fi
 
 say "all Slurm checks passed in $((SECONDS - START)) s"
