@@ -870,7 +870,7 @@ impl Validator<'_> {
                         }
                     }
                 }
-                if crate::objective::command::find_program(&argv[0], config_dir).is_none() {
+                if crate::sys::find_program(&argv[0], config_dir).is_none() {
                     return Err(self.err(
                         None,
                         "objective.command",

@@ -25,16 +25,18 @@ pub mod experiment;
 pub mod gp;
 pub mod launch;
 pub mod master;
+mod messages;
 pub mod monitor;
 pub mod objective;
 pub mod plot;
 pub mod schedule;
 pub mod slurm;
 pub mod space;
+pub mod sys;
 pub mod worker;
 
-pub use launch::hostname;
 pub use space::{Params, Value};
+pub use sys::hostname;
 
 /// The `hpo` command line with a Rust function as the objective (for configurations with
 /// `[objective] custom = true`): `fn main() -> ExitCode { hpo::main_with(|p| p.f64("x").unwrap_or(0.0).powi(2)) }`.

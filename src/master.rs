@@ -9,6 +9,7 @@ use crate::backend::{
 use crate::config::Experiment;
 use crate::experiment::status::{self, LiveStatus, RunningSet};
 use crate::experiment::{Journal, JournalError, ResultRow};
+use crate::messages::note;
 use crate::monitor::{Observer, Progress};
 use crate::objective::{Outcome, Status};
 use crate::schedule::{Disposition, Rules, Scheduler, Termination};
@@ -208,8 +209,8 @@ pub fn run_master(
     let result = master.run();
     master.write_status(true);
     if master.cut_off > 0 {
-        eprintln!(
-            "hpo: {} evaluation(s) were cut off by the end of the job; they have no row and run again when this experiment is resumed",
+        note!(
+            "{} evaluation(s) were cut off by the end of the job; they have no row and run again when this experiment is resumed",
             master.cut_off
         );
     }
@@ -280,14 +281,14 @@ impl Master<'_> {
             self.termination.get_or_insert(why);
             let running = self.sched.running().count();
             if running > 0 {
-                eprintln!(
-                    "hpo: stopping: no new sets; waiting for {running} running evaluation(s) (SIGINT or SIGTERM again aborts them)"
+                note!(
+                    "stopping: no new sets; waiting for {running} running evaluation(s) (SIGINT or SIGTERM again aborts them)"
                 );
             }
         }
         if requests >= 2 && !self.aborted {
             self.aborted = true;
-            eprintln!("hpo: aborting the running evaluations; they run again on resume");
+            note!("aborting the running evaluations; they run again on resume");
             // An MPI abort ends this process too: every written row must be durable first.
             let _ = self.journal.sync();
             self.transport.abort();
@@ -302,8 +303,8 @@ impl Master<'_> {
             if left <= margin && !self.sched.is_stopped() {
                 self.sched.stop();
                 self.termination.get_or_insert(Termination::Deadline);
-                eprintln!(
-                    "hpo: the job ends in {left:.0} s: no new sets (running ones finish or are cut off at the end)"
+                note!(
+                    "the job ends in {left:.0} s: no new sets (running ones finish or are cut off at the end)"
                 );
             }
         }
@@ -379,7 +380,7 @@ impl Master<'_> {
             pid: std::process::id(),
             backend: self.transport.name().into(),
             workers: self.transport.workers(),
-            host: crate::hostname(),
+            host: crate::sys::hostname(),
             started: time(SystemTime::now() - self.progress.started.elapsed()),
             updated: time(SystemTime::now()),
             total: self.table.len(),
@@ -457,7 +458,7 @@ impl Master<'_> {
                         None => self.sched.unfinished(w, index),
                     }
                 }
-                eprintln!("hpo: worker {} lost: {why}", w + 1);
+                note!("worker {} lost: {why}", w + 1);
                 if self.sched.alive_workers() == 0 && self.sched.todo_len() > 0 {
                     self.sched.stop();
                     self.termination.get_or_insert(Termination::NoWorkers);

@@ -1,7 +1,6 @@
 //! `hpo plot DIR [--only NAME]...`: draws the plots of an experiment into `DIR/plots/` (PNG and
 //! SVG), from its stored results only; safe to run while the experiment runs.
 
-use crate::launch::UsageError;
 use crate::plot::{self, PlotOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,22 +54,8 @@ impl PlotArgs {
 }
 
 pub fn run(args: PlotArgs) -> anyhow::Result<ExitCode> {
-    if !crate::experiment::is_experiment(&args.dir) {
-        return Err(UsageError(format!(
-            "{} is not an experiment folder (no {})",
-            args.dir.display(),
-            crate::experiment::CONFIG_FILE
-        ))
-        .into());
-    }
-    let written =
-        plot::render(&args.dir, &args.only, &args.options()).map_err(|e| -> anyhow::Error {
-            if e.is_usage() {
-                UsageError(e.to_string()).into()
-            } else {
-                e.into()
-            }
-        })?;
+    super::error::require_experiment(&args.dir)?;
+    let written = plot::render(&args.dir, &args.only, &args.options())?;
     for path in &written {
         println!("{}", path.display());
     }

@@ -2,7 +2,6 @@
 //! sets, the failures and every plot as inline SVG. It opens from disk with no network.
 
 use crate::experiment::ResultRow;
-use crate::launch::UsageError;
 use crate::monitor::status::{self, StatusReport, human_secs};
 use crate::objective::Status;
 use crate::plot::{self, PLOTS, PlotData, PlotOptions};
@@ -35,13 +34,7 @@ fn esc(s: &str) -> String {
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let (summary, _exp, _) = super::status::gather(&args.dir)?;
-    let data = PlotData::load(&args.dir).map_err(|e| -> anyhow::Error {
-        if e.is_usage() {
-            UsageError(e.to_string()).into()
-        } else {
-            e.into()
-        }
-    })?;
+    let data = PlotData::load(&args.dir)?;
     let html = render(&summary, &data, &PlotOptions::default())?;
     let path = args.output.unwrap_or_else(|| args.dir.join(REPORT_FILE));
     let tmp = path.with_extension("html.tmp");

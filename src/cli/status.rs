@@ -3,7 +3,6 @@
 
 use crate::config::Experiment;
 use crate::experiment::{self, Lock, ResultRow, journal, status};
-use crate::launch::UsageError;
 use crate::monitor::status::{StatusReport, human_secs, summarize};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,15 +19,8 @@ pub struct StatusArgs {
 
 /// Reads an experiment folder (read-only) and summarizes it.
 pub(crate) fn gather(dir: &Path) -> anyhow::Result<(StatusReport, Experiment, Vec<ResultRow>)> {
-    if !experiment::is_experiment(dir) {
-        return Err(UsageError(format!(
-            "{} is not an experiment folder (no {})",
-            dir.display(),
-            experiment::CONFIG_FILE
-        ))
-        .into());
-    }
-    let exp = experiment::load_stored(dir).map_err(|e| UsageError(e.to_string()))?;
+    super::error::require_experiment(dir)?;
+    let exp = experiment::load_stored(dir)?;
     let (rows, _) = journal::read_results(&dir.join(experiment::RESULTS_FILE), &exp.space)?;
     let total: usize = exp.space.blocks.iter().map(|b| b.count).sum();
     // The live view counts only while a run holds the folder (a killed master leaves it behind).

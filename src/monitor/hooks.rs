@@ -16,8 +16,9 @@
 use super::{Observer, Progress};
 use crate::config::Experiment;
 use crate::experiment::ResultRow;
-use crate::objective::command::find_program;
+use crate::messages::note;
 use crate::schedule::Termination;
+use crate::sys::find_program;
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -70,7 +71,7 @@ pub fn observers(exp: &Experiment) -> Result<Vec<Box<dyn Observer>>, HookError> 
                 Err(e) => {
                     let e = e.to_string();
                     if e != last_error {
-                        eprintln!("hpo: monitor: the plots could not be drawn: {e}");
+                        note!("monitor: the plots could not be drawn: {e}");
                         last_error = e;
                     }
                 }
@@ -244,8 +245,8 @@ impl Observer for PlotHook {
             self.runner.poke();
         }
         if !self.runner.finish(PLOT_GRACE) {
-            eprintln!(
-                "hpo: monitor: the plots were still being drawn {} s after the end; left unfinished",
+            note!(
+                "monitor: the plots were still being drawn {} s after the end; left unfinished",
                 PLOT_GRACE.as_secs()
             );
         }
@@ -298,8 +299,8 @@ impl CommandHook {
                     if let Err(why) = ok {
                         q.failures += 1;
                         if q.failures == 1 {
-                            eprintln!(
-                                "hpo: monitor: the on_result command {why} (its output is in {})",
+                            note!(
+                                "monitor: the on_result command {why} (its output is in {})",
                                 dir.join(HOOK_LOG).display()
                             );
                         }
@@ -354,8 +355,8 @@ impl CommandHook {
                 q.abandon = true;
                 let left_over = q.rows.len() + 1;
                 cv.notify_all();
-                eprintln!(
-                    "hpo: monitor: the on_result command was still busy {:.0} s after the end; {left_over} row(s) not delivered",
+                note!(
+                    "monitor: the on_result command was still busy {:.0} s after the end; {left_over} row(s) not delivered",
                     self.grace.as_secs_f64()
                 );
                 break;
@@ -366,8 +367,8 @@ impl CommandHook {
                 .unwrap_or_else(|p| p.into_inner().0);
         }
         if q.dropped > 0 {
-            eprintln!(
-                "hpo: monitor: the on_result command fell behind; {} row(s) were dropped (queue of {QUEUE_CAP})",
+            note!(
+                "monitor: the on_result command fell behind; {} row(s) were dropped (queue of {QUEUE_CAP})",
                 q.dropped
             );
         }

@@ -6,6 +6,7 @@ pub mod hooks;
 pub mod status;
 
 use crate::experiment::ResultRow;
+use crate::messages::note;
 use crate::schedule::Termination;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -149,7 +150,7 @@ impl Observer for ProgressDisplay {
             }
             None if self.last_line.elapsed() >= Duration::from_secs(5) => {
                 self.last_line = Instant::now();
-                eprintln!("hpo: {}{}", p.line(), eta(p));
+                note!("{}{}", p.line(), eta(p));
             }
             None => {}
         }

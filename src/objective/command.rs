@@ -14,9 +14,10 @@
 use super::{EvalContext, Objective, Outcome, Status};
 use crate::config::ObjectiveSpec;
 use crate::space::Value;
+use crate::sys::find_program;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::mpsc;
@@ -138,24 +139,6 @@ fn substitute(arg: &str, lookup: &dyn Fn(&str) -> Option<String>, quote: bool) -
     }
     out.push_str(rest);
     out
-}
-
-/// Resolves a program the way the command objective runs it: a path with a `/` relative to
-/// the configuration's folder, a bare name on PATH.
-pub fn find_program(program: &str, config_dir: &Path) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        let p = config_dir.join(program);
-        return executable(&p).then_some(p);
-    }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join(program))
-        .find(|p| executable(p))
 }
 
 /// Arguments after the program that name a file beside the configuration by a relative path
