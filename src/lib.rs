@@ -1,7 +1,7 @@
 //! `hpo`: parallel hyperparameter search for clusters and workstations.
 //!
 //! The architecture, in the order a search runs:
-//! - [`config`]: the TOML file, validated into an [`config::Experiment`] before any work.
+//! - [`config`]: the TOML file, validated into a [`config::Definition`] before any work.
 //! - [`space`]: typed, ordered parameters, the blocks of sets that fill them, the drawn table.
 //! - [`experiment`]: the experiment folder (definition, table, results journal, lock), the only
 //!   state a resumed run or a monitor reads.
@@ -44,7 +44,7 @@ pub fn main_with<F>(objective: F) -> std::process::ExitCode
 where
     F: Fn(&Params) -> f64 + Clone + 'static,
 {
-    let factory = move |_: &config::Experiment| -> Box<dyn objective::Objective> {
+    let factory = move |_: &config::Definition| -> Box<dyn objective::Objective> {
         Box::new(objective::FnObjective(objective.clone()))
     };
     cli::main(Some(&factory))

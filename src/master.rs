@@ -2,11 +2,12 @@
 //! gather each result the moment it arrives, append it to the journal, and report it to the
 //! observers once it is durable. It never evaluates and never fits a model.
 
+use crate::acquisition::PendingRule;
 use crate::backend::{
     Done, Event, FromWorker, Observation, Pending, Task, ToWorker, Transport, TransportError,
     WorkerId, WorkerInfo,
 };
-use crate::config::Experiment;
+use crate::config::Definition;
 use crate::experiment::status::{self, LiveStatus, RunningSet};
 use crate::experiment::{Journal, JournalError, ResultRow};
 use crate::messages::note;
@@ -94,7 +95,7 @@ const SHORT_EVALUATION_S: f64 = 0.005;
 const QUEUE_DEPTH: usize = 16;
 
 struct Master<'a> {
-    exp: &'a Experiment,
+    exp: &'a Definition,
     table: &'a [SetSpec],
     journal: &'a mut Journal,
     transport: &'a mut dyn Transport,
@@ -125,7 +126,7 @@ struct Master<'a> {
 /// Runs the experiment's remaining sets on the transport's workers.
 #[allow(clippy::too_many_arguments)]
 pub fn run_master(
-    exp: &Experiment,
+    exp: &Definition,
     table: &[SetSpec],
     previous: &[ResultRow],
     journal: &mut Journal,
@@ -188,7 +189,7 @@ pub fn run_master(
             Rules {
                 retries: exp.objective.retries,
                 wait_for_all: exp.compute.bayesian_wait_for_all,
-                one_proposal_at_a_time: exp.bayesian.pending != "ignore",
+                one_proposal_at_a_time: exp.bayesian.pending != PendingRule::Ignore,
             },
         ),
         infos: vec![WorkerInfo::default(); k],

@@ -10,7 +10,7 @@ use crate::acquisition::{self, Problem};
 use crate::backend::{
     Done, FromWorker, Observation, Task, ToWorker, TransportError, WorkerInfo, WorkerLink,
 };
-use crate::config::Experiment;
+use crate::config::Definition;
 use crate::experiment::worker_dir;
 use crate::objective::{EvalContext, Objective, Outcome};
 use crate::space::{BayesColumns, Params, SetSpec, Value};
@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What a worker needs besides its link and objective.
 pub struct WorkerSetup {
-    pub experiment: Arc<Experiment>,
+    pub experiment: Arc<Definition>,
     pub table: Arc<Vec<SetSpec>>,
     pub info: WorkerInfo,
     /// Variables of the worker's binding, exported to command objectives.

@@ -27,7 +27,10 @@
 
 mod ei;
 mod encoding;
+pub mod options;
 mod qmc;
+
+pub use options::{Acquisition, BayesOptions, PendingRule};
 
 use crate::gp::lbfgs::{LbfgsOptions, minimize};
 use crate::gp::{self, FitOptions, Gp};
@@ -36,32 +39,8 @@ use encoding::{Encoder, key};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::time::Instant;
-
-/// The `[bayesian]` table of the configuration.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BayesOptions {
-    /// "ei" (expected improvement) or "lcb" (lower confidence bound).
-    pub acquisition: String,
-    /// Exploration weight of the lower confidence bound.
-    pub kappa: f64,
-    /// How running sets are taken into account: "kriging_believer", "constant_liar_min",
-    /// "constant_liar_mean", "constant_liar_max" or "ignore".
-    pub pending: String,
-}
-
-impl Default for BayesOptions {
-    fn default() -> Self {
-        BayesOptions {
-            acquisition: "ei".into(),
-            kappa: 2.0,
-            pending: "kriging_believer".into(),
-        }
-    }
-}
 
 /// What the suggestion is asked: points are in the dimensions' own units (a categorical
 /// dimension as the position of its choice).
@@ -88,14 +67,6 @@ pub enum SuggestError {
     Dimension { expected: usize, got: usize },
     #[error("{points} observed points but {results} results")]
     Length { points: usize, results: usize },
-    #[error("bayesian.{key} = \"{value}\" is not one of {expected}")]
-    UnknownOption {
-        key: &'static str,
-        value: String,
-        expected: &'static str,
-    },
-    #[error("bayesian.kappa = {kappa}: expected a number >= 0")]
-    Kappa { kappa: f64 },
 }
 
 /// Candidates of the global pass when the model is small; fewer for large models, where each
@@ -217,39 +188,11 @@ fn suggest_inner(
             results: problem.observed_y.len(),
         });
     }
-    let acquisition = match options.acquisition.as_str() {
-        "ei" => Acquisition::Ei,
-        "lcb" if options.kappa.is_finite() && options.kappa >= 0.0 => {
-            Acquisition::Lcb(options.kappa)
-        }
-        "lcb" => {
-            return Err(SuggestError::Kappa {
-                kappa: options.kappa,
-            });
-        }
-        other => {
-            return Err(SuggestError::UnknownOption {
-                key: "acquisition",
-                value: other.into(),
-                expected: "\"ei\", \"lcb\"",
-            });
-        }
+    let acquisition = match options.acquisition {
+        Acquisition::Ei => Rule::Ei,
+        Acquisition::Lcb => Rule::Lcb(options.kappa),
     };
-    let pending_rule = match options.pending.as_str() {
-        "kriging_believer" => Pending::Believer,
-        "constant_liar_min" => Pending::Liar(Lie::Min),
-        "constant_liar_mean" => Pending::Liar(Lie::Mean),
-        "constant_liar_max" => Pending::Liar(Lie::Max),
-        "ignore" => Pending::Ignore,
-        other => {
-            return Err(SuggestError::UnknownOption {
-                key: "pending",
-                value: other.into(),
-                expected: "\"kriging_believer\", \"constant_liar_min\", \"constant_liar_mean\", \
-                           \"constant_liar_max\", \"ignore\"",
-            });
-        }
-    };
+    let pending_rule = options.pending;
     if dims.is_empty() {
         return Ok(Suggestion {
             x: Vec::new(),
@@ -344,7 +287,7 @@ fn suggest_inner(
 
     // 3. Pending points with believed results.
     let mut note_pending = String::new();
-    let model = if pending.is_empty() || matches!(pending_rule, Pending::Ignore) {
+    let model = if pending.is_empty() || pending_rule == PendingRule::Ignore {
         model
     } else {
         let mut xp = Array2::<f64>::zeros((pending.len(), width));
@@ -353,18 +296,19 @@ fn suggest_inner(
                 enc.encode(p, r);
             }
         }
+        let yv = model.targets();
         let believed: Vec<f64> = match pending_rule {
-            Pending::Believer => model.predict(xp.view()).0,
-            Pending::Liar(lie) => {
-                let yv = &y_of(&model);
-                let v = match lie {
-                    Lie::Min => yv.iter().copied().fold(f64::INFINITY, f64::min),
-                    Lie::Max => yv.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                    Lie::Mean => yv.iter().sum::<f64>() / yv.len() as f64,
-                };
-                vec![v; pending.len()]
+            PendingRule::KrigingBeliever => model.predict(xp.view()).0,
+            PendingRule::ConstantLiarMin => {
+                vec![yv.iter().copied().fold(f64::INFINITY, f64::min); pending.len()]
             }
-            Pending::Ignore => Vec::new(),
+            PendingRule::ConstantLiarMax => {
+                vec![yv.iter().copied().fold(f64::NEG_INFINITY, f64::max); pending.len()]
+            }
+            PendingRule::ConstantLiarMean => {
+                vec![yv.iter().sum::<f64>() / yv.len() as f64; pending.len()]
+            }
+            PendingRule::Ignore => Vec::new(),
         };
         match model.extend(xp.view(), &believed) {
             Ok(m) => m,
@@ -504,13 +448,13 @@ fn suggest_inner(
 
     report.acquisition_s = clock.elapsed().as_secs_f64();
     let name = match acquisition {
-        Acquisition::Ei => "log-ei",
-        Acquisition::Lcb(_) => "lcb",
+        Rule::Ei => "log-ei",
+        Rule::Lcb(_) => "lcb",
     };
     let summary = format!(
         "gp: {n} points, {} pending ({}), hyperparameters fitted on {}{note_pending}",
         pending.len(),
-        options.pending,
+        options.pending.as_str(),
         fit.points
     );
     match pool.iter().find(|(_, f)| !taken.contains(&key(f))) {
@@ -532,34 +476,17 @@ fn suggest_inner(
     }
 }
 
-fn y_of(model: &Gp) -> Vec<f64> {
-    model.targets().to_vec()
-}
-
+/// The acquisition as scored: its kind, with the confidence bound's weight.
 #[derive(Clone, Copy, Debug)]
-enum Acquisition {
+enum Rule {
     Ei,
     Lcb(f64),
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Lie {
-    Min,
-    Mean,
-    Max,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Pending {
-    Believer,
-    Liar(Lie),
-    Ignore,
 }
 
 /// The acquisition to maximize on a conditioned model (normalized units).
 struct Scorer<'a> {
     model: &'a Gp,
-    acquisition: Acquisition,
+    acquisition: Rule,
     best: f64,
 }
 
@@ -567,8 +494,8 @@ impl Scorer<'_> {
     fn value(&self, mean: f64, var: f64) -> f64 {
         let sd = var.max(VAR_FLOOR).sqrt();
         match self.acquisition {
-            Acquisition::Ei => ei::log_ei(mean, sd, self.best).0,
-            Acquisition::Lcb(kappa) => kappa * sd - mean,
+            Rule::Ei => ei::log_ei(mean, sd, self.best).0,
+            Rule::Lcb(kappa) => kappa * sd - mean,
         }
     }
 
@@ -583,7 +510,7 @@ impl Scorer<'_> {
             .map(|v| if floored { 0.0 } else { v / (2.0 * sd) })
             .collect();
         match self.acquisition {
-            Acquisition::Ei => {
+            Rule::Ei => {
                 let (v, dm, ds) = ei::log_ei(p.mean, sd, self.best);
                 (
                     v,
@@ -594,7 +521,7 @@ impl Scorer<'_> {
                         .collect(),
                 )
             }
-            Acquisition::Lcb(kappa) => (
+            Rule::Lcb(kappa) => (
                 kappa * sd - p.mean,
                 p.dmean
                     .iter()

@@ -32,7 +32,6 @@ fn is_usage(err: &anyhow::Error) -> bool {
                 .is_some_and(ExperimentError::is_usage)
             || e.downcast_ref::<PlotError>()
                 .is_some_and(PlotError::is_usage)
-            || e.is::<crate::monitor::hooks::HookError>()
     })
 }
 

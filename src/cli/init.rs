@@ -1,5 +1,6 @@
 //! `hpo init CONFIG [--dir DIR]`: create the experiment folder and draw the table only.
 
+use crate::config::Programs;
 use crate::experiment;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ pub struct InitArgs {
 
 pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
     let (exp, exists) = experiment::resolve(&args.config, args.dir.as_deref())?;
+    Programs::find(&exp)?;
     if exists {
         println!(
             "{} already holds this experiment; nothing to do",

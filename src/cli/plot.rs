@@ -1,6 +1,7 @@
 //! `hpo plot DIR [--only NAME]...`: draws the plots of an experiment into `DIR/plots/` (PNG and
 //! SVG), from its stored results only; safe to run while the experiment runs.
 
+use crate::config::PlotName;
 use crate::plot::{self, PlotOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,9 +10,9 @@ use std::process::ExitCode;
 pub struct PlotArgs {
     /// The experiment folder.
     pub dir: PathBuf,
-    /// Only this plot (repeatable): plot_3d, result_evolution, worker_timeline, parameter_combination.
-    #[arg(long, value_name = "NAME")]
-    pub only: Vec<String>,
+    /// Only this plot (repeatable).
+    #[arg(long, value_name = "NAME", value_enum)]
+    pub only: Vec<PlotName>,
     /// plot_3d: the horizontal parameter (default: the first numeric one).
     #[arg(long)]
     pub x: Option<String>,

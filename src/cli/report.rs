@@ -1,10 +1,11 @@
 //! `hpo report DIR`: one self-contained HTML file, `DIR/report.html`, with the summary, the best
 //! sets, the failures and every plot as inline SVG. It opens from disk with no network.
 
+use crate::config::PlotName;
 use crate::experiment::ResultRow;
 use crate::monitor::status::{self, StatusReport, human_secs};
 use crate::objective::Status;
-use crate::plot::{self, PLOTS, PlotData, PlotOptions};
+use crate::plot::{self, PlotData, PlotOptions};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -195,7 +196,7 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
     }
 
     h.push_str("<h2>Plots</h2>\n");
-    for name in PLOTS {
+    for name in PlotName::ALL {
         let svg = plot::render_svg(data, name, options)?;
         // The XML declaration is not allowed inside HTML.
         let svg = match svg.find("<svg") {

@@ -1,7 +1,7 @@
 //! `hpo status DIR [--json]`: progress of an experiment, during or after a run, read from the
 //! folder alone (never changed by it). The computations are in [`crate::monitor::status`].
 
-use crate::config::Experiment;
+use crate::config::Definition;
 use crate::experiment::{self, Lock, ResultRow, journal, status};
 use crate::monitor::status::{StatusReport, human_secs, summarize};
 use std::path::{Path, PathBuf};
@@ -18,7 +18,7 @@ pub struct StatusArgs {
 }
 
 /// Reads an experiment folder (read-only) and summarizes it.
-pub(crate) fn gather(dir: &Path) -> anyhow::Result<(StatusReport, Experiment, Vec<ResultRow>)> {
+pub(crate) fn gather(dir: &Path) -> anyhow::Result<(StatusReport, Definition, Vec<ResultRow>)> {
     super::error::require_experiment(dir)?;
     let exp = experiment::load_stored(dir)?;
     let (rows, _) = journal::read_results(&dir.join(experiment::RESULTS_FILE), &exp.space)?;

@@ -14,12 +14,13 @@
 
 pub mod journal;
 mod lock;
+pub mod schema;
 pub mod status;
 
 pub use journal::{Journal, JournalError, Repair, ResultRow};
 pub use lock::{Lock, LockError};
 
-use crate::config::{ConfigError, Experiment};
+use crate::config::{ConfigError, Definition};
 use crate::space::{Cell, SetSpec, Space, draw_table};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -94,7 +95,7 @@ pub fn is_experiment(dir: &Path) -> bool {
 }
 
 /// Loads the definition stored in an experiment folder.
-pub fn load_stored(dir: &Path) -> Result<Experiment, ExperimentError> {
+pub fn load_stored(dir: &Path) -> Result<Definition, ExperimentError> {
     let config = dir.join(CONFIG_FILE);
     let source = std::fs::read_to_string(&config).map_err(io_err(&config))?;
     let meta_path = dir.join(META_FILE);
@@ -103,7 +104,7 @@ pub fn load_stored(dir: &Path) -> Result<Experiment, ExperimentError> {
         .and_then(|b| serde_json::from_slice::<Meta>(&b).ok())
         .map(|m| m.config_dir)
         .unwrap_or_else(|| dir.to_path_buf());
-    let mut exp = Experiment::parse(&source, &config, &config_dir)?;
+    let mut exp = Definition::parse(&source, &config, &config_dir)?;
     exp.dir = absolute(dir);
     Ok(exp)
 }
@@ -113,7 +114,7 @@ pub fn load_stored(dir: &Path) -> Result<Experiment, ExperimentError> {
 pub fn resolve(
     target: &Path,
     dir_override: Option<&Path>,
-) -> Result<(Experiment, bool), ExperimentError> {
+) -> Result<(Definition, bool), ExperimentError> {
     if target.is_dir() {
         if !is_experiment(target) {
             return Err(ExperimentError::NotAnExperiment {
@@ -122,7 +123,7 @@ pub fn resolve(
         }
         return Ok((load_stored(target)?, true));
     }
-    let mut exp = Experiment::load(target)?;
+    let mut exp = Definition::load(target)?;
     if let Some(d) = dir_override {
         exp.dir = absolute(d);
     }
@@ -134,10 +135,12 @@ pub fn resolve(
                 config: target.to_path_buf(),
             });
         }
-        // The compute and monitor sections of the configuration given now win.
+        // The compute and monitor sections of the configuration given now win, and later
+        // errors name that file.
         let mut stored = stored;
         stored.compute = exp.compute;
         stored.monitor = exp.monitor;
+        stored.file = exp.file;
         return Ok((stored, true));
     }
     if exp.dir.exists()
@@ -154,7 +157,7 @@ pub fn resolve(
 
 /// Creates the experiment folder with its definition and drawn table. The folder appears
 /// whole or not at all (written beside it, then renamed).
-pub fn create(exp: &Experiment) -> Result<Vec<SetSpec>, ExperimentError> {
+pub fn create(exp: &Definition) -> Result<Vec<SetSpec>, ExperimentError> {
     let table = draw_table(&exp.space, exp.seed)?;
     let dir = &exp.dir;
     let parent = dir

@@ -6,7 +6,7 @@ pub mod mpi;
 
 use crate::backend::WorkerInfo;
 use crate::backend::fork::ForkPool;
-use crate::config::{Experiment, ObjectiveKind};
+use crate::config::{Definition, ObjectiveKind, Programs};
 use crate::experiment::{self, Journal, Lock, Repair, journal};
 use crate::master::{self, MasterOptions, Summary};
 use crate::messages::{note, warning};
@@ -22,7 +22,7 @@ use std::time::Duration;
 pub use mpi::{MpiRole, run_mpi};
 
 /// Builds the objective inside each worker (after the fork, or on each MPI rank).
-pub type ObjectiveFactory<'a> = &'a dyn Fn(&Experiment) -> Box<dyn Objective>;
+pub type ObjectiveFactory<'a> = &'a dyn Fn(&Definition) -> Box<dyn Objective>;
 
 /// What the user asked for that cannot be launched (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -55,16 +55,19 @@ pub struct RunOptions {
     pub walltime: Option<Duration>,
 }
 
-/// A folder ready to run: definition, lock, drawn table and the rows already there.
+/// A folder ready to run: definition, the programs it names, lock, drawn table and the rows
+/// already there.
 pub struct Prepared {
-    pub experiment: Arc<Experiment>,
+    pub experiment: Arc<Definition>,
+    pub programs: Programs,
     pub table: Arc<Vec<SetSpec>>,
     pub rows: Vec<experiment::ResultRow>,
     pub lock: Lock,
 }
 
-/// Resolves `target` (a configuration or an experiment folder), creating the folder when it
-/// does not exist yet, and locks it.
+/// Resolves `target` (a configuration or an experiment folder), checks everything the run
+/// needs (the objective's kind, the programs it names), then creates the folder when it does
+/// not exist yet, and locks it.
 pub fn prepare(
     target: &Path,
     dir: Option<&Path>,
@@ -77,6 +80,7 @@ pub fn prepare(
         }
         .into());
     }
+    let programs = Programs::find(&exp)?;
     let created = if exists {
         None
     } else {
@@ -93,6 +97,7 @@ pub fn prepare(
     warn_files_left_behind(&exp);
     Ok(Prepared {
         experiment: Arc::new(exp),
+        programs,
         table: Arc::new(table),
         rows,
         lock,
@@ -101,7 +106,7 @@ pub fn prepare(
 
 /// A command argument like `train.py` that names a file beside the configuration would not be
 /// found where the command runs: say so before every evaluation fails on it.
-fn warn_files_left_behind(exp: &Experiment) {
+fn warn_files_left_behind(exp: &Definition) {
     let ObjectiveKind::Command { argv } = &exp.objective.kind else {
         return;
     };
@@ -173,7 +178,7 @@ pub fn run_processes(
         };
         let mut objective = match factory {
             Some(f) => f(&exp),
-            None => match objective::from_experiment(&exp) {
+            None => match objective::from_definition(&exp) {
                 Some(o) => o,
                 None => return 2,
             },
@@ -226,7 +231,7 @@ pub fn run_master_here(
     {
         observers.push(Box::new(display));
     }
-    observers.extend(crate::monitor::hooks::observers(exp)?);
+    observers.extend(crate::monitor::hooks::observers(exp, &prepared.programs));
     let master_options = MasterOptions {
         deadline: crate::slurm::deadline(options.walltime),
         deadline_margin: Duration::from_secs(5),

@@ -163,7 +163,7 @@ fn mpi_worker(
     };
     let mut objective = match factory {
         Some(f) => f(&exp),
-        None => objective::from_experiment(&exp).ok_or_else(|| LaunchError::CustomObjective {
+        None => objective::from_definition(&exp).ok_or_else(|| LaunchError::CustomObjective {
             config: exp.dir.join(experiment::CONFIG_FILE),
         })?,
     };

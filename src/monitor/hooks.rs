@@ -14,11 +14,10 @@
 //! ([`PLOT_GRACE`], [`COMMAND_GRACE`]); what is left then is abandoned and said so.
 
 use super::{Observer, Progress};
-use crate::config::Experiment;
+use crate::config::{Definition, Programs};
 use crate::experiment::ResultRow;
 use crate::messages::note;
 use crate::schedule::Termination;
-use crate::sys::find_program;
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -38,29 +37,12 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Where the command hook's output goes, in the experiment folder.
 pub const HOOK_LOG: &str = "hooks.log";
 
-#[derive(Debug, thiserror::Error)]
-pub enum HookError {
-    #[error("`monitor.plots`: {source}")]
-    Plot {
-        #[from]
-        source: crate::plot::PlotError,
-    },
-    #[error("`monitor.on_result`: the command is empty")]
-    EmptyCommand,
-    #[error(
-        "`monitor.on_result`: `{program}` is not an executable (a path with `/` is relative to {config_dir}, a bare name is looked up on PATH)"
-    )]
-    CommandNotFound {
-        program: String,
-        config_dir: PathBuf,
-    },
-}
-
-/// Builds the hooks the experiment's `[monitor]` table asks for.
-pub fn observers(exp: &Experiment) -> Result<Vec<Box<dyn Observer>>, HookError> {
+/// Builds the hooks the experiment's `[monitor]` table asks for. Everything was checked
+/// before the run started: the plot names when the configuration was parsed, the `on_result`
+/// program by [`Programs::find`].
+pub fn observers(exp: &Definition, programs: &Programs) -> Vec<Box<dyn Observer>> {
     let m = &exp.monitor;
     let mut out: Vec<Box<dyn Observer>> = Vec::new();
-    crate::plot::check_names(&m.plots)?;
     if !m.plots.is_empty() && (m.plot_every > 0 || m.plot_on_best || m.plot_at_end) {
         let dir = exp.dir.clone();
         let plots = m.plots.clone();
@@ -85,22 +67,16 @@ pub fn observers(exp: &Experiment) -> Result<Vec<Box<dyn Observer>>, HookError> 
             job,
         )));
     }
-    if let Some(argv) = &m.on_result {
-        let program = argv.first().ok_or(HookError::EmptyCommand)?;
-        let path =
-            find_program(program, &exp.config_dir).ok_or_else(|| HookError::CommandNotFound {
-                program: program.clone(),
-                config_dir: exp.config_dir.clone(),
-            })?;
+    if let (Some(argv), Some(program)) = (&m.on_result, &programs.on_result) {
         let mut argv = argv.clone();
-        argv[0] = path.display().to_string();
+        argv[0] = program.display().to_string();
         out.push(Box::new(CommandHook::new(
             argv,
             exp.dir.clone(),
             exp.space.names().to_vec(),
         )));
     }
-    Ok(out)
+    out
 }
 
 /// A job run on a background thread whenever it is poked; pokes while it runs coalesce into

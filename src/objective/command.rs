@@ -11,6 +11,7 @@
 //! a signal a batch system sends to whole jobs (SIGTERM, SIGUSR1, ...), the outcome is
 //! [`Outcome::interrupted`]: no row, the set runs again on resume.
 
+use super::template::{placeholders, substitute};
 use super::{EvalContext, Objective, Outcome, Status};
 use crate::config::ObjectiveSpec;
 use crate::space::Value;
@@ -23,8 +24,6 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Placeholders every command may use besides parameter names.
-pub const BUILTIN_PLACEHOLDERS: &[&str] = &["index", "worker_dir", "config_dir", "experiment_dir"];
 /// Bytes of stdout and stderr kept in memory (the rest only goes to the worker folder).
 const TAIL_BYTES: usize = 64 * 1024;
 /// Characters of stderr stored in the results row.
@@ -88,57 +87,6 @@ pub fn install_cleanup_handler() {
         // SAFETY: the handler only calls async-signal-safe functions.
         let _ = unsafe { sigaction(sig, &action) };
     }
-}
-
-/// The names inside `{...}` placeholders of an argument.
-pub fn placeholders(arg: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = arg;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        match after.find('}') {
-            Some(close) if is_identifier(&after[..close]) => {
-                out.push(&after[..close]);
-                rest = &after[close + 1..];
-            }
-            _ => rest = after,
-        }
-    }
-    out
-}
-
-fn is_identifier(s: &str) -> bool {
-    s.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Replaces the placeholders of `arg`; `quote` shell-quotes each substituted value.
-fn substitute(arg: &str, lookup: &dyn Fn(&str) -> Option<String>, quote: bool) -> String {
-    let mut out = String::with_capacity(arg.len());
-    let mut rest = arg;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find('}').filter(|c| is_identifier(&after[..*c])) {
-            Some(close) => {
-                let name = &after[..close];
-                match lookup(name) {
-                    Some(v) if quote => out.push_str(&shell_words::quote(&v)),
-                    Some(v) => out.push_str(&v),
-                    None => out.push_str(&rest[open..open + close + 2]),
-                }
-                rest = &after[close + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Arguments after the program that name a file beside the configuration by a relative path
@@ -502,26 +450,6 @@ impl Objective for CommandObjective {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_and_substitution() {
-        assert_eq!(
-            placeholders("--lr={lr} {x}{y} {not valid} {"),
-            vec!["lr", "x", "y"]
-        );
-        let look = |n: &str| match n {
-            "x" => Some("$(touch /tmp/pwned)".to_string()),
-            _ => None,
-        };
-        assert_eq!(
-            substitute("a={x} {z} {{", &look, false),
-            "a=$(touch /tmp/pwned) {z} {{"
-        );
-        assert_eq!(
-            substitute("echo {x}", &look, true),
-            "echo '$(touch /tmp/pwned)'"
-        );
-    }
 
     fn spec(timeout: Option<Duration>) -> ObjectiveSpec {
         ObjectiveSpec {

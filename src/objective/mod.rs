@@ -5,8 +5,9 @@
 
 pub mod builtin;
 pub mod command;
+pub mod template;
 
-use crate::config::{Delay, Experiment, ObjectiveKind};
+use crate::config::{Definition, Delay, ObjectiveKind};
 use crate::space::Params;
 use builtin::Builtin;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+/// How an evaluation ended: the `status` column of results.csv.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
     Ok,
@@ -29,10 +31,17 @@ impl Status {
             Status::Timeout => "timeout",
         }
     }
-    pub fn parse(s: &str) -> Option<Status> {
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+
+    /// A `status` cell of results.csv.
+    fn from_str(s: &str) -> Result<Status, String> {
         [Status::Ok, Status::Failed, Status::Timeout]
             .into_iter()
             .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("status `{s}` is not ok, failed or timeout"))
     }
 }
 
@@ -167,7 +176,7 @@ impl Objective for BuiltinObjective {
 
 /// The objective an experiment's configuration names (`None` for `Custom`, which only the
 /// library API can supply).
-pub fn from_experiment(exp: &Experiment) -> Option<Box<dyn Objective>> {
+pub fn from_definition(exp: &Definition) -> Option<Box<dyn Objective>> {
     match &exp.objective.kind {
         ObjectiveKind::Builtin { function, delay } => Some(Box::new(BuiltinObjective {
             function: *function,
