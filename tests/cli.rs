@@ -747,3 +747,44 @@ fn a_script_named_beside_the_config_is_flagged_and_config_dir_reaches_it() {
     assert_each_index_once(&ok, 2);
     assert!(ok.iter().all(|r| r["result"] == "0.5"), "{ok:?}");
 }
+
+#[test]
+fn every_check_comes_before_any_work() {
+    let base = sphere_config("exp", 3, "");
+    let cases: Vec<(String, &[&str], &str)> = vec![
+        (base.clone(), &["-p", "0"], "--processes"),
+        (base.clone(), &["-p", "5000"], "--processes"),
+        (
+            base.clone() + "[monitor]\non_result = [\"./no-such-hook.sh\"]\n",
+            &[],
+            "monitor.on_result",
+        ),
+        (
+            base.clone() + "[monitor]\nplots = [\"pie\"]\n",
+            &[],
+            "monitor.plots",
+        ),
+        (
+            base.replace(
+                "builtin = \"sphere\"",
+                "command = [\"./no-such-objective.sh\"]",
+            ),
+            &[],
+            "not found",
+        ),
+    ];
+    for (config, extra, needle) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = write_config(tmp.path(), "c.toml", &config);
+        let mut args = vec!["run", path.to_str().unwrap(), "-q"];
+        args.extend(extra);
+        let out = run(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "expected `{needle}` in: {err}");
+        assert!(
+            !tmp.path().join("exp").exists(),
+            "{args:?}: nothing is created"
+        );
+    }
+}

@@ -12,7 +12,7 @@ pub struct RunArgs {
     /// A configuration file (TOML) or an existing experiment folder.
     pub target: PathBuf,
     /// Local worker processes (overrides `[compute] processes`).
-    #[arg(long, short = 'p')]
+    #[arg(long, short = 'p', value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=crate::config::MAX_PROCESSES as u64))]
     pub processes: Option<usize>,
     /// Experiment folder (instead of `[experiment] dir`).
     #[arg(long)]

@@ -39,13 +39,11 @@ pub enum LaunchError {
         "mpirun started a single process: hpo needs one master (rank 0) and at least one worker; use `mpirun -np 2` or more, or run without mpirun (--processes K)"
     )]
     SingleRank,
-    #[error("--processes {given}: expected 1 to {}", crate::config::MAX_PROCESSES)]
-    Processes { given: usize },
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    /// Local pool size (overrides `[compute] processes`).
+    /// Local pool size (overrides `[compute] processes`; the command line checked it).
     pub processes: Option<usize>,
     /// Experiment folder (overrides `[experiment] dir`).
     pub dir: Option<PathBuf>,
@@ -155,9 +153,6 @@ pub fn run_processes(
     let exp = prepared.experiment.clone();
     let remaining = prepared.table.len() - prepared.rows.len();
     let k = options.processes.unwrap_or(exp.compute.processes);
-    if k == 0 || k > crate::config::MAX_PROCESSES {
-        return Err(LaunchError::Processes { given: k }.into());
-    }
     let k = k.min(remaining.max(1));
     let threads = std::env::var("OMP_NUM_THREADS")
         .ok()
