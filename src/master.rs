@@ -8,7 +8,7 @@ use crate::backend::{
     WorkerId, WorkerInfo,
 };
 use crate::config::Definition;
-use crate::experiment::status::{self, LiveStatus, RunningSet};
+use crate::experiment::live::{self, LiveStatus, RunningSet};
 use crate::experiment::{Journal, JournalError, ResultRow};
 use crate::messages::note;
 use crate::monitor::{Observer, Progress};
@@ -78,8 +78,9 @@ pub struct MasterOptions {
     pub deadline_margin: Duration,
 }
 
+/// How a run of the master loop ended: why, the progress at the end, and how long it took.
 #[derive(Debug)]
-pub struct Summary {
+pub struct RunSummary {
     pub termination: Termination,
     pub progress: Progress,
     pub elapsed: Duration,
@@ -133,7 +134,7 @@ pub fn run_master(
     transport: &mut dyn Transport,
     observers: &mut [Box<dyn Observer>],
     options: MasterOptions,
-) -> Result<Summary, MasterError> {
+) -> Result<RunSummary, MasterError> {
     let mut done = vec![false; table.len()];
     for row in previous {
         done[row.index] = true;
@@ -224,7 +225,7 @@ pub fn run_master(
         o.on_finish(&master.progress, &why);
     }
     result?;
-    Ok(Summary {
+    Ok(RunSummary {
         termination: why,
         elapsed: master.progress.started.elapsed(),
         progress: master.progress,
@@ -389,7 +390,7 @@ impl Master<'_> {
             finished,
         };
         // The status file is a convenience: failing to write it must not stop the run.
-        let _ = status::write(&self.exp.dir, &st);
+        let _ = live::write(&self.exp.dir, &st);
     }
 
     fn handle(&mut self, event: Event) -> Result<(), MasterError> {

@@ -229,14 +229,7 @@ fn propose(
 fn params_json(params: &Params) -> Vec<u8> {
     let map: serde_json::Map<String, serde_json::Value> = params
         .iter()
-        .map(|(k, v)| {
-            let v = match v {
-                Value::Float(x) => serde_json::json!(x),
-                Value::Int(i) => serde_json::json!(i),
-                Value::Str(s) => serde_json::json!(s),
-            };
-            (k.to_string(), v)
-        })
+        .map(|(k, v)| (k.to_string(), v.to_json()))
         .collect();
     serde_json::to_vec_pretty(&map).unwrap_or_default()
 }

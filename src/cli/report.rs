@@ -3,7 +3,7 @@
 
 use crate::config::PlotName;
 use crate::experiment::ResultRow;
-use crate::monitor::status::{self, StatusReport, human_secs};
+use crate::experiment::summary::{self, StatusReport, human_secs};
 use crate::objective::Status;
 use crate::plot::{self, PlotData, PlotOptions};
 use std::fmt::Write as _;
@@ -130,7 +130,7 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
     kv("throughput", format!("{:.3} sets/s", s.throughput_per_s));
     h.push_str("</table>\n");
 
-    let top = status::top(&data.rows, data.direction, TOP);
+    let top = summary::top(&data.rows, data.direction, TOP);
     if !top.is_empty() {
         let _ = write!(
             h,

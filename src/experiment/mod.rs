@@ -7,15 +7,16 @@
 //! DIR/parameters.csv    the drawn table: index, block, one column per parameter
 //!                       (`<bayesian>` and `<expr>` until a worker fills them)
 //! DIR/results.csv       one row per finished set, appended and fsynced as results arrive
-//! DIR/status.json       the running master's live view (running sets, pool), rewritten each second
+//! DIR/status.json       the running master's live view ([`live`]), rewritten each second
 //! DIR/worker_out/000042/  the folder of set 42 (params.json, stdout.txt, stderr.txt)
 //! DIR/.lock             held (flock) by the run that owns the folder
 //! ```
 
 pub mod journal;
+pub mod live;
 mod lock;
 pub mod schema;
-pub mod status;
+pub mod summary;
 
 pub use journal::{Journal, JournalError, Repair, ResultRow};
 pub use lock::{Lock, LockError};
@@ -61,12 +62,17 @@ pub enum ExperimentError {
     },
     #[error(transparent)]
     Draw(#[from] crate::space::DrawError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }
 
 impl ExperimentError {
     /// Whether the user's input is at fault (exit code 2) rather than the system.
     pub fn is_usage(&self) -> bool {
-        !matches!(self, ExperimentError::Io { .. })
+        !matches!(
+            self,
+            ExperimentError::Io { .. } | ExperimentError::Journal(_)
+        )
     }
 }
 
@@ -107,6 +113,14 @@ pub fn load_stored(dir: &Path) -> Result<Definition, ExperimentError> {
     let mut exp = Definition::parse(&source, &config, &config_dir)?;
     exp.dir = absolute(dir);
     Ok(exp)
+}
+
+/// The stored definition and the results of an experiment folder, read without changing
+/// anything (safe while a run appends to it).
+pub fn read_stored(dir: &Path) -> Result<(Definition, Vec<ResultRow>), ExperimentError> {
+    let exp = load_stored(dir)?;
+    let (rows, _) = journal::read_results(&dir.join(RESULTS_FILE), &exp.space)?;
+    Ok((exp, rows))
 }
 
 /// What `hpo run` or `hpo init` was pointed at, resolved to an experiment and its folder.

@@ -8,7 +8,7 @@ use crate::backend::WorkerInfo;
 use crate::backend::fork::ForkPool;
 use crate::config::{Definition, ObjectiveKind, Programs};
 use crate::experiment::{self, Journal, Lock, Repair, journal};
-use crate::master::{self, MasterOptions, Summary};
+use crate::master::{self, MasterOptions, RunSummary};
 use crate::messages::{note, warning};
 use crate::monitor::{Observer, ProgressDisplay};
 use crate::objective::{self, Objective};
@@ -148,7 +148,7 @@ pub fn run_processes(
     target: &Path,
     options: &RunOptions,
     factory: Option<ObjectiveFactory>,
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<RunSummary> {
     let prepared = prepare(target, options.dir.as_deref(), factory.is_some())?;
     let exp = prepared.experiment.clone();
     let remaining = prepared.table.len() - prepared.rows.len();
@@ -217,7 +217,7 @@ pub fn run_master_here(
     prepared: &Prepared,
     transport: &mut dyn crate::backend::Transport,
     options: &RunOptions,
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<RunSummary> {
     let exp = &prepared.experiment;
     let mut journal = Journal::open(&exp.dir, &exp.space)?;
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();

@@ -9,7 +9,7 @@ use crate::backend::WorkerInfo;
 use crate::backend::mpi::{MpiWorld, Placement};
 use crate::config::Compute;
 use crate::experiment;
-use crate::master::{self, Summary};
+use crate::master::{self, RunSummary};
 use crate::messages::{error, note};
 use crate::objective;
 use crate::sys;
@@ -21,7 +21,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub enum MpiRole {
     /// Rank 0: the master's summary.
-    Master(Summary),
+    Master(RunSummary),
     /// A worker rank, with its exit code (it prints nothing of the run's outcome).
     Worker(u8),
     /// Rank 0 failed before the run started and has printed why: exit with this code.

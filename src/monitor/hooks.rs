@@ -409,7 +409,7 @@ fn run_command(
 
 impl Observer for CommandHook {
     fn on_result(&mut self, row: &ResultRow, progress: &Progress) {
-        let mut json = super::status::row_json(&self.names, row);
+        let mut json = crate::experiment::summary::row_json(&self.names, row);
         if let Some(obj) = json.as_object_mut() {
             obj.insert(
                 "best".into(),

@@ -3,7 +3,6 @@
 //! otherwise).
 
 pub mod hooks;
-pub mod status;
 
 use crate::experiment::ResultRow;
 use crate::messages::note;
@@ -79,7 +78,10 @@ fn eta(p: &Progress) -> String {
     if left == 0 || rate <= 0.0 {
         return String::new();
     }
-    format!(", ETA {}", status::human_secs(left as f64 / rate))
+    format!(
+        ", ETA {}",
+        crate::experiment::summary::human_secs(left as f64 / rate)
+    )
 }
 
 /// At most `n` characters.

@@ -1,5 +1,5 @@
-//! Plots of an experiment, drawn from its stored results only (`results.csv` through
-//! [`journal::read_results`] and the stored definition), never from a live master.
+//! Plots of an experiment, drawn from its stored results only (`results.csv` and the stored
+//! definition, through [`experiment::read_stored`]), never from a live master.
 //!
 //! Each plot is one file beside this one and is written as `DIR/plots/NAME.png` and
 //! `DIR/plots/NAME.svg`; `plot_3d` can also be animated (`plot_3d.gif`). This module holds
@@ -12,7 +12,7 @@ mod plot3d;
 mod timeline;
 
 use crate::config::{Direction, PlotName};
-use crate::experiment::{self, ExperimentError, JournalError, ResultRow, journal};
+use crate::experiment::{self, ExperimentError, ResultRow};
 use crate::objective::Status;
 use crate::space::Value;
 use plotters::coord::Shift;
@@ -33,8 +33,6 @@ pub(crate) const FAMILY: &str = "sans-serif";
 pub enum PlotError {
     #[error(transparent)]
     Experiment(#[from] ExperimentError),
-    #[error(transparent)]
-    Journal(#[from] JournalError),
     #[error("`{name}` is not a parameter of this experiment; the parameters are {known}")]
     NoSuchParameter { name: String, known: String },
     #[error("cannot create {path}: {source}")]
@@ -108,8 +106,7 @@ pub struct PlotData {
 impl PlotData {
     /// Reads an experiment folder (read-only: safe while a run appends to it).
     pub fn load(dir: &Path) -> Result<PlotData, PlotError> {
-        let exp = experiment::load_stored(dir)?;
-        let (rows, _) = journal::read_results(&dir.join(experiment::RESULTS_FILE), &exp.space)?;
+        let (exp, rows) = experiment::read_stored(dir)?;
         let name = std::fs::canonicalize(dir)
             .ok()
             .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))

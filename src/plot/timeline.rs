@@ -4,7 +4,7 @@
 
 use super::{Drawn, FAILED, GRID, PlotData, TIMEOUT, de, fmt_num, font};
 use crate::experiment::ResultRow;
-use crate::monitor::status;
+use crate::experiment::summary;
 use crate::objective::Status;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -68,7 +68,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
     } else {
         ("s", 1.0)
     };
-    let usage = status::usage(&data.rows, None, None);
+    let usage = summary::usage(&data.rows, None, None);
     let caption = format!(
         "{}: workers over time (utilization {:.1} %, {} workers)",
         data.name,

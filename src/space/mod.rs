@@ -25,6 +25,15 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value in JSON: numbers as numbers, strings as strings.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Float(v) => serde_json::json!(v),
+            Value::Int(v) => serde_json::json!(v),
+            Value::Str(s) => serde_json::json!(s),
+        }
+    }
+
     /// The numeric view of a value (`None` for strings).
     pub fn as_f64(&self) -> Option<f64> {
         match self {
