@@ -1,5 +1,7 @@
 use super::*;
+use crate::gp::{self, Gp};
 use crate::space::Range;
+use ndarray::Array2;
 
 fn real(lo: f64, hi: f64) -> Dim {
     Dim::Real(Range {
