@@ -152,7 +152,6 @@ pub fn run_master(
             .count(),
         done_this_run: 0,
         running: 0,
-        workers: k,
         best: None,
         started: Instant::now(),
     };

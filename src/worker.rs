@@ -233,6 +233,3 @@ fn params_json(params: &Params) -> Vec<u8> {
         .collect();
     serde_json::to_vec_pretty(&map).unwrap_or_default()
 }
-
-/// How long a worker waits between checks that its master is alive.
-pub const LIVENESS_CHECK: Duration = Duration::from_millis(500);

@@ -33,7 +33,7 @@ mod ei;
 mod encoding;
 mod maximize;
 mod model;
-pub mod options;
+pub(crate) mod options;
 mod pending;
 mod qmc;
 

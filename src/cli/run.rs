@@ -38,7 +38,7 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
         quiet: args.quiet,
         walltime: args.walltime,
     };
-    let summary = if crate::backend::mpi::launched_by().is_some() {
+    let summary = if launch::under_mpi() {
         match launch::run_mpi(&args.target, &options, factory, &super::error::report)? {
             launch::MpiRole::Master(summary) => summary,
             launch::MpiRole::Worker(code) | launch::MpiRole::Reported(code) => {

@@ -115,12 +115,6 @@ pub struct Repair {
     pub backup: Option<PathBuf>,
 }
 
-impl Repair {
-    pub fn is_clean(&self) -> bool {
-        !self.torn_line && self.duplicates.is_empty()
-    }
-}
-
 struct SyncState {
     written: AtomicU64,
     durable: AtomicU64,

@@ -19,7 +19,7 @@ pub mod schema;
 pub mod summary;
 
 pub use journal::{Journal, JournalError, Repair, ResultRow};
-pub use lock::{Lock, LockError};
+pub use lock::Lock;
 
 use crate::config::{ConfigError, Definition};
 use crate::space::{Cell, SetSpec, Space, draw_table};

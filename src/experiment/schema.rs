@@ -37,6 +37,8 @@ pub enum Tail {
     Worker,
     Started,
     Ended,
+    /// Written, never read back: it follows from `started` and `ended`.
+    #[allow(dead_code)]
     DurationS,
     Attempts,
     ExitCode,

@@ -24,11 +24,10 @@ mod fit;
 mod kernel;
 pub(crate) mod lbfgs;
 
-pub use chol::single_threaded_blas;
 pub use fit::{Fit, FitOptions, fit};
 pub use kernel::Hyper;
 
-use chol::{backward, dot, factor_with_jitter, forward};
+use chol::{backward, dot, factor_with_jitter, forward, single_threaded_blas};
 use kernel::{matern52, sq_dist};
 use ndarray::{Array2, ArrayView2};
 use ndarray_linalg::{Diag, UPLO, triangular::SolveTriangularInplace};

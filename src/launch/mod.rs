@@ -21,6 +21,12 @@ use std::time::Duration;
 
 pub use mpi::{MpiRole, run_mpi};
 
+/// Whether this process is a rank of an MPI launch (`mpirun`, `srun`): then
+/// [`run_mpi`] runs it, else [`run_processes`].
+pub fn under_mpi() -> bool {
+    crate::backend::mpi::launched_by().is_some()
+}
+
 /// Builds the objective inside each worker (after the fork, or on each MPI rank).
 pub type ObjectiveFactory<'a> = &'a dyn Fn(&Definition) -> Box<dyn Objective>;
 

@@ -136,6 +136,7 @@ impl Coalescer {
     }
 
     /// How many runs finished.
+    #[cfg(test)]
     pub fn runs(&self) -> usize {
         lock(&self.shared.0).runs
     }
@@ -201,6 +202,7 @@ impl PlotHook {
     }
 
     /// Regenerations finished so far.
+    #[cfg(test)]
     pub fn runs(&self) -> usize {
         self.runner.runs()
     }
@@ -295,12 +297,14 @@ impl CommandHook {
     }
 
     /// How long the end of the run waits for the queue (default [`COMMAND_GRACE`]).
+    #[cfg(test)]
     pub fn with_grace(mut self, grace: Duration) -> CommandHook {
         self.grace = grace;
         self
     }
 
     /// (rows delivered, rows dropped because the queue was full).
+    #[cfg(test)]
     pub fn counts(&self) -> (usize, usize) {
         let q = lock(&self.shared.0);
         (q.delivered, q.dropped)
@@ -441,7 +445,6 @@ mod tests {
             failed: 0,
             done_this_run: 1,
             running: 0,
-            workers: 1,
             best,
             started: Instant::now(),
         }

@@ -21,7 +21,6 @@ pub struct Progress {
     /// Rows recorded by this run.
     pub done_this_run: usize,
     pub running: usize,
-    pub workers: usize,
     /// (set index, result) of the best ok row.
     pub best: Option<(usize, f64)>,
     pub started: Instant,

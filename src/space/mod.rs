@@ -10,7 +10,8 @@ mod encode;
 mod expr;
 
 pub use draw::{DrawError, draw_table};
-pub use encode::{BayesColumns, Dim};
+pub(crate) use encode::BayesColumns;
+pub use encode::Dim;
 pub use expr::{Expr, ExprError};
 
 use serde::{Deserialize, Serialize};
