@@ -55,6 +55,15 @@ pub enum PendingRule {
 }
 
 impl PendingRule {
+    /// Every rule.
+    pub const ALL: [PendingRule; 5] = [
+        PendingRule::KrigingBeliever,
+        PendingRule::ConstantLiarMin,
+        PendingRule::ConstantLiarMean,
+        PendingRule::ConstantLiarMax,
+        PendingRule::Ignore,
+    ];
+
     /// The word of the configuration (`kriging_believer`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -73,13 +82,7 @@ mod tests {
 
     #[test]
     fn the_words_of_the_configuration() {
-        for rule in [
-            PendingRule::KrigingBeliever,
-            PendingRule::ConstantLiarMin,
-            PendingRule::ConstantLiarMean,
-            PendingRule::ConstantLiarMax,
-            PendingRule::Ignore,
-        ] {
+        for rule in PendingRule::ALL {
             let text = format!("pending = \"{}\"", rule.as_str());
             let parsed: BayesOptions = toml::from_str(&text).expect("parses");
             assert_eq!(parsed.pending, rule);

@@ -141,13 +141,7 @@ fn value_gradient_matches_finite_differences() {
 #[test]
 fn pending_points_get_distinct_proposals() {
     let (dims, xs, ys) = history(12, 4);
-    for rule in [
-        PendingRule::KrigingBeliever,
-        PendingRule::ConstantLiarMin,
-        PendingRule::ConstantLiarMean,
-        PendingRule::ConstantLiarMax,
-        PendingRule::Ignore,
-    ] {
+    for rule in PendingRule::ALL {
         let o = BayesOptions {
             pending: rule,
             ..Default::default()

@@ -340,6 +340,20 @@ struct WorkerEnd {
 }
 
 impl WorkerEnd {
+    fn new(pid: Pid, to_worker: Ring, from_worker: Ring, up: OwnedFd, down: OwnedFd) -> Self {
+        WorkerEnd {
+            pid,
+            to_worker,
+            from_worker,
+            up,
+            down,
+            outbox: Vec::new(),
+            frames: Frames::default(),
+            hung_up: false,
+            alive: true,
+        }
+    }
+
     /// Moves what fits of the outbox into the worker's ring; never blocks. What does not fit
     /// waits with the writer's flag up, and the worker rings when it has made room.
     fn flush(&mut self) {
@@ -466,17 +480,13 @@ impl ForkPool {
                         reason: "pipe lost".into(),
                     })?;
                 drop((up_w, down_r));
-                Ok(WorkerEnd {
+                Ok(WorkerEnd::new(
                     pid,
-                    to_worker: mapping.ring(2 * w)?,
-                    from_worker: mapping.ring(2 * w + 1)?,
-                    up: up_r,
-                    down: down_w,
-                    outbox: Vec::new(),
-                    frames: Frames::default(),
-                    hung_up: false,
-                    alive: true,
-                })
+                    mapping.ring(2 * w)?,
+                    mapping.ring(2 * w + 1)?,
+                    up_r,
+                    down_w,
+                ))
             })
             .collect::<Result<Vec<_>, TransportError>>()?;
         Ok(ForkPool {
@@ -701,17 +711,13 @@ mod tests {
     fn pair() -> (WorkerEnd, ForkLink) {
         let mapping = Mapping::new(2).expect("mapping");
         let ((up_r, up_w), (down_r, down_w)) = bells().expect("pipes");
-        let end = WorkerEnd {
-            pid: nix::unistd::getpid(),
-            to_worker: mapping.ring(0).expect("ring"),
-            from_worker: mapping.ring(1).expect("ring"),
-            up: up_r,
-            down: down_w,
-            outbox: Vec::new(),
-            frames: Frames::default(),
-            hung_up: false,
-            alive: true,
-        };
+        let end = WorkerEnd::new(
+            nix::unistd::getpid(),
+            mapping.ring(0).expect("ring"),
+            mapping.ring(1).expect("ring"),
+            up_r,
+            down_w,
+        );
         let link = ForkLink {
             inbox: mapping.ring(0).expect("ring"),
             outbox: mapping.ring(1).expect("ring"),

@@ -43,6 +43,27 @@ pub struct ResultRow {
 }
 
 impl ResultRow {
+    /// A row as unit tests build it: worker 1 on host `h`, one attempt, nothing else said.
+    #[cfg(test)]
+    pub(crate) fn for_test(index: usize, values: Vec<Value>, outcome: Outcome) -> ResultRow {
+        ResultRow {
+            index,
+            values,
+            outcome,
+            worker: 1,
+            started: SystemTime::now(),
+            ended: SystemTime::now(),
+            attempts: 1,
+            rank: None,
+            host: "h".into(),
+            gpu: String::new(),
+            cores: "1".into(),
+            bayesian: false,
+            block: 0,
+            note: String::new(),
+        }
+    }
+
     pub fn duration_s(&self) -> f64 {
         self.ended
             .duration_since(self.started)
@@ -146,13 +167,7 @@ impl Journal {
             path: path.clone(),
             source,
         };
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
+        let file = super::open_rw(&path).map_err(io)?;
         let mut offset = file.metadata().map_err(io)?.len();
         if offset == 0 {
             let mut w = csv::Writer::from_writer(Vec::new());

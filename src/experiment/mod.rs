@@ -294,6 +294,16 @@ pub fn read_table(dir: &Path, space: &Space) -> Result<Vec<SetSpec>, ExperimentE
     Ok(table)
 }
 
+/// Opens `path` for reading and writing, creating it when missing and keeping what it holds.
+pub(crate) fn open_rw(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
 /// The folder of set `index`.
 pub fn worker_dir(dir: &Path, index: usize) -> PathBuf {
     dir.join(WORKER_OUT).join(format!("{index:06}"))

@@ -322,24 +322,16 @@ mod tests {
     }
 
     fn row(index: usize, worker: usize, start: f64, end: f64, result: Option<f64>) -> ResultRow {
+        let outcome = match result {
+            Some(v) => Outcome::ok(v),
+            None => Outcome::failed("boom"),
+        };
+        let values = vec![Value::Float(index as f64), Value::Str("a".into())];
         ResultRow {
-            index,
-            values: vec![Value::Float(index as f64), Value::Str("a".into())],
-            outcome: match result {
-                Some(v) => Outcome::ok(v),
-                None => Outcome::failed("boom"),
-            },
             worker,
             started: at(start),
             ended: at(end),
-            attempts: 1,
-            rank: None,
-            host: "h".into(),
-            gpu: String::new(),
-            cores: "1".into(),
-            bayesian: false,
-            block: 0,
-            note: String::new(),
+            ..ResultRow::for_test(index, values, outcome)
         }
     }
 

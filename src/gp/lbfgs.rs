@@ -2,9 +2,10 @@
 //!
 //! Used for both the hyperparameter fit (log-parameters between bounds) and the refinement of
 //! acquisition candidates (unit-cube coordinates). Written here rather than taken from a crate
-//! because the problems are tiny (2..60 variables, tens of iterations), need only box
-//! constraints, and must never panic on a non-finite objective; `argmin` is not in the offline
-//! registry of this build and would add compile time for no gain at this size.
+//! because both need box constraints, which `argmin` (0.11, on crates.io) does not offer for
+//! L-BFGS (its only constraint is OWL-QN's L1 term); the problems are also tiny (2..60
+//! variables, tens of iterations) and must never panic on a non-finite objective, which this
+//! projected method handles in a page of code and no new dependency.
 //!
 //! Method: the two-loop L-BFGS direction computed from the projected gradient (components
 //! pinned at a bound with the gradient pushing outward are frozen), then a backtracking

@@ -436,7 +436,6 @@ mod tests {
     use crate::objective::Outcome;
     use crate::space::Value;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::SystemTime;
 
     fn progress(best: Option<(usize, f64)>) -> Progress {
         Progress {
@@ -451,22 +450,8 @@ mod tests {
     }
 
     fn row(index: usize) -> ResultRow {
-        ResultRow {
-            index,
-            values: vec![Value::Float(0.5), Value::Str("relu".into())],
-            outcome: Outcome::ok(index as f64),
-            worker: 1,
-            started: SystemTime::now(),
-            ended: SystemTime::now(),
-            attempts: 1,
-            rank: None,
-            host: "h".into(),
-            gpu: String::new(),
-            cores: "1".into(),
-            bayesian: false,
-            block: 0,
-            note: String::new(),
-        }
+        let values = vec![Value::Float(0.5), Value::Str("relu".into())];
+        ResultRow::for_test(index, values, Outcome::ok(index as f64))
     }
 
     #[test]
