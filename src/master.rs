@@ -7,7 +7,7 @@ use crate::backend::{
     Done, Event, FromWorker, Observation, Pending, Task, ToWorker, Transport, TransportError,
     WorkerId, WorkerInfo,
 };
-use crate::config::Definition;
+use crate::config::{Definition, Direction};
 use crate::experiment::live::{self, LiveStatus, RunningSet};
 use crate::experiment::{Journal, JournalError, ResultRow};
 use crate::messages::note;
@@ -124,7 +124,33 @@ struct Master<'a> {
     cut_off: usize,
 }
 
-/// Runs the experiment's remaining sets on the transport's workers.
+/// The progress before this run: the rows already written and the best of them.
+fn progress_so_far(total: usize, previous: &[ResultRow], direction: Direction) -> Progress {
+    let mut progress = Progress {
+        total,
+        done: previous.len(),
+        failed: previous
+            .iter()
+            .filter(|r| r.outcome.status != Status::Ok)
+            .count(),
+        done_this_run: 0,
+        running: 0,
+        best: None,
+        started: Instant::now(),
+    };
+    for row in previous {
+        if let Some(v) = row.outcome.result
+            && progress.best.is_none_or(|(_, b)| direction.better(v, b))
+        {
+            progress.best = Some((row.index, v));
+        }
+    }
+    progress
+}
+
+/// Runs the experiment's remaining sets on the transport's workers: sets up the state the loop
+/// needs (what is done, the best so far, the history for Bayesian sets), runs [`Master::run`],
+/// and ends the run for the observers.
 #[allow(clippy::too_many_arguments)]
 pub fn run_master(
     exp: &Definition,
@@ -143,26 +169,8 @@ pub fn run_master(
     let bayesian: Vec<bool> = table.iter().map(SetSpec::is_bayesian).collect();
     let needs_history = todo.iter().any(|&i| bayesian[i]);
     let k = transport.workers();
-    let mut progress = Progress {
-        total: table.len(),
-        done: previous.len(),
-        failed: previous
-            .iter()
-            .filter(|r| r.outcome.status != Status::Ok)
-            .count(),
-        done_this_run: 0,
-        running: 0,
-        best: None,
-        started: Instant::now(),
-    };
     let direction = exp.objective.direction;
-    for row in previous {
-        if let Some(v) = row.outcome.result
-            && progress.best.is_none_or(|(_, b)| direction.better(v, b))
-        {
-            progress.best = Some((row.index, v));
-        }
-    }
+    let progress = progress_so_far(table.len(), previous, direction);
     let history = needs_history.then(|| {
         previous
             .iter()

@@ -121,24 +121,8 @@ fn suggest_inner(
     seed: u64,
     report: &mut Report,
 ) -> Result<Suggestion, SuggestError> {
+    check(problem)?;
     let dims = problem.dims;
-    if let Some(x) = problem
-        .observed_x
-        .iter()
-        .chain(problem.pending)
-        .find(|x| x.len() != dims.len())
-    {
-        return Err(SuggestError::Dimension {
-            expected: dims.len(),
-            got: x.len(),
-        });
-    }
-    if problem.observed_x.len() != problem.observed_y.len() {
-        return Err(SuggestError::Length {
-            points: problem.observed_x.len(),
-            results: problem.observed_y.len(),
-        });
-    }
     if dims.is_empty() {
         return Ok(Suggestion {
             x: Vec::new(),
@@ -203,10 +187,6 @@ fn suggest_inner(
     let pool = maximize::maximize(&score, &enc, problem, &used, &taken, &mut rng, report);
     report.acquisition_s = clock.elapsed().as_secs_f64();
 
-    let name = match options.acquisition {
-        Acquisition::Ei => "log-ei",
-        Acquisition::Lcb => "lcb",
-    };
     let summary = format!(
         "gp: {} points, {} pending ({}), hyperparameters fitted on {}{note_pending}",
         used.len(),
@@ -214,21 +194,67 @@ fn suggest_inner(
         options.pending.as_str(),
         fit.points
     );
+    Ok(choose(
+        &pool,
+        &taken,
+        options.acquisition,
+        summary,
+        dims,
+        seed,
+    ))
+}
+
+/// Points of the right dimension, one result per observed point.
+fn check(problem: &Problem) -> Result<(), SuggestError> {
+    let d = problem.dims.len();
+    if let Some(x) = problem
+        .observed_x
+        .iter()
+        .chain(problem.pending)
+        .find(|x| x.len() != d)
+    {
+        return Err(SuggestError::Dimension {
+            expected: d,
+            got: x.len(),
+        });
+    }
+    if problem.observed_x.len() != problem.observed_y.len() {
+        return Err(SuggestError::Length {
+            points: problem.observed_x.len(),
+            results: problem.observed_y.len(),
+        });
+    }
+    Ok(())
+}
+
+/// The best scored candidate that is not a known point, with the note for its row.
+fn choose(
+    pool: &[(f64, Vec<f64>)],
+    taken: &BTreeSet<Vec<u64>>,
+    acquisition: Acquisition,
+    summary: String,
+    dims: &[Dim],
+    seed: u64,
+) -> Suggestion {
+    let name = match acquisition {
+        Acquisition::Ei => "log-ei",
+        Acquisition::Lcb => "lcb",
+    };
     match pool.iter().find(|(_, f)| !taken.contains(&key(f))) {
-        Some((v, f)) => Ok(Suggestion {
+        Some((v, f)) => Suggestion {
             x: f.clone(),
             note: format!("{summary}, {name} {v:.4}"),
-        }),
+        },
         None => {
             // Every candidate repeats a known point: the space is (nearly) exhausted.
             let x = pool
                 .first()
                 .map(|p| p.1.clone())
                 .unwrap_or_else(|| space_filling(dims, seed));
-            Ok(Suggestion {
+            Suggestion {
                 x,
                 note: format!("{summary}; every candidate repeats an evaluated point"),
-            })
+            }
         }
     }
 }

@@ -76,6 +76,16 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
         env!("CARGO_PKG_VERSION")
     );
 
+    summary_section(&mut h, s, data);
+    best_section(&mut h, data);
+    failure_section(&mut h, data);
+    plot_section(&mut h, data, options)?;
+    h.push_str("</body></html>\n");
+    Ok(h)
+}
+
+/// The summary table: counts, the run, the best set, the pool's use.
+fn summary_section(h: &mut String, s: &StatusReport, data: &PlotData) {
     h.push_str("<h2>Summary</h2><table>\n");
     let mut kv = |k: &str, v: String| {
         let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
@@ -129,7 +139,10 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
     );
     kv("throughput", format!("{:.3} sets/s", s.throughput_per_s));
     h.push_str("</table>\n");
+}
 
+/// The best sets, best first.
+fn best_section(h: &mut String, data: &PlotData) {
     let top = summary::top(&data.rows, data.direction, TOP);
     if !top.is_empty() {
         let _ = write!(
@@ -148,7 +161,7 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
                 k + 1,
                 r.index
             );
-            row_cells(&mut h, r);
+            row_cells(h, r);
             let _ = writeln!(
                 h,
                 "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
@@ -160,7 +173,10 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
         }
         h.push_str("</table>\n");
     }
+}
 
+/// The failed sets with their errors (the first few).
+fn failure_section(h: &mut String, data: &PlotData) {
     let failed: Vec<&ResultRow> = data
         .rows
         .iter()
@@ -194,7 +210,10 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
             );
         }
     }
+}
 
+/// Every plot as inline SVG.
+fn plot_section(h: &mut String, data: &PlotData, options: &PlotOptions) -> anyhow::Result<()> {
     h.push_str("<h2>Plots</h2>\n");
     for name in PlotName::ALL {
         let svg = plot::render_svg(data, name, options)?;
@@ -208,6 +227,5 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
             "<figure id=\"{name}\">{svg}<figcaption>{name}</figcaption></figure>"
         );
     }
-    h.push_str("</body></html>\n");
-    Ok(h)
+    Ok(())
 }

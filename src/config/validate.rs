@@ -265,49 +265,12 @@ impl<'a> Validator<'a> {
                     .into(),
             ));
         }
-        let integer = matches!(kind, Kind::Int);
         let round = match raw.round {
             None => None,
             Some(r @ 0..=15) => Some(r as u32),
             Some(r) => return Err(fail(format!("`round = {r}`: expected 0 to 15 digits"))),
         };
-        let range = |bounds: &[f64], log: bool| -> Result<Range, ConfigError> {
-            if matches!(kind, Kind::Str) {
-                return Err(fail(
-                    "a `str` parameter takes `value`, `choice` or `bayesian_choice`, not bounds"
-                        .into(),
-                ));
-            }
-            let [lo, hi] = bounds else {
-                return Err(fail(format!(
-                    "bounds need two numbers [low, high], got {}",
-                    bounds.len()
-                )));
-            };
-            if !lo.is_finite() || !hi.is_finite() {
-                return Err(fail(format!("bounds [{lo}, {hi}] must be finite")));
-            }
-            if lo >= hi {
-                return Err(fail(format!(
-                    "bounds [{lo}, {hi}] are reversed or empty; low must be below high"
-                )));
-            }
-            if log && *lo <= 0.0 {
-                return Err(fail(format!(
-                    "log-scale bounds must be positive, got [{lo}, {hi}]"
-                )));
-            }
-            if integer && lo.ceil() > hi.floor() {
-                return Err(fail(format!("bounds [{lo}, {hi}] hold no whole number")));
-            }
-            Ok(Range {
-                lo: *lo,
-                hi: *hi,
-                log,
-                round,
-                integer,
-            })
-        };
+        let range = |bounds: &[f64], log: bool| self.range(bounds, log, round, kind).map_err(&fail);
         if raw.distribution.is_some() && raw.random.is_none() {
             return Err(fail("`distribution` goes with `random`".into()));
         }
@@ -351,6 +314,52 @@ impl<'a> Validator<'a> {
             Strategy::BayesianChoice(values)
         } else {
             Strategy::Choice(values)
+        })
+    }
+
+    /// The bounds of `random` or `bayesian` for a parameter of type `kind`; the problem, if
+    /// any, in words.
+    fn range(
+        &self,
+        bounds: &[f64],
+        log: bool,
+        round: Option<u32>,
+        kind: &Kind,
+    ) -> Result<Range, String> {
+        if matches!(kind, Kind::Str) {
+            return Err(
+                "a `str` parameter takes `value`, `choice` or `bayesian_choice`, not bounds".into(),
+            );
+        }
+        let [lo, hi] = bounds else {
+            return Err(format!(
+                "bounds need two numbers [low, high], got {}",
+                bounds.len()
+            ));
+        };
+        if !lo.is_finite() || !hi.is_finite() {
+            return Err(format!("bounds [{lo}, {hi}] must be finite"));
+        }
+        if lo >= hi {
+            return Err(format!(
+                "bounds [{lo}, {hi}] are reversed or empty; low must be below high"
+            ));
+        }
+        if log && *lo <= 0.0 {
+            return Err(format!(
+                "log-scale bounds must be positive, got [{lo}, {hi}]"
+            ));
+        }
+        let integer = matches!(kind, Kind::Int);
+        if integer && lo.ceil() > hi.floor() {
+            return Err(format!("bounds [{lo}, {hi}] hold no whole number"));
+        }
+        Ok(Range {
+            lo: *lo,
+            hi: *hi,
+            log,
+            round,
+            integer,
         })
     }
 

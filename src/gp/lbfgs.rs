@@ -60,7 +60,8 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 /// Minimizes `f` (which writes its gradient into the second argument and returns the value)
 /// over the box `[lo, hi]`, starting from `x0` (projected first). Never panics: a start with a
-/// non-finite value is returned as is with `f = +inf`.
+/// non-finite value is returned as is with `f = +inf`. One algorithm, read top to bottom as in
+/// the textbook (direction, line search, memory update), hence its length.
 pub fn minimize<F>(mut f: F, x0: &[f64], lo: &[f64], hi: &[f64], opts: &LbfgsOptions) -> Minimum
 where
     F: FnMut(&[f64], &mut [f64]) -> f64,

@@ -305,25 +305,25 @@ fn error_tail(stderr: &[u8]) -> String {
     text[start..].replace(['\n', '\r'], " | ")
 }
 
-impl Objective for CommandObjective {
-    fn evaluate(&mut self, ctx: &EvalContext) -> Outcome {
-        let mut cmd = match self.command(ctx) {
-            Ok(c) => c,
-            Err(e) => return Outcome::failed(e),
-        };
+/// A started command: the child, the receiver of its output tails ((0, stdout), (1, stderr))
+/// and how many tails will come.
+type Started = (std::process::Child, mpsc::Receiver<(usize, Vec<u8>)>, usize);
+
+impl CommandObjective {
+    /// Starts the command with its output pipes drained on threads (copied to the worker
+    /// folder when redirected); the receiver gets (0, stdout tail) and (1, stderr tail).
+    fn start(&self, ctx: &EvalContext) -> Result<Started, Outcome> {
+        let mut cmd = self.command(ctx).map_err(Outcome::failed)?;
         let files = |name: &str| {
             ctx.worker_dir
                 .filter(|_| self.redirect)
                 .and_then(|d| std::fs::File::create(d.join(name)).ok())
         };
         let (out_copy, err_copy) = (files("stdout.txt"), files("stderr.txt"));
-        let mut child = match spawn_tracked(&mut cmd) {
-            Ok(c) => c,
-            Err(e) => return Outcome::failed(format!("cannot start `{}`: {e}", self.argv[0])),
-        };
-        let group = child.id() as i32;
+        let mut child = spawn_tracked(&mut cmd)
+            .map_err(|e| Outcome::failed(format!("cannot start `{}`: {e}", self.argv[0])))?;
         let (tx, rx) = mpsc::channel();
-        let readers: Vec<_> = [
+        let pipes = [
             child
                 .stdout
                 .take()
@@ -332,28 +332,28 @@ impl Objective for CommandObjective {
                 .stderr
                 .take()
                 .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .zip([out_copy, err_copy])
-        .enumerate()
-        .filter_map(|(i, (pipe, copy))| {
+        ];
+        let mut readers = 0;
+        for (i, (pipe, copy)) in pipes.into_iter().zip([out_copy, err_copy]).enumerate() {
+            let Some(pipe) = pipe else { continue };
             let tx = tx.clone();
-            let pipe = pipe?;
-            Some(std::thread::spawn(move || {
+            readers += 1;
+            std::thread::spawn(move || {
                 let _ = tx.send((i, drain(pipe, copy)));
-            }))
-        })
-        .collect();
-        drop(tx);
+            });
+        }
+        Ok((child, rx, readers))
+    }
 
+    /// Waits for the command, killing its group at `limit` (SIGTERM, then SIGKILL after the
+    /// grace period); returns its status and whether the limit fired.
+    fn wait(
+        &self,
+        child: &mut std::process::Child,
+        limit: Option<Duration>,
+    ) -> (Option<std::process::ExitStatus>, bool) {
+        let group = child.id() as i32;
         let start = Instant::now();
-        // The job's deadline cuts the evaluation off like a timeout, but it is not the set's
-        // fault: that outcome is `interrupted` and the set runs again on resume.
-        let until_deadline = ctx.deadline.map(|d| {
-            d.duration_since(std::time::SystemTime::now())
-                .unwrap_or_default()
-        });
-        let (limit, limit_is_deadline) = effective_limit(self.timeout, until_deadline);
         let mut pause = Duration::from_micros(200);
         let mut timed_out = false;
         let mut term_sent: Option<Instant> = None;
@@ -381,8 +381,26 @@ impl Objective for CommandObjective {
         // Whatever the command left behind in its group goes with it.
         kill_group(group, libc::SIGKILL);
         RUNNING_GROUP.store(0, Ordering::SeqCst);
+        (status, timed_out)
+    }
+}
+
+impl Objective for CommandObjective {
+    fn evaluate(&mut self, ctx: &EvalContext) -> Outcome {
+        let (mut child, rx, readers) = match self.start(ctx) {
+            Ok(started) => started,
+            Err(outcome) => return outcome,
+        };
+        // The job's deadline cuts the evaluation off like a timeout, but it is not the set's
+        // fault: that outcome is `interrupted` and the set runs again on resume.
+        let until_deadline = ctx.deadline.map(|d| {
+            d.duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+        });
+        let (limit, limit_is_deadline) = effective_limit(self.timeout, until_deadline);
+        let (status, timed_out) = self.wait(&mut child, limit);
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        for _ in 0..readers.len() {
+        for _ in 0..readers {
             match rx.recv_timeout(Duration::from_secs(2)) {
                 Ok((0, t)) => stdout = t,
                 Ok((_, t)) => stderr = t,

@@ -34,6 +34,8 @@ fn secs(t: SystemTime, t0: SystemTime) -> f64 {
     }
 }
 
+/// Long by nature: one figure drawn top to bottom, every part in the same chart coordinates;
+/// split, the parts would pass the chart and its scales around for no clarity gained.
 pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) -> Drawn {
     let mut workers: Vec<usize> = data.rows.iter().map(|r| r.worker).collect();
     workers.sort_unstable();
