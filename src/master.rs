@@ -4,7 +4,7 @@
 
 use crate::acquisition::PendingRule;
 use crate::backend::{
-    Done, Event, FromWorker, Observation, Pending, Task, ToWorker, Transport, TransportError,
+    Done, Event, FromWorker, Observation, PendingSet, Task, ToWorker, Transport, TransportError,
     WorkerId, WorkerInfo,
 };
 use crate::config::{Definition, Direction};
@@ -552,11 +552,11 @@ impl Master<'_> {
                     .filter(|&i| i != index)
                     .filter_map(
                         |i| match (self.table[i].is_bayesian(), self.proposals.get(&i)) {
-                            (false, _) => Some(Pending {
+                            (false, _) => Some(PendingSet {
                                 index: i as u32,
                                 values: None,
                             }),
-                            (true, Some(v)) => Some(Pending {
+                            (true, Some(v)) => Some(PendingSet {
                                 index: i as u32,
                                 values: Some(v.clone()),
                             }),

@@ -26,7 +26,7 @@ pub(crate) struct Observation {
 /// A set that is running: its values when a worker proposed them (a Bayesian set), `None`
 /// when the worker can read them from the parameter table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Pending {
+pub(crate) struct PendingSet {
     pub index: u32,
     pub values: Option<Vec<Value>>,
 }
@@ -37,7 +37,7 @@ pub(crate) struct Task {
     /// Observations this worker has not been sent before (Bayesian tasks only).
     pub history: Vec<Observation>,
     /// Sets running elsewhere (Bayesian tasks only).
-    pub pending: Vec<Pending>,
+    pub pending: Vec<PendingSet>,
     /// Seconds since the Unix epoch after which the evaluation must be cut off (the job's end).
     pub deadline: Option<f64>,
 }
