@@ -6,9 +6,6 @@
 //! Runs the release `hpo` binary (`cargo build --release` first). `cargo bench --bench
 //! mpi_dispatch`; `HPO_BENCH_SETS` changes the set count.
 
-use hpo::backend::{Done, FromWorker, Task, ToWorker, encode};
-use hpo::objective::Outcome;
-use hpo::space::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -180,23 +177,9 @@ fn ping_pong_rank() {
         eprintln!("MPI did not start");
         return;
     };
-    let task = encode(&ToWorker::Task(Task {
-        index: 12_345,
-        history: Vec::new(),
-        pending: Vec::new(),
-        deadline: None,
-    }));
-    let done = encode(&FromWorker::Done(Done {
-        index: 12_345,
-        values: vec![Value::Float(1.234_567), Value::Float(-3.2)],
-        outcome: Outcome::ok(0.123_456_789),
-        started: 1.7e9,
-        ended: 1.7e9 + 0.001,
-        note: String::new(),
-        cut_off: false,
-    }));
+    let (task, done) = hpo::backend::frame_sizes();
     for (out, back, label) in [
-        (task.len(), done.len(), "task out, result back"),
+        (task, done, "task out, result back"),
         (1024, 1024, "1 KiB each way"),
         (65_536, 65_536, "64 KiB each way"),
     ] {
@@ -231,5 +214,7 @@ fn cpu_model() -> String {
 }
 
 fn hostname() -> String {
-    hpo::hostname()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }

@@ -1,40 +1,79 @@
 //! `hpo`: parallel hyperparameter search for clusters and workstations.
 //!
-//! The architecture, in the order a search runs:
-//! - [`config`]: the TOML file, validated into an [`config::Experiment`] before any work.
+//! # The rooms, in the order a search runs
+//! - `cli`: the command line, one file per subcommand; `cli/error.rs` reports an error once
+//!   and maps it to the exit code.
+//! - `config`: the TOML file as written (`raw.rs`, closed choices already enums), checked by
+//!   `validate.rs` into a `Definition` before any work; `Programs` finds the programs it names,
+//!   in a separate step, still before any work.
 //! - [`space`]: typed, ordered parameters, the blocks of sets that fill them, the drawn table.
-//! - [`experiment`]: the experiment folder (definition, table, results journal, lock), the only
-//!   state a resumed run or a monitor reads.
-//! - [`launch`]: resolves the folder and starts the workers on a back end ([`backend`]: the
-//!   local fork pool, or MPI), behind one [`backend::Transport`] trait.
-//! - [`master`]: one loop over the pure [`schedule::Scheduler`]; gathers each result as it
-//!   arrives and appends it to the journal. It never evaluates and never fits.
-//! - [`worker`]: receives a task, proposes Bayesian values ([`acquisition`] over a [`gp`]),
+//! - `experiment`: the experiment folder (definition, table, results journal, lock, the live
+//!   view `live.rs`, the results columns `schema.rs`), the only state a resumed run or a
+//!   monitor reads; `summary.rs` computes what `hpo status` shows from it.
+//! - `launch`: resolves the folder and starts the workers: `launch/mod.rs` the local fork pool,
+//!   `launch/mpi.rs` the MPI ranks and their binding; [`backend`] holds the two transports
+//!   behind one trait.
+//! - `master`: one loop over the pure `schedule::Scheduler`; gathers each result as it arrives
+//!   and appends it to the journal. It never evaluates and never fits.
+//! - `worker`: receives a task, proposes Bayesian values ([`acquisition`] over a [`gp`]),
 //!   evaluates the [`objective`], sends the result.
-//! - [`monitor`]: progress display, `hpo status` summaries and the `[monitor]` hooks, all
-//!   observers of durable results.
-//! - [`plot`]: plots and the HTML report, drawn from the stored results only.
-//! - [`slurm`]: inside a Slurm job, the job's end time is the run's deadline.
+//! - `monitor`: the progress display and the `[monitor]` hooks, observers of durable results.
+//! - `plot`: plots and the HTML report, drawn from the stored results only.
+//! - `slurm`: inside a Slurm job, the job's end time is the run's deadline.
+//! - Leaves that any room may use: `sys` (host name, CPUs, where a program is), `messages`
+//!   (every note and warning on stderr).
 //!
-//! A user's own binary can run the same machinery with a Rust objective: see [`main_with`].
+//! # Who imports whom
+//! Arrows run one way, from the command line down to the leaves (`scripts/import-graph`
+//! prints the graph and fails on a circle). A leaf is a file that imports nothing from the
+//! crate, such as `objective/template.rs`; importing it is not importing the room around it.
+//! ```text
+//! cli         -> launch, plot, experiment, config, objective, schedule, messages, sys
+//! launch      -> master, worker, monitor, backend, experiment, config, objective, slurm, space, messages, sys
+//! master      -> monitor, backend, schedule, experiment, config, objective, acquisition, space, messages, sys
+//! worker      -> backend, experiment, config, objective, acquisition, space
+//! monitor     -> plot, experiment, config, schedule, messages
+//! plot        -> experiment, config, objective, space
+//! experiment  -> config, objective, space
+//! backend     -> objective, schedule, space
+//! objective   -> config, space, sys
+//! config      -> space, sys, acquisition::options, objective::builtin, objective::template,
+//!                experiment::schema (leaves)
+//! acquisition -> gp, space
+//! slurm       -> messages
+//! gp, space, schedule, sys, messages: nothing
+//! ```
+//!
+//! # The library
+//! A user's own binary can run the same command line with a Rust objective: see
+//! [`main_with`]. The engine is public for benchmarks and harnesses:
+//! [`acquisition::suggest`] (a Bayesian suggestion as a pure function of history, pending
+//! points, bounds and seed), [`gp`] (the Gaussian process and its fit), [`space`] (parameters,
+//! blocks and [`space::draw_table`]) and [`objective::builtin`] (the test functions).
 pub mod acquisition;
 pub mod backend;
-pub mod cli;
-pub mod config;
-pub mod experiment;
+mod cli;
+mod config;
+mod experiment;
 pub mod gp;
-pub mod launch;
-pub mod master;
-pub mod monitor;
+mod launch;
+mod master;
+mod messages;
+mod monitor;
 pub mod objective;
-pub mod plot;
-pub mod schedule;
-pub mod slurm;
+mod plot;
+mod schedule;
+mod slurm;
 pub mod space;
-pub mod worker;
+mod sys;
+mod worker;
 
-pub use launch::hostname;
 pub use space::{Params, Value};
+
+/// The `hpo` command line, as the `hpo` binary runs it (exit codes: see `hpo --help`).
+pub fn main() -> std::process::ExitCode {
+    cli::main(None)
+}
 
 /// The `hpo` command line with a Rust function as the objective (for configurations with
 /// `[objective] custom = true`): `fn main() -> ExitCode { hpo::main_with(|p| p.f64("x").unwrap_or(0.0).powi(2)) }`.
@@ -42,7 +81,7 @@ pub fn main_with<F>(objective: F) -> std::process::ExitCode
 where
     F: Fn(&Params) -> f64 + Clone + 'static,
 {
-    let factory = move |_: &config::Experiment| -> Box<dyn objective::Objective> {
+    let factory = move |_: &config::Definition| -> Box<dyn objective::Objective> {
         Box::new(objective::FnObjective(objective.clone()))
     };
     cli::main(Some(&factory))

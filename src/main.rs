@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    hpo::cli::main(None)
+    hpo::main()
 }

@@ -2,13 +2,15 @@
 //! gather each result the moment it arrives, append it to the journal, and report it to the
 //! observers once it is durable. It never evaluates and never fits a model.
 
+use crate::acquisition::PendingRule;
 use crate::backend::{
-    Done, Event, FromWorker, Observation, Pending, Task, ToWorker, Transport, TransportError,
+    Done, Event, FromWorker, Observation, PendingSet, Task, ToWorker, Transport, TransportError,
     WorkerId, WorkerInfo,
 };
-use crate::config::Experiment;
-use crate::experiment::status::{self, LiveStatus, RunningSet};
+use crate::config::{Definition, Direction};
+use crate::experiment::live::{self, LiveStatus, RunningSet};
 use crate::experiment::{Journal, JournalError, ResultRow};
+use crate::messages::note;
 use crate::monitor::{Observer, Progress};
 use crate::objective::{Outcome, Status};
 use crate::schedule::{Disposition, Rules, Scheduler, Termination};
@@ -76,8 +78,9 @@ pub struct MasterOptions {
     pub deadline_margin: Duration,
 }
 
+/// How a run of the master loop ended: why, the progress at the end, and how long it took.
 #[derive(Debug)]
-pub struct Summary {
+pub struct RunSummary {
     pub termination: Termination,
     pub progress: Progress,
     pub elapsed: Duration,
@@ -93,7 +96,7 @@ const SHORT_EVALUATION_S: f64 = 0.005;
 const QUEUE_DEPTH: usize = 16;
 
 struct Master<'a> {
-    exp: &'a Experiment,
+    exp: &'a Definition,
     table: &'a [SetSpec],
     journal: &'a mut Journal,
     transport: &'a mut dyn Transport,
@@ -121,17 +124,43 @@ struct Master<'a> {
     cut_off: usize,
 }
 
-/// Runs the experiment's remaining sets on the transport's workers.
+/// The progress before this run: the rows already written and the best of them.
+fn progress_so_far(total: usize, previous: &[ResultRow], direction: Direction) -> Progress {
+    let mut progress = Progress {
+        total,
+        done: previous.len(),
+        failed: previous
+            .iter()
+            .filter(|r| r.outcome.status != Status::Ok)
+            .count(),
+        done_this_run: 0,
+        running: 0,
+        best: None,
+        started: Instant::now(),
+    };
+    for row in previous {
+        if let Some(v) = row.outcome.result
+            && progress.best.is_none_or(|(_, b)| direction.better(v, b))
+        {
+            progress.best = Some((row.index, v));
+        }
+    }
+    progress
+}
+
+/// Runs the experiment's remaining sets on the transport's workers: sets up the state the loop
+/// needs (what is done, the best so far, the history for Bayesian sets), runs [`Master::run`],
+/// and ends the run for the observers.
 #[allow(clippy::too_many_arguments)]
 pub fn run_master(
-    exp: &Experiment,
+    exp: &Definition,
     table: &[SetSpec],
     previous: &[ResultRow],
     journal: &mut Journal,
     transport: &mut dyn Transport,
     observers: &mut [Box<dyn Observer>],
     options: MasterOptions,
-) -> Result<Summary, MasterError> {
+) -> Result<RunSummary, MasterError> {
     let mut done = vec![false; table.len()];
     for row in previous {
         done[row.index] = true;
@@ -140,27 +169,8 @@ pub fn run_master(
     let bayesian: Vec<bool> = table.iter().map(SetSpec::is_bayesian).collect();
     let needs_history = todo.iter().any(|&i| bayesian[i]);
     let k = transport.workers();
-    let mut progress = Progress {
-        total: table.len(),
-        done: previous.len(),
-        failed: previous
-            .iter()
-            .filter(|r| r.outcome.status != Status::Ok)
-            .count(),
-        done_this_run: 0,
-        running: 0,
-        workers: k,
-        best: None,
-        started: Instant::now(),
-    };
     let direction = exp.objective.direction;
-    for row in previous {
-        if let Some(v) = row.outcome.result
-            && progress.best.is_none_or(|(_, b)| direction.better(v, b))
-        {
-            progress.best = Some((row.index, v));
-        }
-    }
+    let progress = progress_so_far(table.len(), previous, direction);
     let history = needs_history.then(|| {
         previous
             .iter()
@@ -187,7 +197,7 @@ pub fn run_master(
             Rules {
                 retries: exp.objective.retries,
                 wait_for_all: exp.compute.bayesian_wait_for_all,
-                one_proposal_at_a_time: exp.bayesian.pending != "ignore",
+                one_proposal_at_a_time: exp.bayesian.pending != PendingRule::Ignore,
             },
         ),
         infos: vec![WorkerInfo::default(); k],
@@ -208,8 +218,8 @@ pub fn run_master(
     let result = master.run();
     master.write_status(true);
     if master.cut_off > 0 {
-        eprintln!(
-            "hpo: {} evaluation(s) were cut off by the end of the job; they have no row and run again when this experiment is resumed",
+        note!(
+            "{} evaluation(s) were cut off by the end of the job; they have no row and run again when this experiment is resumed",
             master.cut_off
         );
     }
@@ -222,7 +232,7 @@ pub fn run_master(
         o.on_finish(&master.progress, &why);
     }
     result?;
-    Ok(Summary {
+    Ok(RunSummary {
         termination: why,
         elapsed: master.progress.started.elapsed(),
         progress: master.progress,
@@ -280,14 +290,14 @@ impl Master<'_> {
             self.termination.get_or_insert(why);
             let running = self.sched.running().count();
             if running > 0 {
-                eprintln!(
-                    "hpo: stopping: no new sets; waiting for {running} running evaluation(s) (SIGINT or SIGTERM again aborts them)"
+                note!(
+                    "stopping: no new sets; waiting for {running} running evaluation(s) (SIGINT or SIGTERM again aborts them)"
                 );
             }
         }
         if requests >= 2 && !self.aborted {
             self.aborted = true;
-            eprintln!("hpo: aborting the running evaluations; they run again on resume");
+            note!("aborting the running evaluations; they run again on resume");
             // An MPI abort ends this process too: every written row must be durable first.
             let _ = self.journal.sync();
             self.transport.abort();
@@ -302,8 +312,8 @@ impl Master<'_> {
             if left <= margin && !self.sched.is_stopped() {
                 self.sched.stop();
                 self.termination.get_or_insert(Termination::Deadline);
-                eprintln!(
-                    "hpo: the job ends in {left:.0} s: no new sets (running ones finish or are cut off at the end)"
+                note!(
+                    "the job ends in {left:.0} s: no new sets (running ones finish or are cut off at the end)"
                 );
             }
         }
@@ -379,7 +389,7 @@ impl Master<'_> {
             pid: std::process::id(),
             backend: self.transport.name().into(),
             workers: self.transport.workers(),
-            host: crate::hostname(),
+            host: crate::sys::hostname(),
             started: time(SystemTime::now() - self.progress.started.elapsed()),
             updated: time(SystemTime::now()),
             total: self.table.len(),
@@ -387,7 +397,7 @@ impl Master<'_> {
             finished,
         };
         // The status file is a convenience: failing to write it must not stop the run.
-        let _ = status::write(&self.exp.dir, &st);
+        let _ = live::write(&self.exp.dir, &st);
     }
 
     fn handle(&mut self, event: Event) -> Result<(), MasterError> {
@@ -457,7 +467,7 @@ impl Master<'_> {
                         None => self.sched.unfinished(w, index),
                     }
                 }
-                eprintln!("hpo: worker {} lost: {why}", w + 1);
+                note!("worker {} lost: {why}", w + 1);
                 if self.sched.alive_workers() == 0 && self.sched.todo_len() > 0 {
                     self.sched.stop();
                     self.termination.get_or_insert(Termination::NoWorkers);
@@ -542,11 +552,11 @@ impl Master<'_> {
                     .filter(|&i| i != index)
                     .filter_map(
                         |i| match (self.table[i].is_bayesian(), self.proposals.get(&i)) {
-                            (false, _) => Some(Pending {
+                            (false, _) => Some(PendingSet {
                                 index: i as u32,
                                 values: None,
                             }),
-                            (true, Some(v)) => Some(Pending {
+                            (true, Some(v)) => Some(PendingSet {
                                 index: i as u32,
                                 values: Some(v.clone()),
                             }),

@@ -10,6 +10,7 @@
 //! is seen by the next run. Any failure to read it (no `squeue`, an unlimited job, an
 //! unparsable answer) leaves the run without a deadline and says so.
 
+use crate::messages::note;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,16 +41,16 @@ pub fn deadline(walltime: Option<Duration>) -> Option<SystemTime> {
     match job_end(&id) {
         Some(end) => {
             let left = end.duration_since(now).unwrap_or_default();
-            eprintln!(
-                "hpo: Slurm job {id} ends in {}; no set starts that cannot finish by then, running ones are cut off {} s before",
+            note!(
+                "Slurm job {id} ends in {}; no set starts that cannot finish by then, running ones are cut off {} s before",
                 humantime::format_duration(Duration::from_secs(left.as_secs())),
                 END_RESERVE.as_secs()
             );
             Some(end.checked_sub(END_RESERVE).unwrap_or(end))
         }
         None => {
-            eprintln!(
-                "hpo: Slurm job {id}: its end time could not be read (squeue/scontrol); running without a deadline (use --walltime)"
+            note!(
+                "Slurm job {id}: its end time could not be read (squeue/scontrol); running without a deadline (use --walltime)"
             );
             None
         }

@@ -10,7 +10,7 @@ use crate::acquisition::{self, Problem};
 use crate::backend::{
     Done, FromWorker, Observation, Task, ToWorker, TransportError, WorkerInfo, WorkerLink,
 };
-use crate::config::Experiment;
+use crate::config::Definition;
 use crate::experiment::worker_dir;
 use crate::objective::{EvalContext, Objective, Outcome};
 use crate::space::{BayesColumns, Params, SetSpec, Value};
@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What a worker needs besides its link and objective.
 pub struct WorkerSetup {
-    pub experiment: Arc<Experiment>,
+    pub experiment: Arc<Definition>,
     pub table: Arc<Vec<SetSpec>>,
     pub info: WorkerInfo,
     /// Variables of the worker's binding, exported to command objectives.
@@ -229,17 +229,7 @@ fn propose(
 fn params_json(params: &Params) -> Vec<u8> {
     let map: serde_json::Map<String, serde_json::Value> = params
         .iter()
-        .map(|(k, v)| {
-            let v = match v {
-                Value::Float(x) => serde_json::json!(x),
-                Value::Int(i) => serde_json::json!(i),
-                Value::Str(s) => serde_json::json!(s),
-            };
-            (k.to_string(), v)
-        })
+        .map(|(k, v)| (k.to_string(), v.to_json()))
         .collect();
     serde_json::to_vec_pretty(&map).unwrap_or_default()
 }
-
-/// How long a worker waits between checks that its master is alive.
-pub const LIVENESS_CHECK: Duration = Duration::from_millis(500);

@@ -353,8 +353,11 @@ mode = "hang"
         .trim()
         .parse()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(!alive(pid), "grandchild {pid} survived the timeout");
+    wait_until(
+        Duration::from_secs(5),
+        &format!("grandchild {pid} survived the timeout"),
+        || !alive(pid),
+    );
 }
 
 #[test]
@@ -446,9 +449,11 @@ fn a_second_run_on_a_locked_folder_is_refused_with_the_pid() {
         .spawn()
         .unwrap();
     let results = tmp.path().join("exp/results.csv");
-    while !results.exists() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(
+        Duration::from_secs(30),
+        "the first run wrote nothing",
+        || results.exists(),
+    );
     let second = run(&["run", tmp.path().join("exp").to_str().unwrap(), "-q"]);
     let _ = first.kill();
     let _ = first.wait();
@@ -530,8 +535,12 @@ fn a_rust_function_objective_through_the_library() {
     let example = std::path::Path::new(env!("CARGO_BIN_EXE_hpo"))
         .with_file_name("examples")
         .join("custom_objective");
-    if !example.exists() {
-        eprintln!("skipped: build examples first (cargo test builds them)");
+    // `cargo test` builds the examples; `cargo test --test cli` alone does not.
+    if !available(
+        "the custom_objective example (cargo test builds it)",
+        example.exists(),
+        "HPO_REQUIRE_EXAMPLES",
+    ) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -558,19 +567,8 @@ fn a_rust_function_objective_through_the_library() {
 #[test]
 fn objectives_die_with_a_killed_master() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = r#"
-[experiment]
-dir = "exp"
-[objective]
-command = ["sh", "-c", "echo $$ > pid; sleep 100 & wait"]
-[[parameters]]
-name = "x"
-type = "int"
-[[sets]]
-count = 2
-x = { random = [1, 9] }
-"#;
-    let path = write_config(tmp.path(), "c.toml", config);
+    let config = command_config("exp", "echo $$ > pid; sleep 100 & wait", 2, "");
+    let path = write_config(tmp.path(), "c.toml", &config);
     let mut child = hpo()
         .args(["run", path.to_str().unwrap(), "-p", "2", "-q"])
         .spawn()
@@ -746,4 +744,45 @@ fn a_script_named_beside_the_config_is_flagged_and_config_dir_reaches_it() {
     let ok = rows(&tmp.path().join("exp/results.csv"));
     assert_each_index_once(&ok, 2);
     assert!(ok.iter().all(|r| r["result"] == "0.5"), "{ok:?}");
+}
+
+#[test]
+fn every_check_comes_before_any_work() {
+    let base = sphere_config("exp", 3, "");
+    let cases: Vec<(String, &[&str], &str)> = vec![
+        (base.clone(), &["-p", "0"], "--processes"),
+        (base.clone(), &["-p", "5000"], "--processes"),
+        (
+            base.clone() + "[monitor]\non_result = [\"./no-such-hook.sh\"]\n",
+            &[],
+            "monitor.on_result",
+        ),
+        (
+            base.clone() + "[monitor]\nplots = [\"pie\"]\n",
+            &[],
+            "monitor.plots",
+        ),
+        (
+            base.replace(
+                "builtin = \"sphere\"",
+                "command = [\"./no-such-objective.sh\"]",
+            ),
+            &[],
+            "not found",
+        ),
+    ];
+    for (config, extra, needle) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = write_config(tmp.path(), "c.toml", &config);
+        let mut args = vec!["run", path.to_str().unwrap(), "-q"];
+        args.extend(extra);
+        let out = run(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "expected `{needle}` in: {err}");
+        assert!(
+            !tmp.path().join("exp").exists(),
+            "{args:?}: nothing is created"
+        );
+    }
 }

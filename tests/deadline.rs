@@ -11,30 +11,33 @@ use std::time::{Duration, Instant};
 
 const RESUMABLE: i32 = 75;
 
-/// Sets whose evaluation sleeps `$HPO_TEST_SLEEP` seconds (0 when unset).
+/// Sets whose evaluation marks its start (a file `started` in its worker folder), then sleeps
+/// `$HPO_TEST_SLEEP` seconds (0 when unset).
 fn config(dir: &Path, sets: usize) -> std::path::PathBuf {
     write_config(
         dir,
         "exp.toml",
-        &format!(
-            r#"
-[experiment]
-dir = "exp"
-seed = 3
-
-[objective]
-command = ["sh", "-c", "sleep ${{HPO_TEST_SLEEP:-0}}; echo {{x}}"]
-
-[[parameters]]
-name = "x"
-type = "float"
-
-[[sets]]
-count = {sets}
-x = {{ random = [0, 1], round = 3 }}
-"#
+        &command_config(
+            "exp",
+            "touch started; sleep ${HPO_TEST_SLEEP:-0}; echo {x}",
+            sets,
+            "",
         ),
     )
+}
+
+/// Waits until `n` evaluations have started.
+fn wait_for_starts(dir: &Path, n: usize) {
+    wait_until(Duration::from_secs(20), "evaluations did not start", || {
+        std::fs::read_dir(dir.join("exp/worker_out"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().join("started").exists())
+                    .count()
+            })
+            .unwrap_or(0)
+            >= n
+    });
 }
 
 fn results(dir: &Path) -> Vec<std::collections::HashMap<String, String>> {
@@ -86,24 +89,26 @@ fn walltime_cuts_running_evaluations_off_and_a_resume_completes() {
 fn a_stop_signal_lets_running_evaluations_finish() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config(tmp.path(), 6);
-    let child = hpo()
+    let mut child = hpo()
         .args(["run", cfg.to_str().unwrap(), "-p", "2", "-q"])
         .env("HPO_TEST_SLEEP", "1.5")
         .env_remove("SLURM_JOB_ID")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    let mut lines = StderrLines::of(&mut child);
+    wait_for_starts(tmp.path(), 2);
     // Twice, as a job's warning often arrives (every process of the job, and the batch
-    // script's copy): a repeated SIGUSR1 is still only a warning, not an abort.
-    for _ in 0..2 {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(RESUMABLE), "{err}");
+    // script's copy): a repeated SIGUSR1 is still only a warning, not an abort. The second
+    // is sent once the first is handled, so the two are not merged into one.
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+    lines.wait_for("stopping: no new sets", Duration::from_secs(20));
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+    let status = child.wait().unwrap();
+    let err = lines.all();
+    assert_eq!(status.code(), Some(RESUMABLE), "{err}");
     let rows = results(tmp.path());
     assert_eq!(rows.len(), 2, "the two running sets finish: {err}");
     assert!(rows.iter().all(|r| r["status"] == "ok"));

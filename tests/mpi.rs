@@ -1,6 +1,6 @@
 //! End-to-end tests of the MPI back end: real `mpirun` launches of the `hpo` binary with 2, 3
-//! and 5 ranks on this machine (oversubscribed). Skipped, with a message, when `mpirun` is
-//! not installed.
+//! and 5 ranks on this machine (oversubscribed). Without `mpirun` they fail when
+//! `HPO_REQUIRE_MPI=1` (the test script sets it) and are skipped with a message otherwise.
 
 mod common;
 
@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 const HPO: &str = env!("CARGO_BIN_EXE_hpo");
 
+/// Whether `mpirun` runs here. When it does not, the test fails if `HPO_REQUIRE_MPI=1` (as
+/// `scripts/test.sh` sets it), and otherwise says loudly that it is skipped.
 fn have_mpirun() -> bool {
     let ok = Command::new("mpirun")
         .arg("--version")
@@ -18,10 +20,7 @@ fn have_mpirun() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("mpirun not found: MPI test skipped");
-    }
-    ok
+    common::available("mpirun", ok, "HPO_REQUIRE_MPI")
 }
 
 /// `mpirun -np N hpo ARGS` with a clean binding environment.
@@ -59,43 +58,14 @@ fn run(mut cmd: Command) -> Output {
 /// Writes `config` into a fresh folder; returns (folder, config path, experiment folder).
 fn setup(config: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let path = tmp.path().join("exp.toml");
-    std::fs::write(&path, config).expect("write config");
+    let path = common::write_config(tmp.path(), "exp.toml", config);
     let dir = tmp.path().join("exp");
     (tmp, path, dir)
 }
 
-/// results.csv as one map (column -> value) per row.
-fn rows(dir: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut reader = csv::Reader::from_path(dir.join("results.csv")).expect("results.csv");
-    let header: Vec<String> = reader
-        .headers()
-        .expect("header")
-        .iter()
-        .map(str::to_string)
-        .collect();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.expect("row");
-            header
-                .iter()
-                .cloned()
-                .zip(r.iter().map(str::to_string))
-                .collect()
-        })
-        .collect()
-}
-
-/// Every set of `total` exactly once.
-fn assert_each_once(rows: &[BTreeMap<String, String>], total: usize) {
-    let indices: Vec<usize> = rows
-        .iter()
-        .map(|r| r["index"].parse().expect("index"))
-        .collect();
-    let unique: BTreeSet<usize> = indices.iter().copied().collect();
-    assert_eq!(indices.len(), unique.len(), "duplicated sets: {indices:?}");
-    assert_eq!(unique, (0..total).collect::<BTreeSet<_>>());
+/// results.csv of the experiment folder `dir`, one map (column -> value) per row.
+fn rows(dir: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    common::rows(&dir.join("results.csv"))
 }
 
 fn builtin_config(count: usize, bayesian: usize, delay: &str) -> String {
@@ -112,12 +82,9 @@ fn builtin_config(count: usize, bayesian: usize, delay: &str) -> String {
     s
 }
 
+/// `sh -c SCRIPT` over `count` sets, with these `[compute]` keys.
 fn command_config(script: &str, count: usize, compute: &str) -> String {
-    format!(
-        "[experiment]\ndir = \"exp\"\nseed = 11\n[objective]\ncommand = [\"sh\", \"-c\", {script:?}]\ndirection = \"minimize\"\n\
-         [[parameters]]\nname = \"x\"\ntype = \"float\"\n[[sets]]\ncount = {count}\nx = {{ random = [0, 1], round = 4 }}\n\
-         [compute]\n{compute}\n"
-    )
+    common::command_config("exp", script, count, &format!("[compute]\n{compute}\n"))
 }
 
 #[test]
@@ -130,7 +97,7 @@ fn quickstart_like_runs_every_set_once_with_2_3_and_5_ranks() {
         let out = run(mpirun(np, &["run", config.to_str().unwrap_or_default()]));
         assert!(out.status.success(), "mpirun -np {np} failed");
         let rows = rows(&dir);
-        assert_each_once(&rows, 26);
+        common::assert_each_index_once(&rows, 26);
         assert!(rows.iter().all(|r| r["status"] == "ok"));
         let ranks: BTreeSet<String> = rows.iter().map(|r| r["rank"].clone()).collect();
         assert!(
@@ -265,7 +232,7 @@ fn a_failing_objective_gives_failed_rows_and_the_run_goes_on() {
         .success()
     );
     let rows = rows(&dir);
-    assert_each_once(&rows, 15);
+    common::assert_each_index_once(&rows, 15);
     for r in &rows {
         let index: usize = r["index"].parse().expect("index");
         assert_eq!(
@@ -351,7 +318,7 @@ fn kill_and_resume(first: Command, second: Command, dir: &Path, total: usize) {
         std::thread::sleep(Duration::from_millis(200));
     }
     let rows = rows(dir);
-    assert_each_once(&rows, total);
+    common::assert_each_index_once(&rows, total);
 }
 
 #[test]
@@ -484,7 +451,7 @@ fn a_killed_worker_rank_takes_the_job_down_and_the_experiment_resumes() {
     ]));
     assert!(out.status.success());
     let after = rows(&dir);
-    assert_each_once(&after, 150);
+    common::assert_each_index_once(&after, 150);
     for r in &before {
         assert!(after.contains(r), "row {r:?} lost or changed");
     }

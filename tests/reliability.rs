@@ -521,21 +521,15 @@ fn a_full_disk_stops_the_run_with_a_clear_error_and_damages_nothing() {
 #[test]
 fn a_second_ctrl_c_aborts_running_evaluations_which_run_again_on_resume() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = r#"
-[experiment]
-dir = "exp"
-[objective]
-command = ["sh", "-c", "touch started-$HPO_INDEX; if [ -e ../../fast ]; then echo 1; else sleep 60; echo 1; fi"]
-[[parameters]]
-name = "x"
-type = "int"
-[[sets]]
-count = 2
-x = { random = [1, 9] }
-"#;
-    let path = write_config(tmp.path(), "c.toml", config);
+    let config = command_config(
+        "exp",
+        "touch started-$HPO_INDEX; if [ -e ../../fast ]; then echo 1; else sleep 60; echo 1; fi",
+        2,
+        "",
+    );
+    let path = write_config(tmp.path(), "c.toml", &config);
     let started = Instant::now();
-    let child = hpo()
+    let mut child = hpo()
         .args(["run", path.to_str().unwrap(), "-p", "2", "-q"])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -548,16 +542,19 @@ x = { random = [1, 9] }
         marks.iter().all(|m| m.exists())
     });
     let pid = Pid::from_raw(child.id() as i32);
+    let mut lines = StderrLines::of(&mut child);
     kill(pid, Signal::SIGINT).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // The second Ctrl-C once the first is handled (two pending signals would be one).
+    lines.wait_for("stopping: no new sets", Duration::from_secs(20));
     kill(pid, Signal::SIGINT).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let status = child.wait().unwrap();
+    let err = lines.all();
+    assert_eq!(status.code(), Some(130), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "the abort did not end the sleeping objectives"
     );
-    assert!(stderr(&out).contains("aborting"), "{}", stderr(&out));
+    assert!(err.contains("aborting"), "{err}");
     assert!(
         rows(&tmp.path().join("exp/results.csv")).is_empty(),
         "aborted evaluations are not results"

@@ -1,10 +1,10 @@
-//! How the master and its workers talk: the messages, and the [`Transport`] (master side) and
-//! [`WorkerLink`] (worker side) traits that the local fork pool and MPI implement.
+//! How the master and its workers talk: the messages, and the `Transport` (master side) and
+//! `WorkerLink` (worker side) traits that the local fork pool and MPI implement.
 //!
 //! Messages are bincode frames. The master never blocks on a send (a transport queues what
 //! does not fit); waiting for a message sleeps instead of spinning.
 
-pub mod fork;
+pub(crate) mod fork;
 pub mod mpi;
 
 use crate::objective::Outcome;
@@ -12,12 +12,11 @@ use crate::space::Value;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Workers are numbered 0..K by the transport; rows show `id + 1` (the MPI rank).
-pub type WorkerId = usize;
+pub(crate) use crate::schedule::WorkerId;
 
 /// A finished, successful set as the suggestion sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Observation {
+pub(crate) struct Observation {
     pub index: u32,
     pub values: Vec<Value>,
     /// The result as a value to minimize (negated for maximizing experiments).
@@ -27,24 +26,24 @@ pub struct Observation {
 /// A set that is running: its values when a worker proposed them (a Bayesian set), `None`
 /// when the worker can read them from the parameter table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Pending {
+pub(crate) struct PendingSet {
     pub index: u32,
     pub values: Option<Vec<Value>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Task {
+pub(crate) struct Task {
     pub index: u32,
     /// Observations this worker has not been sent before (Bayesian tasks only).
     pub history: Vec<Observation>,
     /// Sets running elsewhere (Bayesian tasks only).
-    pub pending: Vec<Pending>,
+    pub pending: Vec<PendingSet>,
     /// Seconds since the Unix epoch after which the evaluation must be cut off (the job's end).
     pub deadline: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum ToWorker {
+pub(crate) enum ToWorker {
     Task(Task),
     /// Finish the running evaluation, drop queued ones, say `Bye` and exit.
     Stop,
@@ -52,7 +51,7 @@ pub enum ToWorker {
 
 /// Where a worker runs, for the results table.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct WorkerInfo {
+pub(crate) struct WorkerInfo {
     pub rank: Option<u32>,
     pub host: String,
     pub gpu: String,
@@ -61,7 +60,7 @@ pub struct WorkerInfo {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Done {
+pub(crate) struct Done {
     pub index: u32,
     pub values: Vec<Value>,
     pub outcome: Outcome,
@@ -74,7 +73,7 @@ pub struct Done {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum FromWorker {
+pub(crate) enum FromWorker {
     Ready(WorkerInfo),
     /// The values a worker proposed for a Bayesian set, sent before evaluating it.
     Proposal {
@@ -90,7 +89,7 @@ pub enum FromWorker {
 
 /// What the master's wait returns.
 #[derive(Debug)]
-pub enum Event {
+pub(crate) enum Event {
     Message(WorkerId, FromWorker),
     /// The worker is gone (process died, connection closed); the reason in words.
     Lost(WorkerId, String),
@@ -99,7 +98,7 @@ pub enum Event {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum TransportError {
+pub(crate) enum TransportError {
     #[error("communication with worker {worker} failed: {reason}")]
     Worker { worker: WorkerId, reason: String },
     #[error("the transport failed: {reason}")]
@@ -109,7 +108,7 @@ pub enum TransportError {
 }
 
 /// The master's side.
-pub trait Transport {
+pub(crate) trait Transport {
     fn workers(&self) -> usize;
     /// Queues a message for a worker; never blocks on the worker.
     fn send(&mut self, worker: WorkerId, msg: &ToWorker) -> Result<(), TransportError>;
@@ -123,20 +122,41 @@ pub trait Transport {
 }
 
 /// A worker's side.
-pub trait WorkerLink {
+pub(crate) trait WorkerLink {
     /// The next message; `block = false` returns `None` at once when none is waiting.
     fn recv(&mut self, block: bool) -> Result<Option<ToWorker>, TransportError>;
     fn send(&mut self, msg: &FromWorker) -> Result<(), TransportError>;
 }
 
-pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+pub(crate) fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
     bincode::serde::encode_to_vec(msg, bincode::config::standard()).unwrap_or_default()
 }
 
-pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, TransportError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, TransportError> {
     bincode::serde::decode_from_slice(bytes, bincode::config::standard())
         .map(|(v, _)| v)
         .map_err(|e| TransportError::Decode {
             reason: e.to_string(),
         })
+}
+
+/// The sizes in bytes of a typical task frame (a plain set, no history) and of its result (two
+/// float parameters): what the transport benchmark sends back and forth over MPI.
+pub fn frame_sizes() -> (usize, usize) {
+    let task = encode(&ToWorker::Task(Task {
+        index: 12_345,
+        history: Vec::new(),
+        pending: Vec::new(),
+        deadline: None,
+    }));
+    let done = encode(&FromWorker::Done(Done {
+        index: 12_345,
+        values: vec![Value::Float(1.234_567), Value::Float(-3.2)],
+        outcome: Outcome::ok(0.123_456_789),
+        started: 1.7e9,
+        ended: 1.7e9 + 0.001,
+        note: String::new(),
+        cut_off: false,
+    }));
+    (task.len(), done.len())
 }

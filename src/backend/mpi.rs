@@ -1,11 +1,11 @@
 //! The MPI back end: `mpirun -np N hpo run CONFIG` runs the master on rank 0 and a worker on
 //! each rank 1..N-1. This is the only module that names the `mpi` crate; it owns MPI's
 //! initialization and finalization ([`MpiWorld`]), the launch detection, the setup broadcast,
-//! the node-local placement of each rank, the master's [`Transport`] ([`MpiMaster`]) and the
-//! worker's [`WorkerLink`] ([`MpiLink`]).
+//! the node-local placement of each rank, the master's `Transport` (`MpiMaster`) and the
+//! worker's `WorkerLink` (`MpiLink`).
 //!
 //! Messages are the same bincode frames as the local pool's, one MPI message each, with one
-//! tag per message kind ([`tags`]); a receiver learns a frame's size with a matched probe.
+//! tag per message kind (`tags`); a receiver learns a frame's size with a matched probe.
 //! Everything is nonblocking: the master's sends are `MPI_Isend`s of owned buffers that it
 //! tests later (it never waits on a worker), and every wait polls with
 //! `MPI_Improbe`/`MPI_Test`, yielding the CPU for the first 200 us of a wait (the next frame
@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// The MPI tag of each message kind (one place, so master and worker agree).
-pub mod tags {
+pub(crate) mod tags {
     /// A set to evaluate (master to worker).
     pub const TASK: i32 = 1;
     /// Stop after the running evaluation (master to worker).
@@ -45,7 +45,7 @@ pub mod tags {
 
 /// Environment variables that launchers set for each process they start; one of them set
 /// means `hpo` was started by `mpirun`/`mpiexec`/`srun` (checked before MPI is initialized).
-pub const LAUNCH_VARIABLES: &[&str] = &[
+pub(crate) const LAUNCH_VARIABLES: &[&str] = &[
     "OMPI_COMM_WORLD_SIZE",
     "PMIX_RANK",
     "PMI_RANK",
@@ -78,7 +78,7 @@ pub enum MpiError {
 }
 
 /// The launcher variable that shows an MPI launch, if any.
-pub fn launched_by() -> Option<&'static str> {
+pub(crate) fn launched_by() -> Option<&'static str> {
     LAUNCH_VARIABLES
         .iter()
         .copied()
@@ -87,7 +87,7 @@ pub fn launched_by() -> Option<&'static str> {
 
 /// Where a rank sits on its node, from a shared-memory split of the world communicator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Placement {
+pub(crate) struct Placement {
     /// Rank within the node (ordered by world rank).
     pub local_rank: usize,
     /// Ranks on the node, the master included when it runs there.
@@ -99,13 +99,13 @@ pub struct Placement {
 impl Placement {
     /// The worker's slot on its node: node 0's workers are local ranks 1.. (slots 0..), the
     /// other nodes' workers local ranks 0.. (slots 0..).
-    pub fn worker_slot(&self) -> usize {
+    pub(crate) fn worker_slot(&self) -> usize {
         self.local_rank
             .saturating_sub(usize::from(self.master_here))
     }
 
     /// Workers on this node.
-    pub fn node_workers(&self) -> usize {
+    pub(crate) fn node_workers(&self) -> usize {
         self.local_size
             .saturating_sub(usize::from(self.master_here))
             .max(1)
@@ -139,16 +139,16 @@ impl MpiWorld {
         })
     }
 
-    pub fn rank(&self) -> usize {
+    pub(crate) fn rank(&self) -> usize {
         self.rank
     }
 
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.size
     }
 
     /// Where this rank sits on its node (collective: every rank calls it).
-    pub fn placement(&self) -> Placement {
+    pub(crate) fn placement(&self) -> Placement {
         let local = self.world.split_shared(self.world.rank());
         let world_rank = self.world.rank();
         let mut lowest = world_rank;
@@ -162,7 +162,7 @@ impl MpiWorld {
 
     /// Rank 0 sends `bytes` to every rank; the others pass `None` and get rank 0's bytes.
     /// Collective; waiting ranks poll and sleep instead of spinning.
-    pub fn broadcast(&self, bytes: Option<Vec<u8>>) -> Result<Vec<u8>, MpiError> {
+    pub(crate) fn broadcast(&self, bytes: Option<Vec<u8>>) -> Result<Vec<u8>, MpiError> {
         let root = self.world.process_at_rank(0);
         let mut len = bytes.as_ref().map(|b| b.len() as u64).unwrap_or(0);
         mpi::request::scope(|scope| {
@@ -183,7 +183,7 @@ impl MpiWorld {
     }
 
     /// The master's side (rank 0): workers are ranks 1..size, worker `w` is rank `w + 1`.
-    pub fn master(&self) -> MpiMaster<'_> {
+    pub(crate) fn master(&self) -> MpiMaster<'_> {
         let workers = self.size.saturating_sub(1);
         MpiMaster {
             world: &self.world,
@@ -194,7 +194,7 @@ impl MpiWorld {
     }
 
     /// A worker's side (rank > 0).
-    pub fn worker_link(&self) -> MpiLink<'_> {
+    pub(crate) fn worker_link(&self) -> MpiLink<'_> {
         MpiLink {
             world: &self.world,
             rank: self.rank,
@@ -204,12 +204,12 @@ impl MpiWorld {
 
     /// Whether the process that started this rank (the launcher or its daemon) is still
     /// there; when it is not, the job is gone and finalizing MPI could hang.
-    pub fn launcher_alive(&self) -> bool {
+    pub(crate) fn launcher_alive(&self) -> bool {
         nix::unistd::getppid() == self.launcher
     }
 
     /// Ends the whole job (every rank) with `code`.
-    pub fn abort(&self, code: i32) -> ! {
+    pub(crate) fn abort(&self, code: i32) -> ! {
         self.world.abort(code)
     }
 
@@ -389,7 +389,7 @@ impl InFlight {
 }
 
 /// The master's side: rank 0.
-pub struct MpiMaster<'w> {
+pub(crate) struct MpiMaster<'w> {
     world: &'w SimpleCommunicator,
     /// Frames not yet handed to MPI, per worker (only past the in-flight cap).
     outboxes: Vec<VecDeque<(i32, Vec<u8>)>>,
@@ -424,11 +424,6 @@ impl MpiMaster<'_> {
                 self.in_flight_per[w] += 1;
             }
         }
-    }
-
-    /// Sends still in flight.
-    pub fn pending_sends(&self) -> usize {
-        self.in_flight.len() + self.outboxes.iter().map(VecDeque::len).sum::<usize>()
     }
 }
 
@@ -514,7 +509,7 @@ impl Drop for MpiMaster<'_> {
 }
 
 /// A worker's side: rank > 0, talking to rank 0.
-pub struct MpiLink<'w> {
+pub(crate) struct MpiLink<'w> {
     world: &'w SimpleCommunicator,
     rank: usize,
     /// The process that started this rank (the launcher's daemon); when it is gone, so is

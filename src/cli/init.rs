@@ -1,7 +1,7 @@
 //! `hpo init CONFIG [--dir DIR]`: create the experiment folder and draw the table only.
 
+use crate::config::Programs;
 use crate::experiment;
-use crate::launch::UsageError;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,13 +15,8 @@ pub struct InitArgs {
 }
 
 pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
-    let (exp, exists) = experiment::resolve(&args.config, args.dir.as_deref()).map_err(|e| {
-        if e.is_usage() {
-            anyhow::Error::from(UsageError(e.to_string()))
-        } else {
-            e.into()
-        }
-    })?;
+    let (exp, exists) = experiment::resolve(&args.config, args.dir.as_deref())?;
+    Programs::find(&exp)?;
     if exists {
         println!(
             "{} already holds this experiment; nothing to do",
@@ -29,8 +24,7 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let table =
-        experiment::create(&exp).map_err(|e| anyhow::Error::from(UsageError(e.to_string())))?;
+    let table = experiment::create(&exp)?;
     let bayesian = table.iter().filter(|s| s.is_bayesian()).count();
     println!(
         "created {} with {} parameter sets ({} Bayesian); run it with `hpo run {}`",

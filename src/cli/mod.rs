@@ -2,6 +2,7 @@
 //! 1 runtime failure, 2 usage or configuration error, 75 stopped early by the deadline or the
 //! batch system's signal with nothing lost, 130 interrupted).
 
+mod error;
 mod init;
 mod plot;
 mod report;
@@ -55,6 +56,6 @@ pub fn main(factory: Option<ObjectiveFactory>) -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(err) => ExitCode::from(crate::launch::report_error(&err)),
+        Err(err) => ExitCode::from(error::report(&err)),
     }
 }

@@ -1,7 +1,7 @@
 //! `hpo plot DIR [--only NAME]...`: draws the plots of an experiment into `DIR/plots/` (PNG and
 //! SVG), from its stored results only; safe to run while the experiment runs.
 
-use crate::launch::UsageError;
+use crate::config::PlotName;
 use crate::plot::{self, PlotOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,9 +10,9 @@ use std::process::ExitCode;
 pub struct PlotArgs {
     /// The experiment folder.
     pub dir: PathBuf,
-    /// Only this plot (repeatable): plot_3d, result_evolution, worker_timeline, parameter_combination.
-    #[arg(long, value_name = "NAME")]
-    pub only: Vec<String>,
+    /// Only this plot (repeatable).
+    #[arg(long, value_name = "NAME", value_enum)]
+    pub only: Vec<PlotName>,
     /// plot_3d: the horizontal parameter (default: the first numeric one).
     #[arg(long)]
     pub x: Option<String>,
@@ -55,22 +55,8 @@ impl PlotArgs {
 }
 
 pub fn run(args: PlotArgs) -> anyhow::Result<ExitCode> {
-    if !crate::experiment::is_experiment(&args.dir) {
-        return Err(UsageError(format!(
-            "{} is not an experiment folder (no {})",
-            args.dir.display(),
-            crate::experiment::CONFIG_FILE
-        ))
-        .into());
-    }
-    let written =
-        plot::render(&args.dir, &args.only, &args.options()).map_err(|e| -> anyhow::Error {
-            if e.is_usage() {
-                UsageError(e.to_string()).into()
-            } else {
-                e.into()
-            }
-        })?;
+    super::error::require_experiment(&args.dir)?;
+    let written = plot::render(&args.dir, &args.only, &args.options())?;
     for path in &written {
         println!("{}", path.display());
     }

@@ -1,11 +1,11 @@
 //! `hpo report DIR`: one self-contained HTML file, `DIR/report.html`, with the summary, the best
 //! sets, the failures and every plot as inline SVG. It opens from disk with no network.
 
+use crate::config::PlotName;
 use crate::experiment::ResultRow;
-use crate::launch::UsageError;
-use crate::monitor::status::{self, StatusReport, human_secs};
+use crate::experiment::summary::{self, StatusReport, human_secs};
 use crate::objective::Status;
-use crate::plot::{self, PLOTS, PlotData, PlotOptions};
+use crate::plot::{self, PlotData, PlotOptions};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,13 +35,7 @@ fn esc(s: &str) -> String {
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let (summary, _exp, _) = super::status::gather(&args.dir)?;
-    let data = PlotData::load(&args.dir).map_err(|e| -> anyhow::Error {
-        if e.is_usage() {
-            UsageError(e.to_string()).into()
-        } else {
-            e.into()
-        }
-    })?;
+    let data = PlotData::load(&args.dir)?;
     let html = render(&summary, &data, &PlotOptions::default())?;
     let path = args.output.unwrap_or_else(|| args.dir.join(REPORT_FILE));
     let tmp = path.with_extension("html.tmp");
@@ -82,6 +76,16 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
         env!("CARGO_PKG_VERSION")
     );
 
+    summary_section(&mut h, s, data);
+    best_section(&mut h, data);
+    failure_section(&mut h, data);
+    plot_section(&mut h, data, options)?;
+    h.push_str("</body></html>\n");
+    Ok(h)
+}
+
+/// The summary table: counts, the run, the best set, the pool's use.
+fn summary_section(h: &mut String, s: &StatusReport, data: &PlotData) {
     h.push_str("<h2>Summary</h2><table>\n");
     let mut kv = |k: &str, v: String| {
         let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
@@ -135,8 +139,11 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
     );
     kv("throughput", format!("{:.3} sets/s", s.throughput_per_s));
     h.push_str("</table>\n");
+}
 
-    let top = status::top(&data.rows, data.direction, TOP);
+/// The best sets, best first.
+fn best_section(h: &mut String, data: &PlotData) {
+    let top = summary::top(&data.rows, data.direction, TOP);
     if !top.is_empty() {
         let _ = write!(
             h,
@@ -154,7 +161,7 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
                 k + 1,
                 r.index
             );
-            row_cells(&mut h, r);
+            row_cells(h, r);
             let _ = writeln!(
                 h,
                 "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
@@ -166,7 +173,10 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
         }
         h.push_str("</table>\n");
     }
+}
 
+/// The failed sets with their errors (the first few).
+fn failure_section(h: &mut String, data: &PlotData) {
     let failed: Vec<&ResultRow> = data
         .rows
         .iter()
@@ -200,9 +210,12 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
             );
         }
     }
+}
 
+/// Every plot as inline SVG.
+fn plot_section(h: &mut String, data: &PlotData, options: &PlotOptions) -> anyhow::Result<()> {
     h.push_str("<h2>Plots</h2>\n");
-    for name in PLOTS {
+    for name in PlotName::ALL {
         let svg = plot::render_svg(data, name, options)?;
         // The XML declaration is not allowed inside HTML.
         let svg = match svg.find("<svg") {
@@ -214,6 +227,5 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
             "<figure id=\"{name}\">{svg}<figcaption>{name}</figcaption></figure>"
         );
     }
-    h.push_str("</body></html>\n");
-    Ok(h)
+    Ok(())
 }

@@ -1,7 +1,9 @@
 //! `hpo run CONFIG|DIR [--processes K]`: run or resume an experiment.
 
 use crate::launch::{self, ObjectiveFactory, RunOptions};
+use crate::messages::note;
 use crate::schedule::Termination;
+use crate::sys;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,7 +12,7 @@ pub struct RunArgs {
     /// A configuration file (TOML) or an existing experiment folder.
     pub target: PathBuf,
     /// Local worker processes (overrides `[compute] processes`).
-    #[arg(long, short = 'p')]
+    #[arg(long, short = 'p', value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=crate::config::MAX_PROCESSES as u64))]
     pub processes: Option<usize>,
     /// Experiment folder (instead of `[experiment] dir`).
     #[arg(long)]
@@ -36,8 +38,8 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
         quiet: args.quiet,
         walltime: args.walltime,
     };
-    let summary = if crate::backend::mpi::launched_by().is_some() {
-        match launch::run_mpi(&args.target, &options, factory)? {
+    let summary = if launch::under_mpi() {
+        match launch::run_mpi(&args.target, &options, factory, &super::error::report)? {
             launch::MpiRole::Master(summary) => summary,
             launch::MpiRole::Worker(code) | launch::MpiRole::Reported(code) => {
                 return Ok(ExitCode::from(code));
@@ -53,8 +55,8 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
         .map(|(i, v)| format!("; best {v} (set {i})"))
         .unwrap_or_default();
     if !args.quiet {
-        eprintln!(
-            "hpo: {} of {} sets done ({} failed); this run: {} in {:.2} s ({:.0}/s){best}; master peak RSS {:.1} MiB, CPU {:.2} s ({:.1}% of wall)",
+        note!(
+            "{} of {} sets done ({} failed); this run: {} in {:.2} s ({:.0}/s){best}; master peak RSS {:.1} MiB, CPU {:.2} s ({:.1}% of wall)",
             p.done,
             p.total,
             p.failed,
@@ -65,10 +67,10 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
             } else {
                 0.0
             },
-            peak_rss_kib() as f64 / 1024.0,
-            cpu_seconds(),
+            sys::peak_rss_kib() as f64 / 1024.0,
+            sys::cpu_seconds(),
             if secs > 0.0 {
-                100.0 * cpu_seconds() / secs
+                100.0 * sys::cpu_seconds() / secs
             } else {
                 0.0
             }
@@ -77,48 +79,19 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
     Ok(match summary.termination {
         Termination::Complete => ExitCode::SUCCESS,
         Termination::Deadline => {
-            eprintln!(
-                "hpo: stopped before the end of the job, nothing lost; run the same command again to continue (exit code {EXIT_RESUMABLE})"
+            note!(
+                "stopped before the end of the job, nothing lost; run the same command again to continue (exit code {EXIT_RESUMABLE})"
             );
             ExitCode::from(EXIT_RESUMABLE)
         }
         Termination::Interrupted => {
-            eprintln!("hpo: interrupted; run the same command again to continue");
+            note!("interrupted; run the same command again to continue");
             ExitCode::from(130)
         }
         Termination::NoWorkers => {
-            eprintln!("hpo: every worker was lost; run the same command again to continue");
+            note!("every worker was lost; run the same command again to continue");
             ExitCode::from(1)
         }
         Termination::WriteFailed => ExitCode::from(1),
     })
-}
-
-/// Peak resident memory of this process.
-///
-/// `VmHWM` of this process image: `getrusage`'s `ru_maxrss` survives `exec`, so it would
-/// report the launching program's size when that is larger (a Python driver, say).
-pub fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or_else(|| {
-            nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
-                .map(|u| u.max_rss() as u64)
-                .unwrap_or(0)
-        })
-}
-
-/// CPU time (user and system) this process has used.
-pub fn cpu_seconds() -> f64 {
-    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
-        .map(|u| {
-            let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 * 1e-6;
-            t(u.user_time()) + t(u.system_time())
-        })
-        .unwrap_or(0.0)
 }

@@ -1,13 +1,11 @@
 //! `hpo status DIR [--json]`: progress of an experiment, during or after a run, read from the
-//! folder alone (never changed by it). The computations are in [`crate::monitor::status`].
+//! folder alone (never changed by it). The computations are in [`crate::experiment::summary`].
 
-use crate::config::Experiment;
-use crate::experiment::{self, Lock, ResultRow, journal, status};
-use crate::launch::UsageError;
-use crate::monitor::status::{StatusReport, human_secs, summarize};
+use crate::config::Definition;
+use crate::experiment::ResultRow;
+use crate::experiment::summary::{self, StatusReport, human_secs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 #[derive(clap::Args, Debug)]
 pub struct StatusArgs {
@@ -19,30 +17,9 @@ pub struct StatusArgs {
 }
 
 /// Reads an experiment folder (read-only) and summarizes it.
-pub(crate) fn gather(dir: &Path) -> anyhow::Result<(StatusReport, Experiment, Vec<ResultRow>)> {
-    if !experiment::is_experiment(dir) {
-        return Err(UsageError(format!(
-            "{} is not an experiment folder (no {})",
-            dir.display(),
-            experiment::CONFIG_FILE
-        ))
-        .into());
-    }
-    let exp = experiment::load_stored(dir).map_err(|e| UsageError(e.to_string()))?;
-    let (rows, _) = journal::read_results(&dir.join(experiment::RESULTS_FILE), &exp.space)?;
-    let total: usize = exp.space.blocks.iter().map(|b| b.count).sum();
-    // The live view counts only while a run holds the folder (a killed master leaves it behind).
-    let live = status::read(dir).filter(|l| !l.finished && Lock::is_held(dir));
-    let report = summarize(
-        &dir.display().to_string(),
-        &exp.space.names(),
-        exp.objective.direction,
-        total,
-        &rows,
-        live.as_ref(),
-        SystemTime::now(),
-    );
-    Ok((report, exp, rows))
+pub(crate) fn gather(dir: &Path) -> anyhow::Result<(StatusReport, Definition, Vec<ResultRow>)> {
+    super::error::require_experiment(dir)?;
+    Ok(summary::read(dir)?)
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {

@@ -1,11 +1,14 @@
 //! `results.csv`: appended the moment a result arrives, fsynced in small batches by a
 //! background thread, and read back (and repaired) on resume.
 //!
-//! The master writes rows into the page cache at once (so a `kill -9` of the master loses
-//! nothing written) and a syncer thread makes them durable at least every [`SYNC_EVERY`]; a
-//! row is reported anywhere (progress, hooks) only once it is durable. A crash can leave a torn
-//! last line: reading drops it and its set is re-run.
+//! The master appends rows to a buffer and hands them to the kernel (the page cache, where a
+//! `kill -9` of the master cannot lose them) whenever no message is waiting, and at least every
+//! few hundred rows while messages keep coming ([`Journal::flush`]); a syncer thread makes
+//! what the kernel holds durable within [`SYNC_EVERY`]. A row is reported anywhere (progress,
+//! hooks) only once it is durable. A crash can leave a torn last line: reading drops it and
+//! its set is re-run.
 
+use super::schema::{self, TAIL_COLUMNS, Tail};
 use crate::objective::{Outcome, Status};
 use crate::space::{Space, Value};
 use std::fs::File;
@@ -18,26 +21,6 @@ use std::time::{Duration, SystemTime};
 
 /// The longest a written row waits for its fsync.
 pub const SYNC_EVERY: Duration = Duration::from_millis(50);
-/// Columns after the parameters, in order. Extend at the end; never rename.
-pub const TAIL_COLUMNS: [&str; 16] = [
-    "result",
-    "status",
-    "worker",
-    "started",
-    "ended",
-    "duration_s",
-    "attempts",
-    "exit_code",
-    "rank",
-    "host",
-    "gpu",
-    "cores",
-    "bayesian",
-    "block",
-    "note",
-    "error",
-];
-
 /// One finished set.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ResultRow {
@@ -60,6 +43,27 @@ pub struct ResultRow {
 }
 
 impl ResultRow {
+    /// A row as unit tests build it: worker 1 on host `h`, one attempt, nothing else said.
+    #[cfg(test)]
+    pub(crate) fn for_test(index: usize, values: Vec<Value>, outcome: Outcome) -> ResultRow {
+        ResultRow {
+            index,
+            values,
+            outcome,
+            worker: 1,
+            started: SystemTime::now(),
+            ended: SystemTime::now(),
+            attempts: 1,
+            rank: None,
+            host: "h".into(),
+            gpu: String::new(),
+            cores: "1".into(),
+            bayesian: false,
+            block: 0,
+            note: String::new(),
+        }
+    }
+
     pub fn duration_s(&self) -> f64 {
         self.ended
             .duration_since(self.started)
@@ -101,11 +105,9 @@ impl ResultRow {
     }
 }
 
+/// The header of this experiment's results table.
 pub fn header(space: &Space) -> Vec<String> {
-    let mut h = vec!["index".to_string()];
-    h.extend(space.parameters.iter().map(|p| p.name.clone()));
-    h.extend(TAIL_COLUMNS.iter().map(|s| s.to_string()));
-    h
+    schema::header(space.parameters.iter().map(|p| p.name.as_str()))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,12 +134,6 @@ pub struct Repair {
     /// the original kept beside it.
     pub duplicates: Vec<usize>,
     pub backup: Option<PathBuf>,
-}
-
-impl Repair {
-    pub fn is_clean(&self) -> bool {
-        !self.torn_line && self.duplicates.is_empty()
-    }
 }
 
 struct SyncState {
@@ -171,13 +167,7 @@ impl Journal {
             path: path.clone(),
             source,
         };
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
+        let file = super::open_rw(&path).map_err(io)?;
         let mut offset = file.metadata().map_err(io)?.len();
         if offset == 0 {
             let mut w = csv::Writer::from_writer(Vec::new());
@@ -463,6 +453,7 @@ pub fn read_and_repair(
     Ok((rows, repair))
 }
 
+/// One data row of results.csv (with the header [`header`] of `space`).
 fn parse_row(rec: &csv::StringRecord, space: &Space) -> Result<ResultRow, String> {
     let n = space.parameters.len();
     if rec.len() < n + TAIL_COLUMNS.len() + 1 {
@@ -473,10 +464,7 @@ fn parse_row(rec: &csv::StringRecord, space: &Space) -> Result<ResultRow, String
         ));
     }
     let field = |i: usize| &rec[i];
-    let tail = |name: &str| -> &str {
-        let pos = TAIL_COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
-        &rec[n + 1 + pos]
-    };
+    let tail = |column: Tail| &rec[column.position(n)];
     let index: usize = field(0)
         .parse()
         .map_err(|_| format!("index `{}` is not a number", field(0)))?;
@@ -491,9 +479,8 @@ fn parse_row(rec: &csv::StringRecord, space: &Space) -> Result<ResultRow, String
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let status = Status::parse(tail("status"))
-        .ok_or_else(|| format!("status `{}` is not ok, failed or timeout", tail("status")))?;
-    let result = match tail("result") {
+    let status: Status = tail(Tail::Status).parse()?;
+    let result = match tail(Tail::Result) {
         "" => None,
         r => Some(
             r.parse::<f64>()
@@ -503,9 +490,14 @@ fn parse_row(rec: &csv::StringRecord, space: &Space) -> Result<ResultRow, String
     if status == Status::Ok && !result.is_some_and(f64::is_finite) {
         return Err("an ok row needs a finite result".into());
     }
-    let time = |name: &str| {
-        humantime::parse_rfc3339(tail(name))
-            .map_err(|_| format!("{name} `{}` is not an RFC 3339 time", tail(name)))
+    let time = |column: Tail| {
+        humantime::parse_rfc3339(tail(column)).map_err(|_| {
+            format!(
+                "{} `{}` is not an RFC 3339 time",
+                column.name(),
+                tail(column)
+            )
+        })
     };
     Ok(ResultRow {
         index,
@@ -513,20 +505,224 @@ fn parse_row(rec: &csv::StringRecord, space: &Space) -> Result<ResultRow, String
         outcome: Outcome {
             status,
             result,
-            exit_code: tail("exit_code").parse().ok(),
-            error: tail("error").to_string(),
+            exit_code: tail(Tail::ExitCode).parse().ok(),
+            error: tail(Tail::Error).to_string(),
             interrupted: false,
         },
-        worker: tail("worker").parse().unwrap_or(0),
-        started: time("started")?,
-        ended: time("ended")?,
-        attempts: tail("attempts").parse().unwrap_or(1),
-        rank: tail("rank").parse().ok(),
-        host: tail("host").to_string(),
-        gpu: tail("gpu").to_string(),
-        cores: tail("cores").to_string(),
-        bayesian: tail("bayesian") == "true",
-        block: tail("block").parse().unwrap_or(0),
-        note: tail("note").to_string(),
+        worker: tail(Tail::Worker).parse().unwrap_or(0),
+        started: time(Tail::Started)?,
+        ended: time(Tail::Ended)?,
+        attempts: tail(Tail::Attempts).parse().unwrap_or(1),
+        rank: tail(Tail::Rank).parse().ok(),
+        host: tail(Tail::Host).to_string(),
+        gpu: tail(Tail::Gpu).to_string(),
+        cores: tail(Tail::Cores).to_string(),
+        bayesian: tail(Tail::Bayesian) == "true",
+        block: tail(Tail::Block).parse().unwrap_or(0),
+        note: tail(Tail::Note).to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::UNIX_EPOCH;
+
+    /// x (float), k (int), act (str); 4 sets.
+    fn space() -> Space {
+        let text = "[experiment]\ndir = \"e\"\n[objective]\ncommand = [\"sh\"]\n[[parameters]]\nname = \"x\"\ntype = \"float\"\n[[parameters]]\nname = \"k\"\ntype = \"int\"\n[[parameters]]\nname = \"act\"\ntype = \"str\"\n[[sets]]\ncount = 4\nx = { random = [0, 1] }\nk = 1\nact = \"relu\"\n";
+        crate::config::Definition::parse(text, Path::new("c.toml"), Path::new("/"))
+            .expect("valid")
+            .space
+    }
+
+    fn row(index: usize) -> ResultRow {
+        let at = |s: u64| UNIX_EPOCH + Duration::from_millis(1_780_000_000_000 + s);
+        ResultRow {
+            index,
+            values: vec![
+                Value::Float(0.25),
+                Value::Int(-3),
+                Value::Str("a, \"b\"".into()),
+            ],
+            outcome: Outcome {
+                status: Status::Failed,
+                result: None,
+                exit_code: Some(3),
+                error: "boom\" , x".into(),
+                interrupted: false,
+            },
+            worker: 2,
+            started: at(0),
+            ended: at(1500),
+            attempts: 2,
+            rank: Some(2),
+            host: "node7".into(),
+            gpu: "0,1".into(),
+            cores: "4".into(),
+            bayesian: true,
+            block: 0,
+            note: "gp: 3 points".into(),
+        }
+    }
+
+    /// `row`'s record, with `column` (a tail column or a parameter position) replaced.
+    fn record_with(edit: impl FnOnce(&mut Vec<String>)) -> csv::StringRecord {
+        let mut rec = row(1).record();
+        edit(&mut rec);
+        csv::StringRecord::from(rec)
+    }
+
+    #[test]
+    fn a_row_reads_back_as_written() {
+        let s = space();
+        let r = row(1);
+        assert_eq!(
+            parse_row(&csv::StringRecord::from(r.record()), &s),
+            Ok(r.clone())
+        );
+        let ok = ResultRow {
+            outcome: Outcome::ok(-1.5e-7),
+            rank: None,
+            ..r
+        };
+        assert_eq!(parse_row(&csv::StringRecord::from(ok.record()), &s), Ok(ok));
+    }
+
+    #[test]
+    fn every_malformed_field_is_named() {
+        let s = space();
+        let tail = |t: Tail| t.position(3);
+        let cases: Vec<(csv::StringRecord, &str)> = vec![
+            (record_with(|r| r.truncate(10)), "10 fields, expected 20"),
+            (
+                record_with(|r| r[0] = "x".into()),
+                "index `x` is not a number",
+            ),
+            (
+                record_with(|r| r[2] = "1.5".into()),
+                "`1.5` is not a value of `k`",
+            ),
+            (
+                record_with(|r| r[1] = "".into()),
+                "`` is not a value of `x`",
+            ),
+            (
+                record_with(|r| r[tail(Tail::Status)] = "done".into()),
+                "status `done` is not ok, failed or timeout",
+            ),
+            (
+                record_with(|r| r[tail(Tail::Result)] = "abc".into()),
+                "result `abc` is not a number",
+            ),
+            (
+                record_with(|r| r[tail(Tail::Status)] = "ok".into()),
+                "an ok row needs a finite result",
+            ),
+            (
+                record_with(|r| {
+                    r[tail(Tail::Status)] = "ok".into();
+                    r[tail(Tail::Result)] = "inf".into();
+                }),
+                "an ok row needs a finite result",
+            ),
+            (
+                record_with(|r| r[tail(Tail::Started)] = "yesterday".into()),
+                "started `yesterday` is not an RFC 3339 time",
+            ),
+            (
+                record_with(|r| r[tail(Tail::Ended)] = "".into()),
+                "ended `` is not an RFC 3339 time",
+            ),
+        ];
+        for (rec, says) in cases {
+            match parse_row(&rec, &s) {
+                Err(e) => assert!(e.contains(says), "expected `{says}` in `{e}`"),
+                Ok(r) => panic!("accepted {r:?}"),
+            }
+        }
+        // Optional cells may be empty; extra columns (a newer hpo's) are ignored.
+        let rec = record_with(|r| {
+            for t in [
+                Tail::ExitCode,
+                Tail::Rank,
+                Tail::Worker,
+                Tail::Attempts,
+                Tail::Block,
+            ] {
+                r[tail(t)] = String::new();
+            }
+            r.push("extra".into());
+        });
+        let r = parse_row(&rec, &s).expect("reads");
+        assert_eq!(
+            (r.outcome.exit_code, r.rank, r.worker, r.attempts, r.block),
+            (None, None, 0, 1, 0)
+        );
+    }
+
+    #[test]
+    fn reading_finds_torn_lines_duplicates_and_foreign_headers() {
+        let s = space();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("results.csv");
+        let line = |r: &ResultRow| {
+            let mut w = row_writer();
+            let _ = w.write_record(r.record());
+            String::from_utf8(w.into_inner().expect("csv")).expect("utf-8")
+        };
+        let head = header(&s).join(",") + "\n";
+        std::fs::write(
+            &path,
+            format!("{head}{}{}{}", line(&row(0)), line(&row(2)), line(&row(0))),
+        )
+        .expect("write");
+        let (rows, repair) = read_results(&path, &s).expect("reads");
+        assert_eq!(rows.iter().map(|r| r.index).collect::<Vec<_>>(), [0, 2]);
+        assert_eq!(repair.duplicates, [0]);
+        assert!(!repair.torn_line);
+        // A torn last line is not an error: it is cut off on repair.
+        std::fs::write(&path, format!("{head}{}3,0.5,1", line(&row(1)))).expect("write");
+        let (rows, repair) = read_and_repair(&path, &s).expect("repairs");
+        assert_eq!((rows.len(), repair.torn_line), (1, true));
+        assert!(
+            std::fs::read_to_string(&path)
+                .expect("read")
+                .ends_with('\n')
+        );
+        // Rows outside the table and foreign headers are errors naming the line.
+        std::fs::write(&path, format!("{head}{}", line(&row(9)))).expect("write");
+        let e = read_results(&path, &s).expect_err("set 9 is not in the table");
+        assert!(
+            e.to_string()
+                .contains("line 2: set 9 is not in the parameter table"),
+            "{e}"
+        );
+        std::fs::write(&path, "index,y\n").expect("write");
+        let e = read_results(&path, &s).expect_err("foreign header");
+        assert!(e.to_string().contains("line 1: the header is"), "{e}");
+        assert_eq!(
+            read_results(&dir.path().join("none.csv"), &s)
+                .expect("no file")
+                .0,
+            []
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_reader_never_panics(lines in prop::collection::vec("[-0-9a-z.,:\"TZ \\n]{0,80}", 0..12), raw in prop::collection::vec(any::<u8>(), 0..200)) {
+            let s = space();
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("results.csv");
+            let head = header(&s).join(",") + "\n";
+            std::fs::write(&path, format!("{head}{}", lines.join("\n"))).expect("write");
+            let _ = read_results(&path, &s);
+            std::fs::write(&path, &raw).expect("write");
+            let _ = read_results(&path, &s);
+        }
+    }
 }

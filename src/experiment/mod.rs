@@ -7,19 +7,21 @@
 //! DIR/parameters.csv    the drawn table: index, block, one column per parameter
 //!                       (`<bayesian>` and `<expr>` until a worker fills them)
 //! DIR/results.csv       one row per finished set, appended and fsynced as results arrive
-//! DIR/status.json       the running master's live view (running sets, pool), rewritten each second
+//! DIR/status.json       the running master's live view ([`live`]), rewritten each second
 //! DIR/worker_out/000042/  the folder of set 42 (params.json, stdout.txt, stderr.txt)
 //! DIR/.lock             held (flock) by the run that owns the folder
 //! ```
 
 pub mod journal;
+pub mod live;
 mod lock;
-pub mod status;
+pub mod schema;
+pub mod summary;
 
 pub use journal::{Journal, JournalError, Repair, ResultRow};
-pub use lock::{Lock, LockError};
+pub use lock::Lock;
 
-use crate::config::{ConfigError, Experiment};
+use crate::config::{ConfigError, Definition};
 use crate::space::{Cell, SetSpec, Space, draw_table};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -60,12 +62,17 @@ pub enum ExperimentError {
     },
     #[error(transparent)]
     Draw(#[from] crate::space::DrawError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }
 
 impl ExperimentError {
     /// Whether the user's input is at fault (exit code 2) rather than the system.
     pub fn is_usage(&self) -> bool {
-        !matches!(self, ExperimentError::Io { .. })
+        !matches!(
+            self,
+            ExperimentError::Io { .. } | ExperimentError::Journal(_)
+        )
     }
 }
 
@@ -94,7 +101,7 @@ pub fn is_experiment(dir: &Path) -> bool {
 }
 
 /// Loads the definition stored in an experiment folder.
-pub fn load_stored(dir: &Path) -> Result<Experiment, ExperimentError> {
+pub fn load_stored(dir: &Path) -> Result<Definition, ExperimentError> {
     let config = dir.join(CONFIG_FILE);
     let source = std::fs::read_to_string(&config).map_err(io_err(&config))?;
     let meta_path = dir.join(META_FILE);
@@ -103,9 +110,17 @@ pub fn load_stored(dir: &Path) -> Result<Experiment, ExperimentError> {
         .and_then(|b| serde_json::from_slice::<Meta>(&b).ok())
         .map(|m| m.config_dir)
         .unwrap_or_else(|| dir.to_path_buf());
-    let mut exp = Experiment::parse(&source, &config, &config_dir)?;
+    let mut exp = Definition::parse(&source, &config, &config_dir)?;
     exp.dir = absolute(dir);
     Ok(exp)
+}
+
+/// The stored definition and the results of an experiment folder, read without changing
+/// anything (safe while a run appends to it).
+pub fn read_stored(dir: &Path) -> Result<(Definition, Vec<ResultRow>), ExperimentError> {
+    let exp = load_stored(dir)?;
+    let (rows, _) = journal::read_results(&dir.join(RESULTS_FILE), &exp.space)?;
+    Ok((exp, rows))
 }
 
 /// What `hpo run` or `hpo init` was pointed at, resolved to an experiment and its folder.
@@ -113,7 +128,7 @@ pub fn load_stored(dir: &Path) -> Result<Experiment, ExperimentError> {
 pub fn resolve(
     target: &Path,
     dir_override: Option<&Path>,
-) -> Result<(Experiment, bool), ExperimentError> {
+) -> Result<(Definition, bool), ExperimentError> {
     if target.is_dir() {
         if !is_experiment(target) {
             return Err(ExperimentError::NotAnExperiment {
@@ -122,7 +137,7 @@ pub fn resolve(
         }
         return Ok((load_stored(target)?, true));
     }
-    let mut exp = Experiment::load(target)?;
+    let mut exp = Definition::load(target)?;
     if let Some(d) = dir_override {
         exp.dir = absolute(d);
     }
@@ -134,10 +149,12 @@ pub fn resolve(
                 config: target.to_path_buf(),
             });
         }
-        // The compute and monitor sections of the configuration given now win.
+        // The compute and monitor sections of the configuration given now win, and later
+        // errors name that file.
         let mut stored = stored;
         stored.compute = exp.compute;
         stored.monitor = exp.monitor;
+        stored.file = exp.file;
         return Ok((stored, true));
     }
     if exp.dir.exists()
@@ -154,7 +171,7 @@ pub fn resolve(
 
 /// Creates the experiment folder with its definition and drawn table. The folder appears
 /// whole or not at all (written beside it, then renamed).
-pub fn create(exp: &Experiment) -> Result<Vec<SetSpec>, ExperimentError> {
+pub fn create(exp: &Definition) -> Result<Vec<SetSpec>, ExperimentError> {
     let table = draw_table(&exp.space, exp.seed)?;
     let dir = &exp.dir;
     let parent = dir
@@ -275,6 +292,16 @@ pub fn read_table(dir: &Path, space: &Space) -> Result<Vec<SetSpec>, ExperimentE
         });
     }
     Ok(table)
+}
+
+/// Opens `path` for reading and writing, creating it when missing and keeping what it holds.
+pub(crate) fn open_rw(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
 }
 
 /// The folder of set `index`.

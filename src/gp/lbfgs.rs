@@ -2,9 +2,10 @@
 //!
 //! Used for both the hyperparameter fit (log-parameters between bounds) and the refinement of
 //! acquisition candidates (unit-cube coordinates). Written here rather than taken from a crate
-//! because the problems are tiny (2..60 variables, tens of iterations), need only box
-//! constraints, and must never panic on a non-finite objective; `argmin` is not in the offline
-//! registry of this build and would add compile time for no gain at this size.
+//! because both need box constraints, which `argmin` (0.11, on crates.io) does not offer for
+//! L-BFGS (its only constraint is OWL-QN's L1 term); the problems are also tiny (2..60
+//! variables, tens of iterations) and must never panic on a non-finite objective, which this
+//! projected method handles in a page of code and no new dependency.
 //!
 //! Method: the two-loop L-BFGS direction computed from the projected gradient (components
 //! pinned at a bound with the gradient pushing outward are frozen), then a backtracking
@@ -59,7 +60,8 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 /// Minimizes `f` (which writes its gradient into the second argument and returns the value)
 /// over the box `[lo, hi]`, starting from `x0` (projected first). Never panics: a start with a
-/// non-finite value is returned as is with `f = +inf`.
+/// non-finite value is returned as is with `f = +inf`. One algorithm, read top to bottom as in
+/// the textbook (direction, line search, memory update), hence its length.
 pub fn minimize<F>(mut f: F, x0: &[f64], lo: &[f64], hi: &[f64], opts: &LbfgsOptions) -> Minimum
 where
     F: FnMut(&[f64], &mut [f64]) -> f64,

@@ -1,6 +1,7 @@
+use super::fit::{Pairs, neg_lml};
 use super::*;
 use ndarray::Array2;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn data(n: usize, d: usize, seed: u64) -> (Array2<f64>, Vec<f64>) {

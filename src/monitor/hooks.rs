@@ -14,9 +14,9 @@
 //! ([`PLOT_GRACE`], [`COMMAND_GRACE`]); what is left then is abandoned and said so.
 
 use super::{Observer, Progress};
-use crate::config::Experiment;
+use crate::config::{Definition, Programs};
 use crate::experiment::ResultRow;
-use crate::objective::command::find_program;
+use crate::messages::note;
 use crate::schedule::Termination;
 use std::collections::VecDeque;
 use std::io::Write;
@@ -37,29 +37,12 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Where the command hook's output goes, in the experiment folder.
 pub const HOOK_LOG: &str = "hooks.log";
 
-#[derive(Debug, thiserror::Error)]
-pub enum HookError {
-    #[error("`monitor.plots`: {source}")]
-    Plot {
-        #[from]
-        source: crate::plot::PlotError,
-    },
-    #[error("`monitor.on_result`: the command is empty")]
-    EmptyCommand,
-    #[error(
-        "`monitor.on_result`: `{program}` is not an executable (a path with `/` is relative to {config_dir}, a bare name is looked up on PATH)"
-    )]
-    CommandNotFound {
-        program: String,
-        config_dir: PathBuf,
-    },
-}
-
-/// Builds the hooks the experiment's `[monitor]` table asks for.
-pub fn observers(exp: &Experiment) -> Result<Vec<Box<dyn Observer>>, HookError> {
+/// Builds the hooks the experiment's `[monitor]` table asks for. Everything was checked
+/// before the run started: the plot names when the configuration was parsed, the `on_result`
+/// program by [`Programs::find`].
+pub fn observers(exp: &Definition, programs: &Programs) -> Vec<Box<dyn Observer>> {
     let m = &exp.monitor;
     let mut out: Vec<Box<dyn Observer>> = Vec::new();
-    crate::plot::check_names(&m.plots)?;
     if !m.plots.is_empty() && (m.plot_every > 0 || m.plot_on_best || m.plot_at_end) {
         let dir = exp.dir.clone();
         let plots = m.plots.clone();
@@ -70,7 +53,7 @@ pub fn observers(exp: &Experiment) -> Result<Vec<Box<dyn Observer>>, HookError> 
                 Err(e) => {
                     let e = e.to_string();
                     if e != last_error {
-                        eprintln!("hpo: monitor: the plots could not be drawn: {e}");
+                        note!("monitor: the plots could not be drawn: {e}");
                         last_error = e;
                     }
                 }
@@ -84,22 +67,16 @@ pub fn observers(exp: &Experiment) -> Result<Vec<Box<dyn Observer>>, HookError> 
             job,
         )));
     }
-    if let Some(argv) = &m.on_result {
-        let program = argv.first().ok_or(HookError::EmptyCommand)?;
-        let path =
-            find_program(program, &exp.config_dir).ok_or_else(|| HookError::CommandNotFound {
-                program: program.clone(),
-                config_dir: exp.config_dir.clone(),
-            })?;
+    if let (Some(argv), Some(program)) = (&m.on_result, &programs.on_result) {
         let mut argv = argv.clone();
-        argv[0] = path.display().to_string();
+        argv[0] = program.display().to_string();
         out.push(Box::new(CommandHook::new(
             argv,
             exp.dir.clone(),
             exp.space.names().to_vec(),
         )));
     }
-    Ok(out)
+    out
 }
 
 /// A job run on a background thread whenever it is poked; pokes while it runs coalesce into
@@ -159,6 +136,7 @@ impl Coalescer {
     }
 
     /// How many runs finished.
+    #[cfg(test)]
     pub fn runs(&self) -> usize {
         lock(&self.shared.0).runs
     }
@@ -224,6 +202,7 @@ impl PlotHook {
     }
 
     /// Regenerations finished so far.
+    #[cfg(test)]
     pub fn runs(&self) -> usize {
         self.runner.runs()
     }
@@ -244,8 +223,8 @@ impl Observer for PlotHook {
             self.runner.poke();
         }
         if !self.runner.finish(PLOT_GRACE) {
-            eprintln!(
-                "hpo: monitor: the plots were still being drawn {} s after the end; left unfinished",
+            note!(
+                "monitor: the plots were still being drawn {} s after the end; left unfinished",
                 PLOT_GRACE.as_secs()
             );
         }
@@ -298,8 +277,8 @@ impl CommandHook {
                     if let Err(why) = ok {
                         q.failures += 1;
                         if q.failures == 1 {
-                            eprintln!(
-                                "hpo: monitor: the on_result command {why} (its output is in {})",
+                            note!(
+                                "monitor: the on_result command {why} (its output is in {})",
                                 dir.join(HOOK_LOG).display()
                             );
                         }
@@ -318,12 +297,14 @@ impl CommandHook {
     }
 
     /// How long the end of the run waits for the queue (default [`COMMAND_GRACE`]).
+    #[cfg(test)]
     pub fn with_grace(mut self, grace: Duration) -> CommandHook {
         self.grace = grace;
         self
     }
 
     /// (rows delivered, rows dropped because the queue was full).
+    #[cfg(test)]
     pub fn counts(&self) -> (usize, usize) {
         let q = lock(&self.shared.0);
         (q.delivered, q.dropped)
@@ -354,8 +335,8 @@ impl CommandHook {
                 q.abandon = true;
                 let left_over = q.rows.len() + 1;
                 cv.notify_all();
-                eprintln!(
-                    "hpo: monitor: the on_result command was still busy {:.0} s after the end; {left_over} row(s) not delivered",
+                note!(
+                    "monitor: the on_result command was still busy {:.0} s after the end; {left_over} row(s) not delivered",
                     self.grace.as_secs_f64()
                 );
                 break;
@@ -366,8 +347,8 @@ impl CommandHook {
                 .unwrap_or_else(|p| p.into_inner().0);
         }
         if q.dropped > 0 {
-            eprintln!(
-                "hpo: monitor: the on_result command fell behind; {} row(s) were dropped (queue of {QUEUE_CAP})",
+            note!(
+                "monitor: the on_result command fell behind; {} row(s) were dropped (queue of {QUEUE_CAP})",
                 q.dropped
             );
         }
@@ -432,7 +413,7 @@ fn run_command(
 
 impl Observer for CommandHook {
     fn on_result(&mut self, row: &ResultRow, progress: &Progress) {
-        let mut json = super::status::row_json(&self.names, row);
+        let mut json = crate::experiment::summary::row_json(&self.names, row);
         if let Some(obj) = json.as_object_mut() {
             obj.insert(
                 "best".into(),
@@ -455,7 +436,6 @@ mod tests {
     use crate::objective::Outcome;
     use crate::space::Value;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::SystemTime;
 
     fn progress(best: Option<(usize, f64)>) -> Progress {
         Progress {
@@ -464,29 +444,14 @@ mod tests {
             failed: 0,
             done_this_run: 1,
             running: 0,
-            workers: 1,
             best,
             started: Instant::now(),
         }
     }
 
     fn row(index: usize) -> ResultRow {
-        ResultRow {
-            index,
-            values: vec![Value::Float(0.5), Value::Str("relu".into())],
-            outcome: Outcome::ok(index as f64),
-            worker: 1,
-            started: SystemTime::now(),
-            ended: SystemTime::now(),
-            attempts: 1,
-            rank: None,
-            host: "h".into(),
-            gpu: String::new(),
-            cores: "1".into(),
-            bayesian: false,
-            block: 0,
-            note: String::new(),
-        }
+        let values = vec![Value::Float(0.5), Value::Str("relu".into())];
+        ResultRow::for_test(index, values, Outcome::ok(index as f64))
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! otherwise).
 
 pub mod hooks;
-pub mod status;
 
 use crate::experiment::ResultRow;
+use crate::messages::note;
 use crate::schedule::Termination;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -21,7 +21,6 @@ pub struct Progress {
     /// Rows recorded by this run.
     pub done_this_run: usize,
     pub running: usize,
-    pub workers: usize,
     /// (set index, result) of the best ok row.
     pub best: Option<(usize, f64)>,
     pub started: Instant,
@@ -78,7 +77,10 @@ fn eta(p: &Progress) -> String {
     if left == 0 || rate <= 0.0 {
         return String::new();
     }
-    format!(", ETA {}", status::human_secs(left as f64 / rate))
+    format!(
+        ", ETA {}",
+        crate::experiment::summary::human_secs(left as f64 / rate)
+    )
 }
 
 /// At most `n` characters.
@@ -149,7 +151,7 @@ impl Observer for ProgressDisplay {
             }
             None if self.last_line.elapsed() >= Duration::from_secs(5) => {
                 self.last_line = Instant::now();
-                eprintln!("hpo: {}{}", p.line(), eta(p));
+                note!("{}{}", p.line(), eta(p));
             }
             None => {}
         }

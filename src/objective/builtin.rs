@@ -12,9 +12,16 @@
 //! | branin     | 2         | [-5, 10] x [0, 15]  | 0.397887 at (-pi, 12.275), (pi, 2.275), (9.42478, 2.475) |
 //! | hartmann6  | 6         | [0, 1]^6            | -3.32237 at (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573) |
 
+//!
+//! A leaf: it imports nothing from the rest of the crate (the configuration parses the name,
+//! the objective evaluates the function).
+
+use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A test function, by the name `[objective] builtin` gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Builtin {
     Sphere,
     Griewank,

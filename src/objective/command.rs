@@ -11,19 +11,19 @@
 //! a signal a batch system sends to whole jobs (SIGTERM, SIGUSR1, ...), the outcome is
 //! [`Outcome::interrupted`]: no row, the set runs again on resume.
 
+use super::template::{placeholders, substitute};
 use super::{EvalContext, Objective, Outcome, Status};
 use crate::config::ObjectiveSpec;
 use crate::space::Value;
+use crate::sys::find_program;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Placeholders every command may use besides parameter names.
-pub const BUILTIN_PLACEHOLDERS: &[&str] = &["index", "worker_dir", "config_dir", "experiment_dir"];
 /// Bytes of stdout and stderr kept in memory (the rest only goes to the worker folder).
 const TAIL_BYTES: usize = 64 * 1024;
 /// Characters of stderr stored in the results row.
@@ -87,75 +87,6 @@ pub fn install_cleanup_handler() {
         // SAFETY: the handler only calls async-signal-safe functions.
         let _ = unsafe { sigaction(sig, &action) };
     }
-}
-
-/// The names inside `{...}` placeholders of an argument.
-pub fn placeholders(arg: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = arg;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        match after.find('}') {
-            Some(close) if is_identifier(&after[..close]) => {
-                out.push(&after[..close]);
-                rest = &after[close + 1..];
-            }
-            _ => rest = after,
-        }
-    }
-    out
-}
-
-fn is_identifier(s: &str) -> bool {
-    s.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Replaces the placeholders of `arg`; `quote` shell-quotes each substituted value.
-fn substitute(arg: &str, lookup: &dyn Fn(&str) -> Option<String>, quote: bool) -> String {
-    let mut out = String::with_capacity(arg.len());
-    let mut rest = arg;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find('}').filter(|c| is_identifier(&after[..*c])) {
-            Some(close) => {
-                let name = &after[..close];
-                match lookup(name) {
-                    Some(v) if quote => out.push_str(&shell_words::quote(&v)),
-                    Some(v) => out.push_str(&v),
-                    None => out.push_str(&rest[open..open + close + 2]),
-                }
-                rest = &after[close + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Resolves a program the way the command objective runs it: a path with a `/` relative to
-/// the configuration's folder, a bare name on PATH.
-pub fn find_program(program: &str, config_dir: &Path) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if program.contains('/') {
-        let p = config_dir.join(program);
-        return executable(&p).then_some(p);
-    }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join(program))
-        .find(|p| executable(p))
 }
 
 /// Arguments after the program that name a file beside the configuration by a relative path
@@ -374,25 +305,25 @@ fn error_tail(stderr: &[u8]) -> String {
     text[start..].replace(['\n', '\r'], " | ")
 }
 
-impl Objective for CommandObjective {
-    fn evaluate(&mut self, ctx: &EvalContext) -> Outcome {
-        let mut cmd = match self.command(ctx) {
-            Ok(c) => c,
-            Err(e) => return Outcome::failed(e),
-        };
+/// A started command: the child, the receiver of its output tails ((0, stdout), (1, stderr))
+/// and how many tails will come.
+type Started = (std::process::Child, mpsc::Receiver<(usize, Vec<u8>)>, usize);
+
+impl CommandObjective {
+    /// Starts the command with its output pipes drained on threads (copied to the worker
+    /// folder when redirected); the receiver gets (0, stdout tail) and (1, stderr tail).
+    fn start(&self, ctx: &EvalContext) -> Result<Started, Outcome> {
+        let mut cmd = self.command(ctx).map_err(Outcome::failed)?;
         let files = |name: &str| {
             ctx.worker_dir
                 .filter(|_| self.redirect)
                 .and_then(|d| std::fs::File::create(d.join(name)).ok())
         };
         let (out_copy, err_copy) = (files("stdout.txt"), files("stderr.txt"));
-        let mut child = match spawn_tracked(&mut cmd) {
-            Ok(c) => c,
-            Err(e) => return Outcome::failed(format!("cannot start `{}`: {e}", self.argv[0])),
-        };
-        let group = child.id() as i32;
+        let mut child = spawn_tracked(&mut cmd)
+            .map_err(|e| Outcome::failed(format!("cannot start `{}`: {e}", self.argv[0])))?;
         let (tx, rx) = mpsc::channel();
-        let readers: Vec<_> = [
+        let pipes = [
             child
                 .stdout
                 .take()
@@ -401,28 +332,28 @@ impl Objective for CommandObjective {
                 .stderr
                 .take()
                 .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .zip([out_copy, err_copy])
-        .enumerate()
-        .filter_map(|(i, (pipe, copy))| {
+        ];
+        let mut readers = 0;
+        for (i, (pipe, copy)) in pipes.into_iter().zip([out_copy, err_copy]).enumerate() {
+            let Some(pipe) = pipe else { continue };
             let tx = tx.clone();
-            let pipe = pipe?;
-            Some(std::thread::spawn(move || {
+            readers += 1;
+            std::thread::spawn(move || {
                 let _ = tx.send((i, drain(pipe, copy)));
-            }))
-        })
-        .collect();
-        drop(tx);
+            });
+        }
+        Ok((child, rx, readers))
+    }
 
+    /// Waits for the command, killing its group at `limit` (SIGTERM, then SIGKILL after the
+    /// grace period); returns its status and whether the limit fired.
+    fn wait(
+        &self,
+        child: &mut std::process::Child,
+        limit: Option<Duration>,
+    ) -> (Option<std::process::ExitStatus>, bool) {
+        let group = child.id() as i32;
         let start = Instant::now();
-        // The job's deadline cuts the evaluation off like a timeout, but it is not the set's
-        // fault: that outcome is `interrupted` and the set runs again on resume.
-        let until_deadline = ctx.deadline.map(|d| {
-            d.duration_since(std::time::SystemTime::now())
-                .unwrap_or_default()
-        });
-        let (limit, limit_is_deadline) = effective_limit(self.timeout, until_deadline);
         let mut pause = Duration::from_micros(200);
         let mut timed_out = false;
         let mut term_sent: Option<Instant> = None;
@@ -450,8 +381,26 @@ impl Objective for CommandObjective {
         // Whatever the command left behind in its group goes with it.
         kill_group(group, libc::SIGKILL);
         RUNNING_GROUP.store(0, Ordering::SeqCst);
+        (status, timed_out)
+    }
+}
+
+impl Objective for CommandObjective {
+    fn evaluate(&mut self, ctx: &EvalContext) -> Outcome {
+        let (mut child, rx, readers) = match self.start(ctx) {
+            Ok(started) => started,
+            Err(outcome) => return outcome,
+        };
+        // The job's deadline cuts the evaluation off like a timeout, but it is not the set's
+        // fault: that outcome is `interrupted` and the set runs again on resume.
+        let until_deadline = ctx.deadline.map(|d| {
+            d.duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+        });
+        let (limit, limit_is_deadline) = effective_limit(self.timeout, until_deadline);
+        let (status, timed_out) = self.wait(&mut child, limit);
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        for _ in 0..readers.len() {
+        for _ in 0..readers {
             match rx.recv_timeout(Duration::from_secs(2)) {
                 Ok((0, t)) => stdout = t,
                 Ok((_, t)) => stderr = t,
@@ -519,26 +468,6 @@ impl Objective for CommandObjective {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_and_substitution() {
-        assert_eq!(
-            placeholders("--lr={lr} {x}{y} {not valid} {"),
-            vec!["lr", "x", "y"]
-        );
-        let look = |n: &str| match n {
-            "x" => Some("$(touch /tmp/pwned)".to_string()),
-            _ => None,
-        };
-        assert_eq!(
-            substitute("a={x} {z} {{", &look, false),
-            "a=$(touch /tmp/pwned) {z} {{"
-        );
-        assert_eq!(
-            substitute("echo {x}", &look, true),
-            "echo '$(touch /tmp/pwned)'"
-        );
-    }
 
     fn spec(timeout: Option<Duration>) -> ObjectiveSpec {
         ObjectiveSpec {

@@ -1,12 +1,13 @@
-//! What a worker evaluates: the [`Objective`] trait, the builtin test functions, an external
+//! What a worker evaluates: the `Objective` trait, the builtin test functions, an external
 //! command, or a user's Rust function.
 //!
-//! A failed evaluation is data: an [`Outcome`] with a status, never an error of the run.
+//! A failed evaluation is data: an `Outcome` with a status, never an error of the run.
 
 pub mod builtin;
-pub mod command;
+pub(crate) mod command;
+pub(crate) mod template;
 
-use crate::config::{Delay, Experiment, ObjectiveKind};
+use crate::config::{Definition, Delay, ObjectiveKind};
 use crate::space::Params;
 use builtin::Builtin;
 use serde::{Deserialize, Serialize};
@@ -14,8 +15,9 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+/// How an evaluation ended: the `status` column of results.csv.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Failed,
     Timeout,
@@ -29,10 +31,17 @@ impl Status {
             Status::Timeout => "timeout",
         }
     }
-    pub fn parse(s: &str) -> Option<Status> {
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+
+    /// A `status` cell of results.csv.
+    fn from_str(s: &str) -> Result<Status, String> {
         [Status::Ok, Status::Failed, Status::Timeout]
             .into_iter()
             .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("status `{s}` is not ok, failed or timeout"))
     }
 }
 
@@ -44,7 +53,7 @@ impl fmt::Display for Status {
 
 /// The result of one evaluation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub status: Status,
     /// The objective value (finite) when `status` is ok.
     pub result: Option<f64>,
@@ -91,7 +100,7 @@ impl Outcome {
 }
 
 /// Where and with what one evaluation runs.
-pub struct EvalContext<'a> {
+pub(crate) struct EvalContext<'a> {
     pub index: usize,
     pub params: &'a Params,
     /// `worker_out/000042/` when the experiment provides worker folders.
@@ -105,12 +114,12 @@ pub struct EvalContext<'a> {
     pub deadline: Option<std::time::SystemTime>,
 }
 
-pub trait Objective {
+pub(crate) trait Objective {
     fn evaluate(&mut self, ctx: &EvalContext) -> Outcome;
 }
 
 /// A user's Rust function as an objective (the library API).
-pub struct FnObjective<F>(pub F);
+pub(crate) struct FnObjective<F>(pub F);
 
 impl<F: FnMut(&Params) -> f64> Objective for FnObjective<F> {
     fn evaluate(&mut self, ctx: &EvalContext) -> Outcome {
@@ -130,7 +139,7 @@ impl<F: FnMut(&Params) -> f64> Objective for FnObjective<F> {
 }
 
 /// A builtin test function, with an optional synthetic delay.
-pub struct BuiltinObjective {
+pub(crate) struct BuiltinObjective {
     pub function: Builtin,
     pub delay: Option<Delay>,
     pub seed: u64,
@@ -167,7 +176,7 @@ impl Objective for BuiltinObjective {
 
 /// The objective an experiment's configuration names (`None` for `Custom`, which only the
 /// library API can supply).
-pub fn from_experiment(exp: &Experiment) -> Option<Box<dyn Objective>> {
+pub(crate) fn from_definition(exp: &Definition) -> Option<Box<dyn Objective>> {
     match &exp.objective.kind {
         ObjectiveKind::Builtin { function, delay } => Some(Box::new(BuiltinObjective {
             function: *function,

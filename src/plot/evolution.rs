@@ -6,6 +6,8 @@ use crate::objective::Status;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+/// Long by nature: one figure drawn top to bottom, every part in the same chart coordinates;
+/// split, the parts would pass the chart and its scales around for no clarity gained.
 pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) -> Drawn {
     let mut ok: Vec<(usize, f64, bool)> = data
         .ok_rows()

@@ -1,5 +1,5 @@
-//! Plots of an experiment, drawn from its stored results only (`results.csv` through
-//! [`journal::read_results`] and the stored definition), never from a live master.
+//! Plots of an experiment, drawn from its stored results only (`results.csv` and the stored
+//! definition, through [`experiment::read_stored`]), never from a live master.
 //!
 //! Each plot is one file beside this one and is written as `DIR/plots/NAME.png` and
 //! `DIR/plots/NAME.svg`; `plot_3d` can also be animated (`plot_3d.gif`). This module holds
@@ -11,8 +11,8 @@ mod parallel;
 mod plot3d;
 mod timeline;
 
-use crate::config::Direction;
-use crate::experiment::{self, ExperimentError, JournalError, ResultRow, journal};
+use crate::config::{Direction, PlotName};
+use crate::experiment::{self, ExperimentError, ResultRow};
 use crate::objective::Status;
 use crate::space::Value;
 use plotters::coord::Shift;
@@ -20,13 +20,6 @@ use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// Every plot, by the name of its files and of `hpo plot --only`.
-pub const PLOTS: [&str; 4] = [
-    "plot_3d",
-    "result_evolution",
-    "worker_timeline",
-    "parameter_combination",
-];
 /// The folder inside the experiment folder the plots are written to.
 pub const PLOT_DIR: &str = "plots";
 
@@ -40,10 +33,6 @@ pub(crate) const FAMILY: &str = "sans-serif";
 pub enum PlotError {
     #[error(transparent)]
     Experiment(#[from] ExperimentError),
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    #[error("unknown plot `{name}`; the plots are {}", PLOTS.join(", "))]
-    Unknown { name: String },
     #[error("`{name}` is not a parameter of this experiment; the parameters are {known}")]
     NoSuchParameter { name: String, known: String },
     #[error("cannot create {path}: {source}")]
@@ -62,12 +51,9 @@ pub enum PlotError {
 }
 
 impl PlotError {
-    /// Whether the user's input is at fault (a plot or parameter name).
+    /// Whether the user's input is at fault (a parameter name).
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            PlotError::Unknown { .. } | PlotError::NoSuchParameter { .. }
-        )
+        matches!(self, PlotError::NoSuchParameter { .. })
     }
 }
 
@@ -120,8 +106,7 @@ pub struct PlotData {
 impl PlotData {
     /// Reads an experiment folder (read-only: safe while a run appends to it).
     pub fn load(dir: &Path) -> Result<PlotData, PlotError> {
-        let exp = experiment::load_stored(dir)?;
-        let (rows, _) = journal::read_results(&dir.join(experiment::RESULTS_FILE), &exp.space)?;
+        let (exp, rows) = experiment::read_stored(dir)?;
         let name = std::fs::canonicalize(dir)
             .ok()
             .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -508,61 +493,45 @@ pub(crate) fn colour_bar<DB: DrawingBackend>(
 
 /// Draws plot `name` onto `root`.
 fn draw_named<DB: DrawingBackend>(
-    name: &str,
+    name: PlotName,
     data: &PlotData,
     options: &PlotOptions,
     root: &DrawingArea<DB, Shift>,
 ) -> Result<Drawn, PlotError> {
     root.fill(&WHITE).map_err(|e| PlotError::Draw {
-        plot: "plot",
-        target: name.into(),
+        plot: name.as_str(),
+        target: "the background".into(),
         message: e.to_string(),
     })?;
     Ok(match name {
-        "plot_3d" => {
+        PlotName::Plot3d => {
             let scene = plot3d::Scene::new(data, options)?;
             scene.draw(root, data.rows.len())
         }
-        "result_evolution" => evolution::draw(root, data),
-        "worker_timeline" => timeline::draw(root, data),
-        "parameter_combination" => parallel::draw(root, data),
-        other => return Err(PlotError::Unknown { name: other.into() }),
+        PlotName::ResultEvolution => evolution::draw(root, data),
+        PlotName::WorkerTimeline => timeline::draw(root, data),
+        PlotName::ParameterCombination => parallel::draw(root, data),
     })
 }
 
-fn static_name(name: &str) -> &'static str {
-    PLOTS
-        .iter()
-        .find(|p| **p == name)
-        .copied()
-        .unwrap_or("plot")
-}
-
-/// Checks plot names (as `hpo plot --only` and `[monitor] plots` give them).
-pub fn check_names(names: &[String]) -> Result<(), PlotError> {
-    match names.iter().find(|n| !PLOTS.contains(&n.as_str())) {
-        Some(n) => Err(PlotError::Unknown { name: n.clone() }),
-        None => Ok(()),
-    }
-}
-
 /// Renders one plot as an SVG document (for the HTML report).
-pub fn render_svg(data: &PlotData, name: &str, options: &PlotOptions) -> Result<String, PlotError> {
+pub fn render_svg(
+    data: &PlotData,
+    name: PlotName,
+    options: &PlotOptions,
+) -> Result<String, PlotError> {
     fonts()?;
     let mut svg = String::new();
     {
         let root =
             SVGBackend::with_string(&mut svg, (options.width, options.height)).into_drawing_area();
-        draw_named(name, data, options, &root)?.map_err(|message| PlotError::Draw {
-            plot: static_name(name),
+        let failed = |message: String| PlotError::Draw {
+            plot: name.as_str(),
             target: "SVG".into(),
             message,
-        })?;
-        root.present().map_err(|e| PlotError::Draw {
-            plot: static_name(name),
-            target: "SVG".into(),
-            message: e.to_string(),
-        })?;
+        };
+        draw_named(name, data, options, &root)?.map_err(failed)?;
+        root.present().map_err(|e| failed(e.to_string()))?;
     }
     Ok(svg)
 }
@@ -571,10 +540,9 @@ pub fn render_svg(data: &PlotData, name: &str, options: &PlotOptions) -> Result<
 /// `plot_3d.gif` when asked. Returns the files written.
 pub fn render(
     dir: &Path,
-    only: &[String],
+    only: &[PlotName],
     options: &PlotOptions,
 ) -> Result<Vec<PathBuf>, PlotError> {
-    check_names(only)?;
     let data = PlotData::load(dir)?;
     render_data(&data, &dir.join(PLOT_DIR), only, options)
 }
@@ -583,22 +551,21 @@ pub fn render(
 pub fn render_data(
     data: &PlotData,
     out: &Path,
-    only: &[String],
+    only: &[PlotName],
     options: &PlotOptions,
 ) -> Result<Vec<PathBuf>, PlotError> {
-    check_names(only)?;
     fonts()?;
     std::fs::create_dir_all(out).map_err(|source| PlotError::Io {
         path: out.to_path_buf(),
         source,
     })?;
     let mut written = Vec::new();
-    for name in PLOTS
-        .iter()
-        .filter(|p| only.is_empty() || only.iter().any(|o| o == *p))
+    for name in PlotName::ALL
+        .into_iter()
+        .filter(|p| only.is_empty() || only.contains(p))
     {
         let draw_err = |target: &Path, message: String| PlotError::Draw {
-            plot: name,
+            plot: name.as_str(),
             target: target.display().to_string(),
             message,
         };
@@ -622,7 +589,7 @@ pub fn render_data(
             })?;
             written.push(path);
         }
-        if *name == "plot_3d" && options.gif {
+        if name == PlotName::Plot3d && options.gif {
             let path = out.join("plot_3d.gif");
             let tmp = out.join(".plot_3d.tmp.gif");
             plot3d::gif(data, options, &tmp).map_err(|e| match e {

@@ -67,6 +67,8 @@ fn shorten(s: &str, n: usize) -> String {
     }
 }
 
+/// Long by nature: one figure drawn top to bottom, every part in the same chart coordinates;
+/// split, the parts would pass the chart and its scales around for no clarity gained.
 pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) -> Drawn {
     let (w, _) = root.dim_in_pixel();
     let (main, bar) = root.split_horizontally(w.saturating_sub(BAR_WIDTH));

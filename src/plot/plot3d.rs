@@ -84,7 +84,8 @@ impl<'a> Scene<'a> {
         }
     }
 
-    /// Draws the first `n` rows (in the order they finished).
+    /// Draws the first `n` rows (in the order they finished). Long by nature: one figure drawn
+    /// top to bottom, every part in the same chart coordinates.
     pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, n: usize) -> Drawn {
         let rows = &self.data.rows[..n.min(self.data.rows.len())];
         let (w, _) = root.dim_in_pixel();

@@ -4,7 +4,7 @@
 
 use super::{Drawn, FAILED, GRID, PlotData, TIMEOUT, de, fmt_num, font};
 use crate::experiment::ResultRow;
-use crate::monitor::status;
+use crate::experiment::summary;
 use crate::objective::Status;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -34,6 +34,8 @@ fn secs(t: SystemTime, t0: SystemTime) -> f64 {
     }
 }
 
+/// Long by nature: one figure drawn top to bottom, every part in the same chart coordinates;
+/// split, the parts would pass the chart and its scales around for no clarity gained.
 pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) -> Drawn {
     let mut workers: Vec<usize> = data.rows.iter().map(|r| r.worker).collect();
     workers.sort_unstable();
@@ -68,7 +70,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
     } else {
         ("s", 1.0)
     };
-    let usage = status::usage(&data.rows, None, None);
+    let usage = summary::usage(&data.rows, None, None);
     let caption = format!(
         "{}: workers over time (utilization {:.1} %, {} workers)",
         data.name,

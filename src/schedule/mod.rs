@@ -5,8 +5,10 @@
 //! short queue of plain sets (so fast objectives never wait for a round trip), but a Bayesian
 //! set goes only to an idle worker, so its suggestion sees every result that worker could see.
 
-use crate::backend::WorkerId;
 use std::collections::{BTreeSet, VecDeque};
+
+/// Workers are numbered 0..K by the transport; rows show `id + 1` (the MPI rank).
+pub type WorkerId = usize;
 
 /// Why the run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]

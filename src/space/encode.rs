@@ -45,10 +45,6 @@ impl BayesColumns {
         self.columns.iter().map(|(_, d, _)| d.clone()).collect()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.columns.is_empty()
-    }
-
     /// The point of a finished row, or `None` when the row does not fit the columns.
     pub fn encode(&self, values: &[Value]) -> Option<Vec<f64>> {
         self.columns

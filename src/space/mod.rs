@@ -10,7 +10,8 @@ mod encode;
 mod expr;
 
 pub use draw::{DrawError, draw_table};
-pub use encode::{BayesColumns, Dim};
+pub(crate) use encode::BayesColumns;
+pub use encode::Dim;
 pub use expr::{Expr, ExprError};
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,15 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value in JSON: numbers as numbers, strings as strings.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Float(v) => serde_json::json!(v),
+            Value::Int(v) => serde_json::json!(v),
+            Value::Str(s) => serde_json::json!(s),
+        }
+    }
+
     /// The numeric view of a value (`None` for strings).
     pub fn as_f64(&self) -> Option<f64> {
         match self {

@@ -2,8 +2,10 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub fn hpo() -> Command {
@@ -62,6 +64,16 @@ pub fn assert_each_index_once(rows: &[HashMap<String, String>], n: usize) {
     );
 }
 
+/// A command objective, `sh -c SCRIPT` (placeholders such as `{x}` allowed), over one `int`
+/// parameter `x` drawn in [1, 9]: `count` sets in folder `dir`, then `tables` (such as
+/// `[compute]`).
+pub fn command_config(dir: &str, script: &str, count: usize, tables: &str) -> String {
+    format!(
+        "[experiment]\ndir = \"{dir}\"\nseed = 3\n[objective]\ncommand = [\"sh\", \"-c\", {script:?}]\n\
+         [[parameters]]\nname = \"x\"\ntype = \"int\"\n[[sets]]\ncount = {count}\nx = {{ random = [1, 9] }}\n{tables}"
+    )
+}
+
 /// A builtin experiment with `count` random sets of x, y in [-5, 5].
 pub fn sphere_config(dir: &str, count: usize, extra: &str) -> String {
     format!(
@@ -117,4 +129,68 @@ pub fn wait_for_rows(results: &Path, n: usize, limit: Duration) {
             .unwrap_or(0)
             >= n
     });
+}
+
+/// Whether the real component a test needs is here; when it is not, the test fails if
+/// `require_var` is 1 (as the test script sets it) and otherwise says loudly that it is
+/// skipped, so a missing component never passes as a success in CI.
+pub fn available(what: &str, here: bool, require_var: &str) -> bool {
+    if !here {
+        assert!(
+            std::env::var(require_var).as_deref() != Ok("1"),
+            "{what} is missing and {require_var}=1 requires it"
+        );
+        eprintln!("SKIPPED: {what} is missing (set {require_var}=1 to make this a failure)");
+    }
+    here
+}
+
+/// A child's stderr read line by line on a thread, so a test can wait for a line (a marker)
+/// instead of sleeping.
+pub struct StderrLines {
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl StderrLines {
+    /// Takes over `child`'s stderr (spawned with `Stdio::piped()`).
+    pub fn of(child: &mut Child) -> StderrLines {
+        let pipe = child.stderr.take().expect("stderr is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        StderrLines {
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until a line containing `needle` arrives; fails the test after `limit`.
+    pub fn wait_for(&mut self, needle: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.seen.iter().any(|l| l.contains(needle)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "no line with `{needle}` within {limit:?}; stderr so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Everything the child wrote, once it has exited.
+    pub fn all(mut self) -> String {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
 }

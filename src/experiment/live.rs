@@ -1,4 +1,5 @@
-//! `status.json`: the running master's live view, for `hpo status` from another shell.
+//! `status.json`: the running master's live view (running sets, pool), for `hpo status` from
+//! another shell.
 //!
 //! Rewritten atomically (temporary file, then rename) about once a second; the results
 //! themselves are only ever read from `results.csv`.

@@ -1,6 +1,7 @@
-//! What `hpo status` (and the HTML report) computes from the stored rows: counts by status,
-//! the best sets, throughput and worker utilization. Pure functions over rows; the live view
-//! (running sets) comes in as a [`LiveStatus`] already read.
+//! What `hpo status` (and the HTML report, and the plots) compute from an experiment folder:
+//! counts by status, the best sets, throughput and worker utilization. [`read`] reads the
+//! folder; the rest are pure functions over rows, the live view (running sets) coming in as a
+//! [`LiveStatus`] already read.
 //!
 //! Definitions:
 //! - busy time: the sum of the evaluation times (ended - started) of the stored rows, plus
@@ -11,13 +12,13 @@
 //!   after it, the number of distinct workers in the rows;
 //! - throughput: stored rows / wall span.
 
-use crate::config::Direction;
-use crate::experiment::ResultRow;
-use crate::experiment::status::LiveStatus;
+use super::live::LiveStatus;
+use super::{ExperimentError, Lock, ResultRow};
+use crate::config::{Definition, Direction};
 use crate::objective::Status;
-use crate::space::Value;
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
+use std::path::Path;
 use std::time::SystemTime;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -132,21 +133,12 @@ pub fn usage(
     }
 }
 
-/// A parameter value in JSON: numbers as numbers, strings as strings.
-pub fn value_json(v: &Value) -> Json {
-    match v {
-        Value::Float(f) => json!(f),
-        Value::Int(i) => json!(i),
-        Value::Str(s) => json!(s),
-    }
-}
-
 /// `{name: value}` of a row's parameters.
 pub fn params_json(names: &[String], row: &ResultRow) -> Map<String, Json> {
     names
         .iter()
         .zip(&row.values)
-        .map(|(n, v)| (n.clone(), value_json(v)))
+        .map(|(n, v)| (n.clone(), v.to_json()))
         .collect()
 }
 
@@ -265,10 +257,7 @@ pub fn summarize(
         pid: live.map(|l| l.pid),
         host: live.map(|l| l.host.clone()),
         backend: live.map(|l| l.backend.clone()),
-        direction: match direction {
-            Direction::Minimize => "minimize",
-            Direction::Maximize => "maximize",
-        },
+        direction: direction.as_str(),
         total,
         done: rows.len(),
         ok: c.ok,
@@ -284,6 +273,25 @@ pub fn summarize(
         throughput_per_s: u.throughput_per_s,
         eta_s,
     }
+}
+
+/// Reads an experiment folder (read-only: safe while a run appends to it) and summarizes it:
+/// the report, the stored definition and the rows.
+pub fn read(dir: &Path) -> Result<(StatusReport, Definition, Vec<ResultRow>), ExperimentError> {
+    let (exp, rows) = super::read_stored(dir)?;
+    let total: usize = exp.space.blocks.iter().map(|b| b.count).sum();
+    // The live view counts only while a run holds the folder (a killed master leaves it behind).
+    let live = super::live::read(dir).filter(|l| !l.finished && Lock::is_held(dir));
+    let report = summarize(
+        &dir.display().to_string(),
+        &exp.space.names(),
+        exp.objective.direction,
+        total,
+        &rows,
+        live.as_ref(),
+        SystemTime::now(),
+    );
+    Ok((report, exp, rows))
 }
 
 /// A duration for people: `42.0 s`, `3 min 5 s`, `2 h 10 min`.
@@ -304,8 +312,9 @@ pub fn human_secs(s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::status::RunningSet;
+    use crate::experiment::live::RunningSet;
     use crate::objective::Outcome;
+    use crate::space::Value;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn at(s: f64) -> SystemTime {
@@ -313,24 +322,16 @@ mod tests {
     }
 
     fn row(index: usize, worker: usize, start: f64, end: f64, result: Option<f64>) -> ResultRow {
+        let outcome = match result {
+            Some(v) => Outcome::ok(v),
+            None => Outcome::failed("boom"),
+        };
+        let values = vec![Value::Float(index as f64), Value::Str("a".into())];
         ResultRow {
-            index,
-            values: vec![Value::Float(index as f64), Value::Str("a".into())],
-            outcome: match result {
-                Some(v) => Outcome::ok(v),
-                None => Outcome::failed("boom"),
-            },
             worker,
             started: at(start),
             ended: at(end),
-            attempts: 1,
-            rank: None,
-            host: "h".into(),
-            gpu: String::new(),
-            cores: "1".into(),
-            bayesian: false,
-            block: 0,
-            note: String::new(),
+            ..ResultRow::for_test(index, values, outcome)
         }
     }
 

@@ -1,0 +1,93 @@
+//! The `[bayesian]` table: which acquisition, how running sets enter the model. Closed choices
+//! are enums, parsed once (by the configuration, or built by a caller of the engine).
+//!
+//! A leaf: it imports nothing from the rest of the crate, so the configuration can parse it
+//! without depending on the engine.
+
+use serde::{Deserialize, Serialize};
+
+/// The `[bayesian]` table of the configuration, and the options of a suggestion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BayesOptions {
+    pub acquisition: Acquisition,
+    /// Exploration weight of the lower confidence bound (`>= 0`; the configuration checks it).
+    pub kappa: f64,
+    pub pending: PendingRule,
+}
+
+impl Default for BayesOptions {
+    fn default() -> Self {
+        BayesOptions {
+            acquisition: Acquisition::Ei,
+            kappa: 2.0,
+            pending: PendingRule::KrigingBeliever,
+        }
+    }
+}
+
+/// What the suggestion maximizes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Acquisition {
+    /// Expected improvement (computed as its logarithm).
+    #[default]
+    Ei,
+    /// Lower confidence bound `mean - kappa sd`.
+    Lcb,
+}
+
+/// How sets still running enter the model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingRule {
+    /// With the model's mean as their believed result.
+    #[default]
+    KrigingBeliever,
+    /// With the lowest observed result.
+    ConstantLiarMin,
+    /// With the mean observed result.
+    ConstantLiarMean,
+    /// With the highest observed result.
+    ConstantLiarMax,
+    /// Not at all.
+    Ignore,
+}
+
+impl PendingRule {
+    /// Every rule.
+    pub const ALL: [PendingRule; 5] = [
+        PendingRule::KrigingBeliever,
+        PendingRule::ConstantLiarMin,
+        PendingRule::ConstantLiarMean,
+        PendingRule::ConstantLiarMax,
+        PendingRule::Ignore,
+    ];
+
+    /// The word of the configuration (`kriging_believer`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendingRule::KrigingBeliever => "kriging_believer",
+            PendingRule::ConstantLiarMin => "constant_liar_min",
+            PendingRule::ConstantLiarMean => "constant_liar_mean",
+            PendingRule::ConstantLiarMax => "constant_liar_max",
+            PendingRule::Ignore => "ignore",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_words_of_the_configuration() {
+        for rule in PendingRule::ALL {
+            let text = format!("pending = \"{}\"", rule.as_str());
+            let parsed: BayesOptions = toml::from_str(&text).expect("parses");
+            assert_eq!(parsed.pending, rule);
+        }
+        let parsed: BayesOptions = toml::from_str("acquisition = \"lcb\"").expect("parses");
+        assert_eq!(parsed.acquisition, Acquisition::Lcb);
+    }
+}

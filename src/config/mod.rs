@@ -1,0 +1,349 @@
+//! The experiment definition: TOML text -> [`raw`] structs (the file as written, closed choices
+//! already enums) -> [`validate`] -> a checked [`Definition`], and [`Programs`]: the programs it
+//! names, found on the file system in a separate step.
+//!
+//! Every check happens before anything is created or started. Parsing and validating only
+//! read the text; looking programs up is [`Programs::find`], which the commands call after
+//! parsing and before any work (ripgrep's low-level arguments -> high-level arguments).
+//! Errors name the file, the key (with line and column where the parser knows them) and what
+//! was expected.
+
+pub(crate) mod raw;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use raw::Delay;
+
+use crate::acquisition::options::BayesOptions;
+use crate::objective::builtin::Builtin;
+use crate::space::Space;
+use raw::RawConfig;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Configuration files larger than this are refused before parsing.
+pub const MAX_CONFIG_BYTES: usize = 1 << 20;
+/// The table may hold at most this many sets.
+pub const MAX_SETS: usize = 10_000_000;
+/// At most this many local worker processes.
+pub const MAX_PROCESSES: usize = 4096;
+
+/// A configuration error: where, which key, and what is wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line and column, when known.
+    pub at: Option<(usize, usize)>,
+    /// The key, as a path (`sets[1].x`); empty when the whole file is at fault.
+    pub key: String,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, col)) = self.at {
+            write!(f, ":{line}:{col}")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": `{}`", self.key)?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+/// Whether results are minimized or maximized (`[objective] direction`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    #[default]
+    Minimize,
+    Maximize,
+}
+
+impl Direction {
+    /// Whether `a` is better than `b`.
+    pub fn better(self, a: f64, b: f64) -> bool {
+        match self {
+            Direction::Minimize => a < b,
+            Direction::Maximize => a > b,
+        }
+    }
+
+    /// The value to minimize.
+    pub fn loss(self, result: f64) -> f64 {
+        match self {
+            Direction::Minimize => result,
+            Direction::Maximize => -result,
+        }
+    }
+
+    /// The word of the configuration (`minimize`, `maximize`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Minimize => "minimize",
+            Direction::Maximize => "maximize",
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A plot, by the name of its files, of `hpo plot --only` and of `[monitor] plots`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum PlotName {
+    #[serde(rename = "plot_3d")]
+    #[value(name = "plot_3d")]
+    Plot3d,
+    ResultEvolution,
+    WorkerTimeline,
+    ParameterCombination,
+}
+
+impl PlotName {
+    /// Every plot, in the order they are drawn.
+    pub const ALL: [PlotName; 4] = [
+        PlotName::Plot3d,
+        PlotName::ResultEvolution,
+        PlotName::WorkerTimeline,
+        PlotName::ParameterCombination,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlotName::Plot3d => "plot_3d",
+            PlotName::ResultEvolution => "result_evolution",
+            PlotName::WorkerTimeline => "worker_timeline",
+            PlotName::ParameterCombination => "parameter_combination",
+        }
+    }
+}
+
+impl fmt::Display for PlotName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `[compute]` table: how the pool runs (may change between runs of one experiment).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Compute {
+    /// Local pool size when `--processes` is not given (default 2).
+    pub processes: usize,
+    /// A folder `worker_out/000042/` per evaluation, its working directory. Default: on for a
+    /// command objective, off for a builtin or a Rust function (they write no files).
+    pub provide_worker_path: bool,
+    /// The command's stdout and stderr into files of that folder. Default: on for a command
+    /// objective with worker folders; nothing else has output to redirect.
+    pub redirect_stdout: bool,
+    pub bayesian_wait_for_all: bool,
+    /// GPUs each worker takes (MPI back end; default 1); 0 disables GPU binding. Under
+    /// `mpirun`, the worker in node-local slot `s` (node 0: local ranks 1.. are slots 0.., the
+    /// master holding local rank 0; other nodes: local ranks 0..) takes the entries
+    /// `s*g .. s*g+g-1` (round robin past the end) of the GPU list: the inherited
+    /// `CUDA_VISIBLE_DEVICES`, else `0..gpus_per_node`, else no binding. It exports them as
+    /// `CUDA_VISIBLE_DEVICES` to the objective (and the `gpu` column), and `OMP_NUM_THREADS`:
+    /// an inherited value, else the cores Slurm gave the task, else the CPUs of the worker's
+    /// affinity mask, shared between the node's workers when the launcher bound none (see
+    /// docs/mpi.md).
+    pub gpus_per_worker: Option<usize>,
+    /// GPUs of each node, numbered 0..G-1, when `CUDA_VISIBLE_DEVICES` is not inherited
+    /// (MPI back end; see `gpus_per_worker`).
+    pub gpus_per_node: Option<usize>,
+}
+
+impl Default for Compute {
+    /// The defaults for a command objective.
+    fn default() -> Self {
+        Compute {
+            processes: 2,
+            provide_worker_path: true,
+            redirect_stdout: true,
+            bayesian_wait_for_all: false,
+            gpus_per_worker: None,
+            gpus_per_node: None,
+        }
+    }
+}
+
+/// The `[monitor]` table: what runs on the master as results arrive.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorOptions {
+    /// Plots regenerated by the hooks; empty: none.
+    pub plots: Vec<PlotName>,
+    /// Regenerate the plots every this many results (0: never on a count).
+    pub plot_every: usize,
+    /// Regenerate the plots on each new best result.
+    pub plot_on_best: bool,
+    /// Regenerate the plots once at the end of the run.
+    pub plot_at_end: bool,
+    /// A command run with each new result (its row as JSON on stdin and in `HPO_ROW`); never
+    /// empty once validated.
+    pub on_result: Option<Vec<String>>,
+}
+
+/// How results are evaluated.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ObjectiveKind {
+    Builtin {
+        function: Builtin,
+        delay: Option<Delay>,
+    },
+    Command {
+        argv: Vec<String>,
+    },
+    /// A Rust function given through the library API.
+    Custom,
+}
+
+/// The checked `[objective]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectiveSpec {
+    pub kind: ObjectiveKind,
+    pub direction: Direction,
+    pub timeout: Option<std::time::Duration>,
+    pub retries: u32,
+    pub result_file: Option<String>,
+    pub result_key: Option<String>,
+    pub kill_grace: std::time::Duration,
+}
+
+/// A checked experiment definition.
+#[derive(Clone, Debug)]
+pub struct Definition {
+    /// The configuration text as given.
+    pub source: String,
+    /// The folder relative paths of the configuration are resolved against.
+    pub config_dir: PathBuf,
+    pub dir: PathBuf,
+    pub seed: u64,
+    pub objective: ObjectiveSpec,
+    pub space: Space,
+    pub compute: Compute,
+    pub bayesian: BayesOptions,
+    pub monitor: MonitorOptions,
+    /// Where the text came from (named in errors of later steps).
+    pub file: PathBuf,
+    raw: RawConfig,
+}
+
+impl Definition {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Definition, ConfigError> {
+        let whole = |problem: String| ConfigError {
+            file: path.to_path_buf(),
+            at: None,
+            key: String::new(),
+            problem,
+        };
+        let meta = std::fs::metadata(path).map_err(|e| whole(format!("cannot read it: {e}")))?;
+        if meta.len() > MAX_CONFIG_BYTES as u64 {
+            return Err(whole(format!(
+                "the file is {} bytes; a configuration is at most {MAX_CONFIG_BYTES} bytes",
+                meta.len()
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(|e| whole(format!("cannot read it: {e}")))?;
+        let source = String::from_utf8(bytes).map_err(|e| {
+            whole(format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        let config_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let config_dir = std::path::absolute(&config_dir).unwrap_or(config_dir);
+        Definition::parse(&source, path, &config_dir)
+    }
+
+    /// Checks configuration text; `file` names it in errors, `config_dir` anchors paths. Reads
+    /// nothing from the file system.
+    pub fn parse(source: &str, file: &Path, config_dir: &Path) -> Result<Definition, ConfigError> {
+        let raw = raw::parse(source, file)?;
+        validate::Validator::new(source, file).definition(raw, config_dir)
+    }
+
+    /// Whether `other` defines the same experiment (same parameters, sets, objective and seed);
+    /// `[compute]` and `[monitor]` may differ between runs.
+    pub fn same_definition(&self, other: &Definition) -> bool {
+        definition_key(&self.raw) == definition_key(&other.raw)
+    }
+
+    fn error(&self, key: &str, problem: String) -> ConfigError {
+        ConfigError {
+            file: self.file.clone(),
+            at: None,
+            key: key.into(),
+            problem,
+        }
+    }
+}
+
+fn definition_key(raw: &RawConfig) -> serde_json::Value {
+    let mut v = serde_json::to_value(raw).unwrap_or_default();
+    if let Some(map) = v.as_object_mut() {
+        map.remove("compute");
+        map.remove("monitor");
+        if let Some(exp) = map.get_mut("experiment").and_then(|e| e.as_object_mut()) {
+            exp.remove("dir");
+        }
+    }
+    v
+}
+
+/// The programs a definition names, found on the file system once, after parsing and before
+/// any work: a name with a `/` relative to the configuration's folder, a bare name on `PATH`.
+/// Arguments are never looked at: a missing script is the evaluation's failure, not the
+/// configuration's.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Programs {
+    /// The `[monitor] on_result` hook's program.
+    pub on_result: Option<PathBuf>,
+}
+
+impl Programs {
+    /// Finds the objective command's program (each evaluation finds it again where it runs)
+    /// and the `on_result` hook's.
+    pub fn find(def: &Definition) -> Result<Programs, ConfigError> {
+        if let ObjectiveKind::Command { argv } = &def.objective.kind {
+            let program = &argv[0];
+            if crate::sys::find_program(program, &def.config_dir).is_none() {
+                return Err(def.error(
+                    "objective.command",
+                    format!(
+                        "program `{program}` not found (looked in {} and on PATH)",
+                        def.config_dir.display()
+                    ),
+                ));
+            }
+        }
+        let on_result = match def.monitor.on_result.as_ref().and_then(|a| a.first()) {
+            None => None,
+            Some(program) => Some(
+                crate::sys::find_program(program, &def.config_dir).ok_or_else(|| {
+                    def.error(
+                        "monitor.on_result",
+                        format!(
+                            "`{program}` is not an executable (a path with `/` is relative to {}, a bare name is looked up on PATH)",
+                            def.config_dir.display()
+                        ),
+                    )
+                })?,
+            ),
+        };
+        Ok(Programs { on_result })
+    }
+}

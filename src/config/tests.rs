@@ -1,0 +1,334 @@
+//! Every check of the configuration, one case each: the key it names and what it says; the
+//! closed choices; the program look-up; and fuzzing (the parser never panics).
+
+use super::*;
+use crate::acquisition::options::{Acquisition, PendingRule};
+use crate::space::{Kind, Strategy};
+use proptest::prelude::*;
+use proptest::strategy::Strategy as _;
+
+const BASE: &str = r#"
+[experiment]
+dir = "exp"
+seed = 3
+[objective]
+builtin = "sphere"
+[[parameters]]
+name = "x"
+type = "float"
+[[parameters]]
+name = "k"
+type = "int"
+[[sets]]
+count = 4
+x = { random = [-5, 5], round = 2 }
+k = { choice = [1, 2, 3] }
+"#;
+
+fn parse(text: &str) -> Result<Definition, ConfigError> {
+    Definition::parse(text, Path::new("c.toml"), Path::new("/cfg"))
+}
+
+fn fails(text: &str) -> ConfigError {
+    match parse(text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+/// `BASE` with `from` replaced by `to` (which must be there).
+fn edit(from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "{from}");
+    BASE.replacen(from, to, 1)
+}
+
+#[test]
+fn the_base_configuration_and_its_defaults() {
+    let d = parse(BASE).expect("valid");
+    assert_eq!(d.dir, Path::new("/cfg/exp"));
+    assert_eq!(d.seed, 3);
+    assert_eq!(d.objective.direction, Direction::Minimize);
+    assert_eq!(d.objective.kill_grace, std::time::Duration::from_secs(2));
+    assert!(matches!(d.space.parameters[1].kind, Kind::Int));
+    assert!(matches!(
+        d.space.blocks[0].strategies[1],
+        Strategy::Choice(_)
+    ));
+    // A builtin writes no files: no worker folders unless asked.
+    assert!(!d.compute.provide_worker_path && !d.compute.redirect_stdout);
+    assert_eq!(d.compute.processes, 2);
+    assert_eq!(d.bayesian, BayesOptions::default());
+    assert_eq!(d.monitor, MonitorOptions::default());
+    // A command gets worker folders and redirected output by default.
+    let d = parse(&edit("builtin = \"sphere\"", "command = [\"sh\", \"{x}\"]")).expect("valid");
+    assert!(d.compute.provide_worker_path && d.compute.redirect_stdout);
+}
+
+#[test]
+fn closed_choices_parse_once_into_enums() {
+    let d = parse(&format!(
+        "{}[bayesian]\nacquisition = \"lcb\"\npending = \"constant_liar_max\"\n[monitor]\nplots = [\"plot_3d\", \"worker_timeline\"]\n",
+        edit("builtin = \"sphere\"", "builtin = \"rastrigin\"\ndirection = \"maximize\"")
+    ))
+    .expect("valid");
+    assert_eq!(d.objective.direction, Direction::Maximize);
+    assert_eq!(d.bayesian.acquisition, Acquisition::Lcb);
+    assert_eq!(d.bayesian.pending, PendingRule::ConstantLiarMax);
+    assert_eq!(
+        d.monitor.plots,
+        [PlotName::Plot3d, PlotName::WorkerTimeline]
+    );
+    assert!(matches!(
+        d.objective.kind,
+        ObjectiveKind::Builtin {
+            function: Builtin::Rastrigin,
+            ..
+        }
+    ));
+    let d = parse(&edit(
+        "x = { random = [-5, 5], round = 2 }",
+        "x = { random = [0.1, 5], distribution = \"log-uniform\" }",
+    ))
+    .expect("valid");
+    assert!(matches!(&d.space.blocks[0].strategies[0], Strategy::Random(r) if r.log));
+    for name in PlotName::ALL {
+        let text = format!("{BASE}[monitor]\nplots = [\"{name}\"]\n");
+        assert_eq!(parse(&text).expect("valid").monitor.plots, [name]);
+    }
+}
+
+#[test]
+fn unknown_values_of_closed_choices_name_the_key_the_place_and_the_choices() {
+    let cases = [
+        (
+            edit(
+                "builtin = \"sphere\"",
+                "builtin = \"sphere\"\ndirection = \"down\"",
+            ),
+            "objective.direction",
+            "`minimize` or `maximize`",
+        ),
+        (
+            edit("builtin = \"sphere\"", "builtin = \"spheer\""),
+            "objective.builtin",
+            "`hartmann6`",
+        ),
+        (
+            edit("type = \"int\"", "type = \"double\""),
+            "parameters[1].type",
+            "`float`, `int`, `str`, `expr`",
+        ),
+        (
+            edit(
+                "x = { random = [-5, 5], round = 2 }",
+                "x = { random = [1, 5], distribution = \"normal\" }",
+            ),
+            "sets[0].x.distribution",
+            "`uniform` or `log-uniform`",
+        ),
+        (
+            format!("{BASE}[bayesian]\nacquisition = \"pi\"\n"),
+            "bayesian.acquisition",
+            "`ei` or `lcb`",
+        ),
+        (
+            format!("{BASE}[bayesian]\npending = \"hope\"\n"),
+            "bayesian.pending",
+            "`constant_liar_mean`",
+        ),
+        (
+            format!("{BASE}[monitor]\nplots = [\"pie\"]\n"),
+            "monitor.plots[0]",
+            "`parameter_combination`",
+        ),
+    ];
+    for (text, key, choices) in cases {
+        let e = fails(&text);
+        assert_eq!(e.key, key, "{e}");
+        assert!(e.at.is_some(), "{e}");
+        assert!(
+            e.problem.starts_with("unknown value") && e.problem.contains(choices),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with("c.toml:"), "{e}");
+    }
+}
+
+#[test]
+fn every_check_names_its_key() {
+    let x = "x = { random = [-5, 5], round = 2 }";
+    let cases: Vec<(String, &str, &str)> = vec![
+        // [experiment]
+        (edit("dir = \"exp\"", "dir = \" \""), "experiment.dir", "must name a folder"),
+        (edit("seed = 3", "seed = 3\ncolour = 1"), "experiment.colour", "unknown field"),
+        (edit("seed = 3", "seed = -1"), "experiment.seed", ""),
+        // [[parameters]]
+        (edit("name = \"x\"", "name = \"1x\""), "parameters[0].name", "not a valid parameter name"),
+        (edit("name = \"x\"", "name = \"\""), "parameters[0].name", "not a valid parameter name"),
+        (edit("name = \"k\"", "name = \"status\""), "parameters[1].name", "column of results.csv"),
+        (edit("name = \"k\"", "name = \"index\""), "parameters[1].name", "column of results.csv"),
+        (edit("name = \"k\"", "name = \"x\""), "parameters[1].name", "defined twice"),
+        (edit("type = \"int\"", "type = \"expr\""), "parameters[1].expr", "needs `expr"),
+        (edit("type = \"int\"", "type = \"int\"\nexpr = \"x\""), "parameters[1].expr", "only parameters of type"),
+        (edit("type = \"int\"", "type = \"expr\"\nexpr = \"q + 1\""), "parameters[1].expr", "`q`"),
+        (edit("type = \"int\"", "type = \"expr\"\nexpr = \"(x\""), "parameters[1].expr", "does not parse"),
+        ("parameters = []\n[experiment]\ndir = \"e\"\n[objective]\nbuiltin = \"sphere\"\n[[sets]]\ncount = 1\n".into(), "parameters", "at least one"),
+        ("sets = []\n[experiment]\ndir = \"e\"\n[objective]\nbuiltin = \"sphere\"\n[[parameters]]\nname = \"x\"\ntype = \"float\"\n".into(), "sets", "at least one"),
+        // [[sets]]
+        (edit("count = 4", "count = 0"), "sets[0].count", "expected 1 to"),
+        (edit("count = 4", "count = 10000001"), "sets[0].count", "expected 1 to"),
+        (edit("count = 4", "count = \"4\""), "sets[0].count", "whole number"),
+        (edit("count = 4", "count = 4\nprevent_duplicate = 1"), "sets[0].prevent_duplicate", "true or false"),
+        (edit("count = 4", "count = 4\nz = 1"), "sets[0].z", "neither `count`"),
+        (edit("k = { choice = [1, 2, 3] }\n", ""), "sets[0].k", "no strategy in this block"),
+        (format!("{BASE}[[sets]]\ncount = 9000000\n{x}\nk = 1\n[[sets]]\ncount = 9000000\n{x}\nk = 2\n"), "sets", "at most"),
+        // Strategies
+        (edit(x, "x = { random = [-5, 5], choice = [1] }"), "sets[0].x", "exactly one of"),
+        (edit(x, "x = { round = 2 }"), "sets[0].x", "exactly one of"),
+        (edit(x, "x = { random = [-5, 5], round = 16 }"), "sets[0].x", "0 to 15 digits"),
+        (edit(x, "x = { random = [-5, 5, 6] }"), "sets[0].x", "two numbers"),
+        (edit(x, "x = { random = [-5, nan] }"), "sets[0].x", "finite"),
+        (edit(x, "x = { random = [5, -5] }"), "sets[0].x", "reversed or empty"),
+        (edit(x, "x = { random = [5, 5] }"), "sets[0].x", "reversed or empty"),
+        (edit(x, "x = { bayesian = [-1, 5], log = true }"), "sets[0].x", "must be positive"),
+        (edit("k = { choice = [1, 2, 3] }", "k = { random = [0.2, 0.8] }"), "sets[0].k", "no whole number"),
+        (edit(x, "x = { choice = [1], distribution = \"uniform\" }"), "sets[0].x", "goes with `random`"),
+        (edit(x, "x = { random = [1, 2], log = true }"), "sets[0].x", "`log` goes with `bayesian`"),
+        (edit(x, "x = { choice = [1], round = 2 }"), "sets[0].x", "`round` goes with"),
+        (edit(x, "x = { choice = [] }"), "sets[0].x", "empty"),
+        (edit(x, "x = \"a\""), "sets[0].x", "not a finite number"),
+        (edit("k = { choice = [1, 2, 3] }", "k = 1.5"), "sets[0].k", "not a whole number"),
+        (edit("k = { choice = [1, 2, 3] }", "k = { choice = [1], rnd = 1 }"), "sets[0].k.rnd", "unknown field `rnd`"),
+        (edit("k = { choice = [1, 2, 3] }", "k = { rnd = 1 }"), "sets[0].k", "unknown field `rnd`"),
+        (edit("k = { choice = [1, 2, 3] }", "k = 1979-05-27"), "sets[0].k", "date or time"),
+        (edit("type = \"float\"", "type = \"str\"").replace(x, "x = { random = [1, 2] }"), "sets[0].x", "not bounds"),
+        (edit("type = \"int\"", "type = \"expr\"\nexpr = \"x\"").replace("k = { choice = [1, 2, 3] }", "k = 1"), "sets[0].k", "computed"),
+        // [objective]
+        (edit("builtin = \"sphere\"", "builtin = \"sphere\"\ncommand = [\"sh\"]"), "objective", "exactly one of"),
+        (edit("builtin = \"sphere\"", "direction = \"minimize\""), "objective", "exactly one of"),
+        (edit("builtin = \"sphere\"", "builtin = \"branin\"\ndelay_s = 1").replace("type = \"int\"", "type = \"str\"").replace("k = { choice = [1, 2, 3] }", "k = \"a\""), "objective.builtin", "branin takes exactly 2"),
+        (edit("builtin = \"sphere\"", "builtin = \"hartmann6\""), "objective.builtin", "hartmann6 takes exactly 6"),
+        (edit("builtin = \"sphere\"", "builtin = \"sphere\"\ndelay_s = -1"), "objective.delay_s", "seconds >= 0"),
+        (edit("builtin = \"sphere\"", "builtin = \"sphere\"\ndelay_s = [2, 1]"), "objective.delay_s", "seconds >= 0"),
+        (edit("builtin = \"sphere\"", "command = [\"sh\"]\ndelay_s = 1"), "objective.delay_s", "builtin objectives only"),
+        (edit("builtin = \"sphere\"", "builtin = \"sphere\"\ntimeout_s = 0"), "objective.timeout_s", "positive number"),
+        (edit("builtin = \"sphere\"", "builtin = \"sphere\"\nkill_grace_s = -1"), "objective.kill_grace_s", "0 to 3600"),
+        (edit("builtin = \"sphere\"", "builtin = \"sphere\"\nretries = 101"), "objective.retries", "at most 100"),
+        (edit("builtin = \"sphere\"", "builtin = \"sphere\"\nresult_key = \"\""), "objective", "must not be empty"),
+        (edit("builtin = \"sphere\"", "command = []"), "objective.command", "empty"),
+        (edit("builtin = \"sphere\"", "command = \"\""), "objective.command", "empty"),
+        (edit("builtin = \"sphere\"", "command = \"sh 'unclosed\""), "objective.command", "cannot split"),
+        (edit("builtin = \"sphere\"", "command = [\"sh\", \"--lr={lr}\"]"), "objective.command", "`{lr}` in `--lr={lr}`"),
+        (edit("builtin = \"sphere\"", "builtin = \"sphere\"\ntimeout = 3"), "objective.timeout", "unknown field"),
+        // [compute], [bayesian], [monitor]
+        (format!("{BASE}[compute]\nprocesses = 0\n"), "compute.processes", "expected 1 to 4096"),
+        (format!("{BASE}[compute]\nprocesses = 5000\n"), "compute.processes", "expected 1 to 4096"),
+        (format!("{BASE}[compute]\nredirect_stdout = true\n"), "compute.redirect_stdout", "provide_worker_path"),
+        (format!("{BASE}[bayesian]\nkappa = -1\n"), "bayesian.kappa", ">= 0"),
+        (format!("{BASE}[monitor]\non_result = []\n"), "monitor.on_result", "empty"),
+        (format!("{BASE}[monitor]\nplot_evry = 3\n"), "monitor.plot_evry", "unknown field"),
+    ];
+    for (text, key, says) in cases {
+        let e = fails(&text);
+        assert_eq!(e.key, key, "{e}\n{text}");
+        assert!(e.problem.contains(says), "expected `{says}` in: {e}");
+        assert_eq!(e.file, Path::new("c.toml"));
+    }
+}
+
+#[test]
+fn placeholders_may_be_parameters_or_the_builtin_ones() {
+    let d = parse(&edit(
+        "builtin = \"sphere\"",
+        "command = [\"sh\", \"{x}-{k}\", \"{index}\", \"{worker_dir}\", \"{config_dir}\", \"{experiment_dir}\", \"{not valid}\"]",
+    ))
+    .expect("valid");
+    assert!(matches!(d.objective.kind, ObjectiveKind::Command { ref argv } if argv.len() == 7));
+}
+
+#[test]
+fn parsing_never_looks_for_programs_and_the_look_up_names_its_key() {
+    let text = edit(
+        "builtin = \"sphere\"",
+        "command = [\"./no-such-script.sh\"]",
+    );
+    let d = parse(&text).expect("parsing does not search the file system");
+    let e = Programs::find(&d).expect_err("not there");
+    assert_eq!(e.key, "objective.command");
+    assert!(e.problem.contains("not found"), "{e}");
+    // Arguments are never looked at, only the program.
+    let d = parse(&edit(
+        "builtin = \"sphere\"",
+        "command = [\"sh\", \"missing.py\"]",
+    ))
+    .expect("valid");
+    assert_eq!(Programs::find(&d), Ok(Programs::default()));
+    let d = parse(&format!(
+        "{BASE}[monitor]\non_result = [\"./notify-nowhere.sh\"]\n"
+    ))
+    .expect("valid");
+    let e = Programs::find(&d).expect_err("not there");
+    assert_eq!(e.key, "monitor.on_result");
+    let d = parse(&format!(
+        "{BASE}[monitor]\non_result = [\"sh\", \"-c\", \"true\"]\n"
+    ))
+    .expect("valid");
+    assert!(Programs::find(&d).expect("found").on_result.is_some());
+}
+
+#[test]
+fn the_same_definition_ignores_compute_monitor_and_the_folder() {
+    let a = parse(BASE).expect("valid");
+    let b = parse(&format!(
+        "{}[compute]\nprocesses = 7\n[monitor]\nplot_at_end = true\n",
+        edit("dir = \"exp\"", "dir = \"other\"")
+    ))
+    .expect("valid");
+    assert!(a.same_definition(&b));
+    let c = parse(&edit("seed = 3", "seed = 4")).expect("valid");
+    assert!(!a.same_definition(&c));
+    let d = parse(&edit("count = 4", "count = 5")).expect("valid");
+    assert!(!a.same_definition(&d));
+}
+
+#[test]
+fn syntax_errors_quote_the_line() {
+    let e = fails(&edit("count = 4", "count = = 4"));
+    assert_eq!(e.key, "");
+    assert!(e.problem.contains("(in `count = = 4`)"), "{e}");
+    assert!(e.at.is_some_and(|(line, _)| line > 1));
+}
+
+/// A valid configuration with some characters replaced, inserted or removed.
+fn mutated() -> impl proptest::strategy::Strategy<Value = String> {
+    let edits = prop::collection::vec((0..BASE.len(), 0u8..4, any::<char>()), 1..6);
+    edits.prop_map(|edits| {
+        let mut s: Vec<char> = BASE.chars().collect();
+        for (pos, kind, c) in edits {
+            let pos = pos.min(s.len().saturating_sub(1));
+            match kind {
+                0 => s[pos] = c,
+                1 => s.insert(pos, c),
+                2 => {
+                    s.remove(pos);
+                }
+                _ => s.insert(pos, ['[', ']', '"', '=', '\n', '{', ',', '-', '9'][pos % 9]),
+            }
+        }
+        s.into_iter().collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_parser_never_panics_on_text(text in "\\PC{0,400}") {
+        let _ = parse(&text);
+    }
+
+    #[test]
+    fn the_parser_never_panics_on_mutated_configs(text in mutated()) {
+        let _ = parse(&text);
+    }
+}

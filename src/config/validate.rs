@@ -1,0 +1,585 @@
+//! The checks that turn the [raw](super::raw) configuration into a [`Definition`]: every
+//! rule that involves more than one value's type (bounds, names, strategies against types,
+//! the objective's parts, the pool), each naming its key. Reads nothing from the file system.
+
+use super::raw::line_col;
+use super::raw::{
+    CommandLine, Delay, Distribution, ParamType, RawBlock, RawCompute, RawConfig, RawEntry,
+    RawObjective, RawParameter, RawStrategy,
+};
+use super::{
+    Compute, ConfigError, Definition, MAX_PROCESSES, MAX_SETS, MonitorOptions, ObjectiveKind,
+    ObjectiveSpec,
+};
+use crate::acquisition::options::BayesOptions;
+use crate::experiment::schema;
+use crate::objective::builtin::Builtin;
+use crate::objective::template;
+use crate::space::{Block, Expr, Kind, Parameter, Range, Space, Strategy, Value};
+use std::path::Path;
+use toml::Spanned;
+
+/// Checks one configuration text (`file` names it in errors).
+pub(super) struct Validator<'a> {
+    source: &'a str,
+    file: &'a Path,
+}
+
+impl<'a> Validator<'a> {
+    pub(super) fn new(source: &'a str, file: &'a Path) -> Validator<'a> {
+        Validator { source, file }
+    }
+
+    fn err(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        key: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError {
+            file: self.file.to_path_buf(),
+            at: span.map(|s| line_col(self.source, s.start)),
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+
+    pub(super) fn definition(
+        &self,
+        raw: RawConfig,
+        config_dir: &Path,
+    ) -> Result<Definition, ConfigError> {
+        if raw.experiment.dir.trim().is_empty() {
+            return Err(self.err(None, "experiment.dir", "must name a folder"));
+        }
+        let dir = config_dir.join(&raw.experiment.dir);
+        let parameters = self.parameters(&raw.parameters)?;
+        let mut blocks = Vec::new();
+        if raw.sets.is_empty() {
+            return Err(self.err(None, "sets", "at least one [[sets]] block is required"));
+        }
+        for (b, set) in raw.sets.iter().enumerate() {
+            blocks.push(self.block(b, set, &parameters)?);
+        }
+        let total: usize = blocks.iter().map(|b: &Block| b.count).sum();
+        if total > MAX_SETS {
+            return Err(self.err(
+                None,
+                "sets",
+                format!("{total} sets in all; at most {MAX_SETS} are allowed"),
+            ));
+        }
+        let space = Space { parameters, blocks };
+        let objective = self.objective(&raw.objective, &space)?;
+        let compute = self.compute(&raw.compute, &objective.kind)?;
+        self.bayesian(&raw.bayesian)?;
+        self.monitor(&raw.monitor)?;
+        Ok(Definition {
+            source: self.source.to_string(),
+            config_dir: config_dir.to_path_buf(),
+            dir,
+            seed: raw.experiment.seed,
+            objective,
+            space,
+            compute,
+            bayesian: raw.bayesian.clone(),
+            monitor: raw.monitor.clone(),
+            file: self.file.to_path_buf(),
+            raw,
+        })
+    }
+
+    fn parameters(&self, raw: &[Spanned<RawParameter>]) -> Result<Vec<Parameter>, ConfigError> {
+        if raw.is_empty() {
+            return Err(self.err(
+                None,
+                "parameters",
+                "at least one [[parameters]] entry is required",
+            ));
+        }
+        let mut params: Vec<Parameter> = Vec::new();
+        for (i, p) in raw.iter().enumerate() {
+            let param = self.parameter(&format!("parameters[{i}]"), p, &params)?;
+            params.push(param);
+        }
+        Ok(params)
+    }
+
+    /// One `[[parameters]]` entry; `earlier` are the ones declared before it.
+    fn parameter(
+        &self,
+        key: &str,
+        p: &Spanned<RawParameter>,
+        earlier: &[Parameter],
+    ) -> Result<Parameter, ConfigError> {
+        let span = Some(p.span());
+        let p = p.get_ref();
+        let fail = |field: &str, problem: String| {
+            self.err(span.clone(), format!("{key}.{field}"), problem)
+        };
+        if !template::is_identifier(&p.name) {
+            return Err(fail(
+                "name",
+                format!(
+                    "`{}` is not a valid parameter name: use ASCII letters, digits and `_`, not starting with a digit",
+                    p.name.escape_debug()
+                ),
+            ));
+        }
+        if schema::is_reserved(&p.name) {
+            return Err(fail(
+                "name",
+                format!(
+                    "`{}` is a column of results.csv; choose another parameter name",
+                    p.name
+                ),
+            ));
+        }
+        if earlier.iter().any(|q| q.name == p.name) {
+            return Err(fail(
+                "name",
+                format!("parameter `{}` is defined twice", p.name),
+            ));
+        }
+        let kind = match (p.kind, &p.expr) {
+            (ParamType::Float, None) => Kind::Float,
+            (ParamType::Int, None) => Kind::Int,
+            (ParamType::Str, None) => Kind::Str,
+            (ParamType::Expr, Some(e)) => {
+                let names: Vec<&str> = earlier.iter().map(|q| q.name.as_str()).collect();
+                Kind::Expr(
+                    Expr::parse(&p.name, e, &names).map_err(|e| fail("expr", e.to_string()))?,
+                )
+            }
+            (ParamType::Expr, None) => {
+                return Err(fail(
+                    "expr",
+                    "an `expr` parameter needs `expr = \"...\"`".into(),
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(fail(
+                    "expr",
+                    "only parameters of type \"expr\" take `expr`".into(),
+                ));
+            }
+        };
+        Ok(Parameter {
+            name: p.name.clone(),
+            kind,
+        })
+    }
+
+    fn block(
+        &self,
+        b: usize,
+        set: &Spanned<RawBlock>,
+        params: &[Parameter],
+    ) -> Result<Block, ConfigError> {
+        let table = set.get_ref();
+        let key = |k: &str| format!("sets[{b}].{k}");
+        let count = match table.get("count") {
+            None => 1,
+            Some(v) => match plain(v).and_then(toml::Value::as_integer) {
+                Some(n) if n >= 1 && (n as u64) <= MAX_SETS as u64 => n as usize,
+                Some(n) => {
+                    return Err(self.err(
+                        Some(v.span()),
+                        key("count"),
+                        format!("{n} is not allowed; expected 1 to {MAX_SETS}"),
+                    ));
+                }
+                None => {
+                    return Err(self.err(Some(v.span()), key("count"), "expected a whole number"));
+                }
+            },
+        };
+        let prevent_duplicate = match table.get("prevent_duplicate") {
+            None => false,
+            Some(v) => plain(v).and_then(toml::Value::as_bool).ok_or_else(|| {
+                self.err(
+                    Some(v.span()),
+                    key("prevent_duplicate"),
+                    "expected true or false",
+                )
+            })?,
+        };
+        for (name, v) in table {
+            if name != "count"
+                && name != "prevent_duplicate"
+                && !params.iter().any(|p| &p.name == name)
+            {
+                return Err(self.err(Some(v.span()), key(name), format!(
+                    "unknown key: `{name}` is neither `count`, `prevent_duplicate` nor a parameter name"
+                )));
+            }
+        }
+        let mut strategies = Vec::new();
+        for p in params {
+            let entry = table.get(&p.name);
+            let strategy = match (&p.kind, entry) {
+                (Kind::Expr(_), None) => Strategy::Computed,
+                (Kind::Expr(_), Some(v)) => return Err(self.err(Some(v.span()), key(&p.name), "an `expr` parameter is computed; it takes no strategy")),
+                (_, None) => return Err(self.err(Some(set.span()), key(&p.name), format!(
+                    "parameter `{}` has no strategy in this block; give it `value`, `random`, `choice`, `bayesian` or `bayesian_choice`", p.name
+                ))),
+                (kind, Some(v)) => self.strategy(v, &key(&p.name), kind)?,
+            };
+            strategies.push(strategy);
+        }
+        Ok(Block {
+            count,
+            prevent_duplicate,
+            strategies,
+        })
+    }
+
+    fn strategy(
+        &self,
+        v: &Spanned<RawEntry>,
+        key: &str,
+        kind: &Kind,
+    ) -> Result<Strategy, ConfigError> {
+        let span = Some(v.span());
+        let fail = |problem: String| self.err(span.clone(), key, problem);
+        let raw = match v.get_ref() {
+            RawEntry::Strategy(s) => s.clone(),
+            RawEntry::Plain(plain) => RawStrategy {
+                value: Some(plain.clone()),
+                ..Default::default()
+            },
+        };
+        let chosen = [
+            raw.value.is_some(),
+            raw.random.is_some(),
+            raw.choice.is_some(),
+            raw.bayesian.is_some(),
+            raw.bayesian_choice.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if chosen != 1 {
+            return Err(fail(
+                "give exactly one of `value`, `random`, `choice`, `bayesian`, `bayesian_choice`"
+                    .into(),
+            ));
+        }
+        let round = match raw.round {
+            None => None,
+            Some(r @ 0..=15) => Some(r as u32),
+            Some(r) => return Err(fail(format!("`round = {r}`: expected 0 to 15 digits"))),
+        };
+        let range = |bounds: &[f64], log: bool| self.range(bounds, log, round, kind).map_err(&fail);
+        if raw.distribution.is_some() && raw.random.is_none() {
+            return Err(fail("`distribution` goes with `random`".into()));
+        }
+        if raw.log.is_some() && raw.bayesian.is_none() {
+            return Err(fail(
+                "`log` goes with `bayesian`; use `distribution = \"log-uniform\"` with `random`"
+                    .into(),
+            ));
+        }
+        if raw.round.is_some() && raw.random.is_none() && raw.bayesian.is_none() {
+            return Err(fail("`round` goes with `random` or `bayesian`".into()));
+        }
+        if let Some(v) = &raw.value {
+            return Ok(Strategy::Explicit(self.value(
+                v,
+                kind,
+                key,
+                span.clone(),
+            )?));
+        }
+        if let Some(b) = &raw.random {
+            let log = raw.distribution.unwrap_or_default() == Distribution::LogUniform;
+            return Ok(Strategy::Random(range(b, log)?));
+        }
+        if let Some(b) = &raw.bayesian {
+            return Ok(Strategy::Bayesian(range(b, raw.log.unwrap_or(false))?));
+        }
+        let (list, bayes) = match (&raw.choice, &raw.bayesian_choice) {
+            (Some(l), _) => (l, false),
+            (_, Some(l)) => (l, true),
+            _ => return Err(fail("no strategy given".into())),
+        };
+        if list.is_empty() {
+            return Err(fail("the list of choices is empty".into()));
+        }
+        let values = list
+            .iter()
+            .map(|v| self.value(v, kind, key, span.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(if bayes {
+            Strategy::BayesianChoice(values)
+        } else {
+            Strategy::Choice(values)
+        })
+    }
+
+    /// The bounds of `random` or `bayesian` for a parameter of type `kind`; the problem, if
+    /// any, in words.
+    fn range(
+        &self,
+        bounds: &[f64],
+        log: bool,
+        round: Option<u32>,
+        kind: &Kind,
+    ) -> Result<Range, String> {
+        if matches!(kind, Kind::Str) {
+            return Err(
+                "a `str` parameter takes `value`, `choice` or `bayesian_choice`, not bounds".into(),
+            );
+        }
+        let [lo, hi] = bounds else {
+            return Err(format!(
+                "bounds need two numbers [low, high], got {}",
+                bounds.len()
+            ));
+        };
+        if !lo.is_finite() || !hi.is_finite() {
+            return Err(format!("bounds [{lo}, {hi}] must be finite"));
+        }
+        if lo >= hi {
+            return Err(format!(
+                "bounds [{lo}, {hi}] are reversed or empty; low must be below high"
+            ));
+        }
+        if log && *lo <= 0.0 {
+            return Err(format!(
+                "log-scale bounds must be positive, got [{lo}, {hi}]"
+            ));
+        }
+        let integer = matches!(kind, Kind::Int);
+        if integer && lo.ceil() > hi.floor() {
+            return Err(format!("bounds [{lo}, {hi}] hold no whole number"));
+        }
+        Ok(Range {
+            lo: *lo,
+            hi: *hi,
+            log,
+            round,
+            integer,
+        })
+    }
+
+    fn value(
+        &self,
+        v: &toml::Value,
+        kind: &Kind,
+        key: &str,
+        span: Option<std::ops::Range<usize>>,
+    ) -> Result<Value, ConfigError> {
+        let got = match (kind, v) {
+            (Kind::Float, toml::Value::Float(x)) if x.is_finite() => Some(Value::Float(*x)),
+            (Kind::Float, toml::Value::Integer(i)) => Some(Value::Float(*i as f64)),
+            (Kind::Int, toml::Value::Integer(i)) => Some(Value::Int(*i)),
+            (Kind::Str, toml::Value::String(s)) => Some(Value::Str(s.clone())),
+            _ => None,
+        };
+        let expected = match kind {
+            Kind::Float => "a finite number",
+            Kind::Int => "a whole number",
+            _ => "a string",
+        };
+        got.ok_or_else(|| {
+            self.err(
+                span,
+                key,
+                format!("`{v}` is not {expected}, as the parameter's type requires"),
+            )
+        })
+    }
+
+    fn objective(&self, raw: &RawObjective, space: &Space) -> Result<ObjectiveSpec, ConfigError> {
+        let timeout = match raw.timeout_s {
+            None => None,
+            Some(t) if t > 0.0 && t.is_finite() && t < 1e9 => {
+                Some(std::time::Duration::from_secs_f64(t))
+            }
+            Some(t) => {
+                return Err(self.err(
+                    None,
+                    "objective.timeout_s",
+                    format!("{t} is not a positive number of seconds"),
+                ));
+            }
+        };
+        if !(raw.kill_grace_s >= 0.0 && raw.kill_grace_s < 3600.0) {
+            return Err(self.err(None, "objective.kill_grace_s", "expected 0 to 3600 seconds"));
+        }
+        if raw.retries > 100 {
+            return Err(self.err(
+                None,
+                "objective.retries",
+                format!("{} retries; at most 100 are allowed", raw.retries),
+            ));
+        }
+        let kind = match (raw.builtin, &raw.command, raw.custom) {
+            (Some(function), None, false) => self.builtin(function, raw.delay_s, space)?,
+            (None, Some(command), false) => {
+                if raw.delay_s.is_some() {
+                    return Err(self.err(
+                        None,
+                        "objective.delay_s",
+                        "`delay_s` applies to builtin objectives only",
+                    ));
+                }
+                ObjectiveKind::Command {
+                    argv: self.command(command, space)?,
+                }
+            }
+            (None, None, true) => ObjectiveKind::Custom,
+            _ => {
+                return Err(self.err(
+                    None,
+                    "objective",
+                    "give exactly one of `builtin = \"...\"`, `command = [...]` or `custom = true`",
+                ));
+            }
+        };
+        if raw.result_key.as_deref().is_some_and(str::is_empty)
+            || raw.result_file.as_deref().is_some_and(str::is_empty)
+        {
+            return Err(self.err(
+                None,
+                "objective",
+                "`result_file` and `result_key` must not be empty",
+            ));
+        }
+        Ok(ObjectiveSpec {
+            kind,
+            direction: raw.direction,
+            timeout,
+            retries: raw.retries,
+            result_file: raw.result_file.clone(),
+            result_key: raw.result_key.clone(),
+            kill_grace: std::time::Duration::from_secs_f64(raw.kill_grace_s),
+        })
+    }
+
+    /// `builtin = "NAME"`: the function must take the experiment's numeric parameters.
+    fn builtin(
+        &self,
+        function: Builtin,
+        delay: Option<Delay>,
+        space: &Space,
+    ) -> Result<ObjectiveKind, ConfigError> {
+        let d = space
+            .parameters
+            .iter()
+            .filter(|p| p.kind.is_numeric())
+            .count();
+        if !function.accepts(d) {
+            return Err(self.err(
+                None,
+                "objective.builtin",
+                format!(
+                    "{} takes {} numeric parameters; the experiment has {d}",
+                    function.name(),
+                    function.arity()
+                ),
+            ));
+        }
+        if let Some(delay) = delay {
+            let ok = match delay {
+                Delay::Fixed(s) => (0.0..1e6).contains(&s),
+                Delay::Uniform([a, b]) => (0.0..1e6).contains(&a) && (a..1e6).contains(&b),
+            };
+            if !ok {
+                return Err(self.err(
+                    None,
+                    "objective.delay_s",
+                    "expected seconds >= 0, or [low, high] with 0 <= low <= high",
+                ));
+            }
+        }
+        Ok(ObjectiveKind::Builtin { function, delay })
+    }
+
+    /// `command = [...]`: a program and arguments whose placeholders all have a value. Where
+    /// the program is, is [`super::Programs::find`]'s business.
+    fn command(&self, command: &CommandLine, space: &Space) -> Result<Vec<String>, ConfigError> {
+        let argv = match command {
+            CommandLine::Argv(v) => v.clone(),
+            CommandLine::Line(s) => shell_words::split(s).map_err(|e| {
+                self.err(
+                    None,
+                    "objective.command",
+                    format!("cannot split the command line: {e}"),
+                )
+            })?,
+        };
+        if argv.first().is_none_or(String::is_empty) {
+            return Err(self.err(None, "objective.command", "the command is empty"));
+        }
+        for arg in &argv {
+            for name in template::placeholders(arg) {
+                let known = space.parameters.iter().any(|p| p.name == name)
+                    || template::BUILTIN_PLACEHOLDERS.contains(&name);
+                if !known {
+                    return Err(self.err(None, "objective.command", format!(
+                        "`{{{name}}}` in `{arg}` is not a parameter name nor one of {{index}}, {{worker_dir}}, {{config_dir}}, {{experiment_dir}}"
+                    )));
+                }
+            }
+        }
+        Ok(argv)
+    }
+
+    fn compute(&self, c: &RawCompute, objective: &ObjectiveKind) -> Result<Compute, ConfigError> {
+        let processes = c.processes.unwrap_or(Compute::default().processes);
+        if processes == 0 || processes > MAX_PROCESSES {
+            return Err(self.err(
+                None,
+                "compute.processes",
+                format!("{processes} processes; expected 1 to {MAX_PROCESSES}"),
+            ));
+        }
+        let command = matches!(objective, ObjectiveKind::Command { .. });
+        let provide_worker_path = c.provide_worker_path.unwrap_or(command);
+        let redirect_stdout = c.redirect_stdout.unwrap_or(command && provide_worker_path);
+        if redirect_stdout && !provide_worker_path {
+            return Err(self.err(
+                None,
+                "compute.redirect_stdout",
+                "needs `provide_worker_path = true` (the output goes into the worker folder)",
+            ));
+        }
+        Ok(Compute {
+            processes,
+            provide_worker_path,
+            redirect_stdout,
+            bayesian_wait_for_all: c.bayesian_wait_for_all,
+            gpus_per_worker: c.gpus_per_worker,
+            gpus_per_node: c.gpus_per_node,
+        })
+    }
+
+    /// `acquisition` and `pending` are enums already; `kappa` must be a weight.
+    fn bayesian(&self, b: &BayesOptions) -> Result<(), ConfigError> {
+        if !(b.kappa.is_finite() && b.kappa >= 0.0) {
+            return Err(self.err(None, "bayesian.kappa", "expected a number >= 0"));
+        }
+        Ok(())
+    }
+
+    /// Plot names are enums already; a hook command needs a program.
+    fn monitor(&self, m: &MonitorOptions) -> Result<(), ConfigError> {
+        if m.on_result
+            .as_ref()
+            .is_some_and(|argv| argv.first().is_none_or(String::is_empty))
+        {
+            return Err(self.err(None, "monitor.on_result", "the command is empty"));
+        }
+        Ok(())
+    }
+}
+
+/// The value of a `[[sets]]` entry that is not a strategy table.
+fn plain(entry: &Spanned<RawEntry>) -> Option<&toml::Value> {
+    match entry.get_ref() {
+        RawEntry::Plain(value) => Some(value),
+        RawEntry::Strategy(_) => None,
+    }
+}
