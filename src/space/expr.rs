@@ -4,9 +4,7 @@
 //! bounded by its length; values never pass through a shell.
 
 use super::{Parameter, Value};
-use evalexpr::{
-    ContextWithMutableVariables, DefaultNumericTypes, HashMapContext, Node, build_operator_tree,
-};
+use evalexpr::{ContextWithMutableVariables, HashMapContext, Node, build_operator_tree};
 use std::sync::Arc;
 
 /// Expressions longer than this are refused at config time.
@@ -32,7 +30,7 @@ pub enum ExprError {
 #[derive(Clone, Debug)]
 pub struct Expr {
     pub source: String,
-    tree: Arc<Node<DefaultNumericTypes>>,
+    tree: Arc<Node>,
     name: String,
 }
 
@@ -46,11 +44,10 @@ impl Expr {
                 len: source.len(),
             });
         }
-        let tree =
-            build_operator_tree::<DefaultNumericTypes>(source).map_err(|e| ExprError::Parse {
-                name: name.into(),
-                reason: e.to_string(),
-            })?;
+        let tree = build_operator_tree(source).map_err(|e| ExprError::Parse {
+            name: name.into(),
+            reason: e.to_string(),
+        })?;
         if let Some(used) = tree
             .iter_variable_identifiers()
             .find(|id| !earlier.contains(id))
@@ -73,7 +70,7 @@ impl Expr {
             name: self.name.clone(),
             reason,
         };
-        let mut ctx = HashMapContext::<DefaultNumericTypes>::new();
+        let mut ctx = HashMapContext::new();
         for (p, v) in params.iter().zip(values) {
             let v = match v {
                 Value::Float(x) => evalexpr::Value::Float(*x),
