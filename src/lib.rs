@@ -86,3 +86,11 @@ where
     };
     cli::main(Some(&factory))
 }
+
+#[doc(hidden)]
+pub fn trace(what: &str) {
+    if std::env::var_os("HPO_TRACE").is_some() {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+        eprintln!("TRACE {} {t:.6} {what}", std::process::id());
+    }
+}

@@ -84,6 +84,8 @@ pub struct RunSummary {
     pub termination: Termination,
     pub progress: Progress,
     pub elapsed: Duration,
+    /// CPU seconds (user and system, every thread) this process spent in the loop.
+    pub cpu: f64,
 }
 
 /// How often the live status file is rewritten and observers ticked.
@@ -215,6 +217,8 @@ pub fn run_master(
         termination: None,
         cut_off: 0,
     };
+    let cpu_before = crate::sys::cpu_seconds();
+    crate::trace("master-loop");
     let result = master.run();
     master.write_status(true);
     if master.cut_off > 0 {
@@ -236,6 +240,7 @@ pub fn run_master(
         termination: why,
         elapsed: master.progress.started.elapsed(),
         progress: master.progress,
+        cpu: crate::sys::cpu_seconds() - cpu_before,
     })
 }
 
@@ -265,7 +270,10 @@ impl Master<'_> {
                 }
                 event = self.transport.recv(TICK)?;
             }
+            let is_msg = matches!(event, Event::Message(..));
+            if is_msg { crate::trace("m-event"); }
             self.handle(event)?;
+            if is_msg { crate::trace("m-handled"); }
             if self.journal.buffered() >= FLUSH_ROWS {
                 self.flush()?;
             }

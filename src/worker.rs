@@ -48,6 +48,7 @@ pub fn run_worker(
     setup: &WorkerSetup,
     objective: &mut dyn Objective,
 ) -> Result<(), TransportError> {
+    crate::trace("ready");
     link.send(&FromWorker::Ready(setup.info.clone()))?;
     let names = setup.experiment.space.names();
     let mut history: Vec<Observation> = Vec::new();
@@ -64,6 +65,7 @@ pub fn run_worker(
                 None => return Ok(()),
             },
         };
+        crate::trace("got");
         match msg {
             ToWorker::Stop => {
                 let dropped = inbox
@@ -79,6 +81,7 @@ pub fn run_worker(
                 history.extend(task.history.iter().cloned());
                 let done = evaluate(link, setup, objective, &names, &history, &task)?;
                 link.send(&FromWorker::Done(done))?;
+                crate::trace("sent");
             }
         }
     }
@@ -95,6 +98,7 @@ fn evaluate(
     let exp = &setup.experiment;
     let index = task.index as usize;
     let started = unix_now();
+    crate::trace("eval-start");
     let finish = |values: Vec<Value>, outcome: Outcome, note: String| Done {
         index: task.index,
         values,
@@ -166,7 +170,9 @@ fn evaluate(
         env: &env,
         deadline,
     };
+    crate::trace("prepared");
     let outcome = objective.evaluate(&ctx);
+    crate::trace("evaluated");
     let mut done = finish(params.values().to_vec(), outcome, note);
     // Cut off at the job's deadline or by the scheduler's signal: not a result of the set.
     done.cut_off = done.outcome.interrupted;

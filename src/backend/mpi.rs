@@ -41,6 +41,8 @@ pub(crate) mod tags {
     pub const BYE: i32 = 6;
     /// Ping-pong frames of the latency benchmark.
     pub const PING: i32 = 7;
+    /// Rank 0's setup (rank 0 to every other rank, once).
+    pub const SETUP: i32 = 8;
 }
 
 /// Environment variables that launchers set for each process they start; one of them set
@@ -58,7 +60,19 @@ pub(crate) const LAUNCH_VARIABLES: &[&str] = &[
 const SPIN: Duration = Duration::from_micros(200);
 /// First sleep of a wait, doubled after each empty poll up to [`MAX_PAUSE`].
 const MIN_PAUSE: Duration = Duration::from_micros(50);
-const MAX_PAUSE: Duration = Duration::from_millis(2);
+fn max_pause() -> Duration {
+    static P: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *P.get_or_init(|| {
+        Duration::from_micros(
+            std::env::var("HPO_X_MAXPAUSE_US")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(2000),
+        )
+    })
+}
+/// The longest pause of a wait that has gone on for a while (20 polls a second).
+const IDLE_PAUSE: Duration = Duration::from_millis(50);
 /// Sends the master keeps in flight per worker; later ones wait in its outbox (still without
 /// blocking) until earlier ones complete.
 const IN_FLIGHT_PER_WORKER: usize = 32;
@@ -149,10 +163,24 @@ impl MpiWorld {
 
     /// Where this rank sits on its node (collective: every rank calls it).
     pub(crate) fn placement(&self) -> Placement {
+        if std::env::var_os("HPO_X_NOBARRIER").is_none() {
+            wait_request(self.world.immediate_barrier());
+        }
         let local = self.world.split_shared(self.world.rank());
         let world_rank = self.world.rank();
         let mut lowest = world_rank;
+        if std::env::var_os("HPO_X_NOBARRIER").is_none() {
+            mpi::request::scope(|scope| {
+                wait_request(local.immediate_all_reduce_into(
+                    scope,
+                    &world_rank,
+                    &mut lowest,
+                    SystemOperation::min(),
+                ));
+            });
+        } else {
         local.all_reduce_into(&world_rank, &mut lowest, SystemOperation::min());
+        }
         Placement {
             local_rank: usize::try_from(local.rank()).unwrap_or(0),
             local_size: usize::try_from(local.size()).unwrap_or(1),
@@ -163,6 +191,9 @@ impl MpiWorld {
     /// Rank 0 sends `bytes` to every rank; the others pass `None` and get rank 0's bytes.
     /// Collective; waiting ranks poll and sleep instead of spinning.
     pub(crate) fn broadcast(&self, bytes: Option<Vec<u8>>) -> Result<Vec<u8>, MpiError> {
+        if std::env::var_os("HPO_X_SETUP").is_none() {
+            return Ok(self.share(bytes));
+        }
         let root = self.world.process_at_rank(0);
         let mut len = bytes.as_ref().map(|b| b.len() as u64).unwrap_or(0);
         mpi::request::scope(|scope| {
@@ -180,6 +211,38 @@ impl MpiWorld {
             wait_request(request);
         });
         Ok(buf)
+    }
+
+    /// Rank 0 sends `bytes` to every rank, one message each; the others pass `None` and get
+    /// rank 0's bytes. Waiting ranks poll and sleep instead of spinning.
+    fn share(&self, bytes: Option<Vec<u8>>) -> Vec<u8> {
+        match bytes {
+            Some(bytes) => {
+                mpi::request::scope(|scope| {
+                    let sends: Vec<_> = (1..self.world.size())
+                        .map(|r| {
+                            self.world.process_at_rank(r).immediate_send_with_tag(
+                                scope,
+                                &bytes[..],
+                                tags::SETUP,
+                            )
+                        })
+                        .collect();
+                    sends.into_iter().for_each(wait_request);
+                });
+                bytes
+            }
+            None => {
+                let root = self.world.process_at_rank(0);
+                let mut backoff = Backoff::new();
+                loop {
+                    if let Some(probed) = root.immediate_matched_probe_with_tag(tags::SETUP) {
+                        return probed.matched_receive_vec::<u8>().0;
+                    }
+                    backoff.wait(None);
+                }
+            }
+        }
     }
 
     /// The master's side (rank 0): workers are ranks 1..size, worker `w` is rank `w + 1`.
@@ -278,14 +341,23 @@ impl Backoff {
     }
 
     /// Pauses before the next poll: yields the CPU during the first [`SPIN`] of the wait,
-    /// then sleeps, never longer than `left`.
+    /// then sleeps, never longer than `left`. The pause doubles up to [`MAX_PAUSE`], and past
+    /// that up to an eighth of the time waited so far (at most [`IDLE_PAUSE`]): a message that
+    /// ends a long wait is noticed at most 12.5 % late, and idle ranks (waiting for the setup,
+    /// for a proposal elsewhere, for the end of the run) leave the cores to busy ones.
     fn wait(&mut self, left: Option<Duration>) {
-        if self.start.elapsed() < SPIN {
+        let waited = self.start.elapsed();
+        if waited < SPIN {
             std::thread::yield_now();
             return;
         }
         std::thread::sleep(left.map_or(self.pause, |l| l.min(self.pause)));
-        self.pause = (self.pause * 2).min(MAX_PAUSE);
+        let longest = if std::env::var_os("HPO_X_FLATPAUSE").is_some() {
+            max_pause()
+        } else {
+            (waited / 8).clamp(max_pause(), IDLE_PAUSE)
+        };
+        self.pause = (self.pause * 2).min(longest);
     }
 }
 
@@ -605,9 +677,10 @@ mod tests {
             tags::DONE,
             tags::BYE,
             tags::PING,
+            tags::SETUP,
         ];
         all.sort_unstable();
         all.dedup();
-        assert_eq!(all.len(), 7);
+        assert_eq!(all.len(), 8);
     }
 }

@@ -55,8 +55,9 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
         .map(|(i, v)| format!("; best {v} (set {i})"))
         .unwrap_or_default();
     if !args.quiet {
+        let share = |cpu: f64| if secs > 0.0 { 100.0 * cpu / secs } else { 0.0 };
         note!(
-            "{} of {} sets done ({} failed); this run: {} in {:.2} s ({:.0}/s){best}; master peak RSS {:.1} MiB, CPU {:.2} s ({:.1}% of wall)",
+            "{} of {} sets done ({} failed); this run: {} in {:.2} s ({:.0}/s){best}; master peak RSS {:.1} MiB, CPU {:.2} s in the loop ({:.1}% of its wall), {:.2} s in all",
             p.done,
             p.total,
             p.failed,
@@ -68,12 +69,9 @@ pub fn run(args: RunArgs, factory: Option<ObjectiveFactory>) -> anyhow::Result<E
                 0.0
             },
             sys::peak_rss_kib() as f64 / 1024.0,
+            summary.cpu,
+            share(summary.cpu),
             sys::cpu_seconds(),
-            if secs > 0.0 {
-                100.0 * sys::cpu_seconds() / secs
-            } else {
-                0.0
-            }
         );
     }
     Ok(match summary.termination {

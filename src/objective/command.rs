@@ -11,6 +11,7 @@
 //! a signal a batch system sends to whole jobs (SIGTERM, SIGUSR1, ...), the outcome is
 //! [`Outcome::interrupted`]: no row, the set runs again on resume.
 
+use super::groups;
 use super::template::{placeholders, substitute};
 use super::{EvalContext, Objective, Outcome, Status};
 use crate::config::ObjectiveSpec;
@@ -178,16 +179,18 @@ impl CommandObjective {
         for (k, v) in ctx.env {
             cmd.env(k, v);
         }
-        // A session of its own: its own process group (killed as a whole) and no controlling
-        // terminal (a write to /dev/tty fails instead of stopping it). It dies with its worker.
-        // SAFETY: setsid and prctl are async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
+        if std::env::var_os("HPO_X_SETSID").is_some() {
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::setsid();
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+            return Ok(cmd);
         }
+        // A process group of its own, killed as a whole, that dies with its worker.
+        groups::own_group(&mut cmd);
         Ok(cmd)
     }
 
@@ -305,13 +308,32 @@ fn error_tail(stderr: &[u8]) -> String {
     text[start..].replace(['\n', '\r'], " | ")
 }
 
-/// A started command: the child, the receiver of its output tails ((0, stdout), (1, stderr))
-/// and how many tails will come.
-type Started = (std::process::Child, mpsc::Receiver<(usize, Vec<u8>)>, usize);
+/// What the threads of a running command report: the tail of one of its output pipes
+/// (0: stdout, 1: stderr) once that pipe closes, or its exit status once it has exited.
+enum Report {
+    Tail(usize, Vec<u8>),
+    Exited(Option<std::process::ExitStatus>),
+}
+
+/// A started command: its process group, and the receiver of its reports (two tails and the
+/// exit status, from threads that each block on one of them).
+struct Started {
+    group: i32,
+    reports: mpsc::Receiver<Report>,
+}
+
+/// Starts a thread named `name`; `Err` when the system will not create one.
+fn thread(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(|_| ())
+}
 
 impl CommandObjective {
-    /// Starts the command with its output pipes drained on threads (copied to the worker
-    /// folder when redirected); the receiver gets (0, stdout tail) and (1, stderr tail).
+    /// Starts the command with one thread blocked in `wait` on it and one draining each output
+    /// pipe (copied to the worker folder when redirected): its end is noticed the moment it
+    /// comes, with no polling.
     fn start(&self, ctx: &EvalContext) -> Result<Started, Outcome> {
         let mut cmd = self.command(ctx).map_err(Outcome::failed)?;
         let files = |name: &str| {
@@ -320,9 +342,12 @@ impl CommandObjective {
                 .and_then(|d| std::fs::File::create(d.join(name)).ok())
         };
         let (out_copy, err_copy) = (files("stdout.txt"), files("stderr.txt"));
+        crate::trace("spawning");
         let mut child = spawn_tracked(&mut cmd)
             .map_err(|e| Outcome::failed(format!("cannot start `{}`: {e}", self.argv[0])))?;
-        let (tx, rx) = mpsc::channel();
+        crate::trace("spawned");
+        let group = child.id() as i32;
+        let (tx, reports) = mpsc::channel();
         let pipes = [
             child
                 .stdout
@@ -333,61 +358,135 @@ impl CommandObjective {
                 .take()
                 .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ];
-        let mut readers = 0;
+        let mut threads = Ok(());
         for (i, (pipe, copy)) in pipes.into_iter().zip([out_copy, err_copy]).enumerate() {
             let Some(pipe) = pipe else { continue };
             let tx = tx.clone();
-            readers += 1;
-            std::thread::spawn(move || {
-                let _ = tx.send((i, drain(pipe, copy)));
+            threads = threads.and_then(|()| {
+                thread("hpo-output", move || {
+                    let _ = tx.send(Report::Tail(i, drain(pipe, copy)));
+                })
             });
         }
-        Ok((child, rx, readers))
+        if let Err(e) = threads {
+            end_group(group);
+            reap(group);
+            return Err(Outcome::failed(format!("cannot start a thread: {e}")));
+        }
+        if std::env::var_os("HPO_X_WAIT").is_some() {
+            // Experiment: the old polling loop, on a thread of its own.
+            let _ = thread("hpo-wait", move || {
+                let mut pause = Duration::from_micros(200);
+                let st = loop {
+                    match child.try_wait() {
+                        Ok(Some(st)) => break Some(st),
+                        Ok(None) => {}
+                        Err(_) => break None,
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                };
+                let _ = tx.send(Report::Exited(st));
+            });
+            return Ok(Started { group, reports });
+        }
+        let waiter = thread("hpo-wait", move || {
+            let _ = tx.send(Report::Exited(reap(group)));
+        });
+        if let Err(e) = waiter {
+            end_group(group);
+            reap(group);
+            return Err(Outcome::failed(format!("cannot start a thread: {e}")));
+        }
+        Ok(Started { group, reports })
     }
 
     /// Waits for the command, killing its group at `limit` (SIGTERM, then SIGKILL after the
-    /// grace period); returns its status and whether the limit fired.
-    fn wait(
-        &self,
-        child: &mut std::process::Child,
-        limit: Option<Duration>,
-    ) -> (Option<std::process::ExitStatus>, bool) {
-        let group = child.id() as i32;
-        let start = Instant::now();
-        let mut pause = Duration::from_micros(200);
+    /// grace period), then for its output; returns its status, whether the limit fired, and
+    /// the tails of stdout and stderr.
+    fn wait(&self, started: Started, limit: Option<Duration>) -> Waited {
+        let Started { group, reports } = started;
+        let mut tails = [None, None];
         let mut timed_out = false;
-        let mut term_sent: Option<Instant> = None;
+        // When to act next: the limit, then the end of the grace period.
+        let mut next = limit.map(|l| Instant::now() + l);
         let status = loop {
-            match child.try_wait() {
-                Ok(Some(st)) => break Some(st),
-                Ok(None) => {}
-                Err(_) => break None,
+            let report = match next {
+                Some(t) => reports.recv_timeout(t.saturating_duration_since(Instant::now())),
+                None => reports
+                    .recv()
+                    .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            };
+            match report {
+                Ok(Report::Exited(status)) => break status,
+                Ok(Report::Tail(i, tail)) => tails[i] = Some(tail),
+                Err(mpsc::RecvTimeoutError::Timeout) if !timed_out => {
+                    timed_out = true;
+                    kill_group(group, libc::SIGTERM);
+                    next = Some(Instant::now() + self.grace);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    kill_group(group, libc::SIGKILL);
+                    next = None;
+                }
+                // The waiting thread always reports before it ends.
+                Err(mpsc::RecvTimeoutError::Disconnected) => break None,
             }
-            if let Some(limit) = limit
-                && !timed_out
-                && start.elapsed() >= limit
-            {
-                timed_out = true;
-                kill_group(group, libc::SIGTERM);
-                term_sent = Some(Instant::now());
-            }
-            if term_sent.is_some_and(|t| t.elapsed() >= self.grace) {
-                kill_group(group, libc::SIGKILL);
-                term_sent = None;
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(20));
         };
         // Whatever the command left behind in its group goes with it.
-        kill_group(group, libc::SIGKILL);
-        RUNNING_GROUP.store(0, Ordering::SeqCst);
-        (status, timed_out)
+        end_group(group);
+        while tails.iter().any(Option::is_none) {
+            match reports.recv_timeout(Duration::from_secs(2)) {
+                Ok(Report::Tail(i, tail)) => tails[i] = Some(tail),
+                Ok(Report::Exited(_)) => {}
+                // A process that left the group still holds a pipe: give up on its output.
+                Err(_) => break,
+            }
+        }
+        let [stdout, stderr] = tails.map(Option::unwrap_or_default);
+        Waited {
+            status,
+            timed_out,
+            stdout,
+            stderr,
+        }
     }
+}
+
+/// How a command ended.
+struct Waited {
+    status: Option<std::process::ExitStatus>,
+    timed_out: bool,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// Blocks until the child `pid` has exited and reaps it; `None` when its status is lost.
+fn reap(pid: i32) -> Option<std::process::ExitStatus> {
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for our own child; `status` is a valid place for its status.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return Some(std::process::ExitStatus::from_raw(status));
+        }
+        if r == -1 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return None;
+        }
+    }
+}
+
+/// Kills what is left of an evaluation's process group; it is no longer this worker's to
+/// take down.
+fn end_group(group: i32) {
+    kill_group(group, libc::SIGKILL);
+    RUNNING_GROUP.store(0, Ordering::SeqCst);
+    groups::forget(group);
 }
 
 impl Objective for CommandObjective {
     fn evaluate(&mut self, ctx: &EvalContext) -> Outcome {
-        let (mut child, rx, readers) = match self.start(ctx) {
+        let started = match self.start(ctx) {
             Ok(started) => started,
             Err(outcome) => return outcome,
         };
@@ -398,16 +497,13 @@ impl Objective for CommandObjective {
                 .unwrap_or_default()
         });
         let (limit, limit_is_deadline) = effective_limit(self.timeout, until_deadline);
-        let (status, timed_out) = self.wait(&mut child, limit);
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        for _ in 0..readers {
-            match rx.recv_timeout(Duration::from_secs(2)) {
-                Ok((0, t)) => stdout = t,
-                Ok((_, t)) => stderr = t,
-                // A process that left the group still holds a pipe: give up on its output.
-                Err(_) => break,
-            }
-        }
+        let Waited {
+            status,
+            timed_out,
+            stdout,
+            stderr,
+        } = self.wait(started, limit);
+        crate::trace("waited");
         let exit_code = status.and_then(|s| s.code());
         let signal = status.and_then(|s| s.signal());
         let err = error_tail(&stderr);

@@ -5,6 +5,7 @@
 
 pub mod builtin;
 pub(crate) mod command;
+pub(crate) mod groups;
 pub(crate) mod template;
 
 use crate::config::{Definition, Delay, ObjectiveKind};
