@@ -526,6 +526,8 @@ def render_bbob(cfg, runs, L):
     methods, cells, curves = bbob_summary(cfg, runs)
     per_d = {d: [0, 0, 0, 0] for d in c["dims"]}  # peer wins, peer pairs, random wins, random pairs
     lost_peer, lost_random, rows = [], [], []
+    hpo_edge = edge_shares("bbob", {k: r for k, r in runs.items() if k[0] == "hpo_seq"},
+                           lambda p: tuple(int(x[1:]) for x in p.split("/")[1:3]))
     for (f, d), by in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         low = min(clamp(v[0]) for v in by.values())
         row = [f"f{f}", d]
@@ -550,6 +552,8 @@ def render_bbob(cfg, runs, L):
             if not vr:
                 lost_random.append(f"f{f}-d{d} ({fmt(by['hpo_seq'][0])} vs {fmt(by['random'][0])})")
         row += ["–" if vp is None else ("✓" if vp else "✗"), "–" if vr is None else ("✓" if vr else "✗")]
+        e = hpo_edge.get(((f, d), "hpo_seq"))
+        row.append(f"{e[0]}/{e[1]}" if e else "–")
         rows.append(row)
     tot = [sum(v[i] for v in per_d.values()) for i in range(4)]
     scores = {"hpo_le_best_peer": [tot[0], tot[1]], "hpo_beats_random": [tot[2], tot[3]],
@@ -570,7 +574,9 @@ def render_bbob(cfg, runs, L):
           "Pairs where hpo is above the best peer: " + (", ".join(lost_peer) or "none") + ".", "",
           "Pairs where hpo is not below random search: " + (", ".join(lost_random) or "none") + ".", "",
           "### Per function and dimension", "",
-          table(["f", "d"] + [LABELS[m] for m in methods] + ["≤ peer", "< random"], rows), ""]
+          table(["f", "d"] + [LABELS[m] for m in methods] + ["≤ peer", "< random", "hpo on a bound"], rows), "",
+          "`hpo on a bound`: hpo's Bayesian proposals with a coordinate on the domain's bound, of all "
+          "its Bayesian proposals on that (function, d).", ""]
     shares = edge_shares("bbob", runs, lambda p: int(p.split("/")[2][1:]))
     L += ["### Share of model-based proposals on a bound", "",
           "Proposals after the random phase (hpo: its Bayesian rows) with at least one coordinate on "
@@ -665,7 +671,8 @@ def render(outdir, cfg, reuse, ctx=None):
                 versions.setdefault(k, set()).add(v)
     if versions:
         L += ["Versions: " + "; ".join(f"{k} {', '.join(sorted(v))}" for k, v in sorted(versions.items())) + ".", ""]
-    summary = {"config": cfg, "reuse": [str(p) for p in reuse]}
+    summary = {"config": cfg, "reuse": [str(p) for p in reuse],
+               "runs": {s: {m: sum(k[0] == m for k in runs) for m in METHODS} for s, runs in data.items()}}
     if data["bbob"]:
         summary["bbob"], summary["curves"] = render_bbob(cfg, data["bbob"], L)
     if data["ml"]:

@@ -80,6 +80,8 @@ def blackbox(summary, out):
     if not ds:
         return None
     n_init = summary["config"]["bbob"]["n_init"]
+    fs = summary["config"]["bbob"]["functions"]
+    functions = f"f{fs[0]}-f{fs[-1]}" if fs == list(range(fs[0], fs[-1] + 1)) else ", ".join(f"f{f}" for f in fs)
     fig, axes = plt.subplots(1, len(ds), figsize=(4.5 * len(ds), 3.8), squeeze=False)
     for ax, d in zip(axes[0], ds):
         for m, label in BLACKBOX_LABELS.items():
@@ -87,7 +89,7 @@ def blackbox(summary, out):
                 y = curves[d][m]
                 ax.plot(np.arange(1, len(y) + 1), y, label=label, lw=2 if m == "hpo_seq" else 1.2)
         ax.axvline(n_init + 0.5, color="grey", lw=0.8, ls=":")
-        ax.set_title(f"BBOB f1-f24, d = {d}")
+        ax.set_title(f"BBOB {functions}, d = {d}")
         ax.set_xlabel("evaluations")
     axes[0][0].set_ylabel("mean over functions of median\nlog10(regret / regret at centre)")
     axes[0][-1].legend(fontsize=8)

@@ -671,8 +671,12 @@ def report(data):
             c_, d_ = sc["hpo_beats_random"]
             L += [f"- BBOB (function, d) pairs where hpo's median regret is at most the best peer's: "
                   f"{a_} of {b_} (target 75 %); below random search's: {c_} of {d_} (target 95 %).", ""]
-            behind += [f"BBOB, above the best peer: {x}." for x in sc.get("lost_to_peer", [])]
-            behind += [f"BBOB, not below random search: {x}." for x in sc.get("lost_to_random", [])]
+            if sc.get("lost_to_peer"):
+                behind.append(f"BBOB, hpo's median regret above the best peer's on {len(sc['lost_to_peer'])} "
+                              f"(function, d) pairs: {', '.join(x.split(' ')[0] for x in sc['lost_to_peer'])}.")
+            if sc.get("lost_to_random"):
+                behind.append(f"BBOB, hpo's median regret not below random search's on {len(sc['lost_to_random'])} "
+                              f"pairs: {', '.join(x.split(' ')[0] for x in sc['lost_to_random'])}.")
         for s in ("bbob", "ml"):
             for e in (data.get(s) or {}).get("errors", [])[:20]:
                 L += [f"- Failed run ({s}): {e}"]
@@ -866,6 +870,11 @@ def blackbox_sections(a, bb_args, sections, outdir, venv_ok, data):
     _, summary = blackbox.render(outdir, bcfg, reuse, ctx)
     for s in wanted:
         data[s] = {**summary.get(s, {}), "errors": errors}
+        counts = summary["runs"][s]
+        missing = [blackbox.LABELS[m] for m in blackbox.PEER_METHODS if not counts.get(m)]
+        if missing:
+            data["notes"].append(f"{s}: no stored runs of {', '.join(missing)} for this configuration "
+                                 "(run them with --methods, or name a folder holding them with --reuse-peers)")
 
 
 def report_only(outdir):
