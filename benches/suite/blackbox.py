@@ -357,6 +357,12 @@ def peer_lines(section, dirs, outdir):
     return out
 
 
+def group(job):
+    """The dimension of a BBOB run (0 for the ML tasks): the order runs are done in."""
+    p = problems.parse(job["problem"])
+    return p[2] if p[0] == "bbob" else 0
+
+
 def run_section(section, ctx, cfg, methods, outdir, reuse, shard, workers):
     """Runs what is missing of a section into OUT. Returns the errors (runs not stored)."""
     have = dict(load_store(outdir, section, HPO_METHODS))
@@ -376,13 +382,16 @@ def run_section(section, ctx, cfg, methods, outdir, reuse, shard, workers):
             ctx["log"](f"{section}: {done[0]} of {len(todo)} runs stored")
 
     ctx = {**ctx, "progress": progress}
+    # Dimension by dimension, every method within one (so a partial store compares all methods
+    # on the smaller d first); one peer process or evaluation server per chunk.
     chunks = []
-    for m in methods:
-        mine = [j for j in todo if j["method"] == m]
-        for w in range(workers):
-            part = mine[w::workers]
-            if part:
-                chunks.append((m, part))
+    for g in sorted({group(j) for j in todo}):
+        for m in methods:
+            mine = [j for j in todo if j["method"] == m and group(j) == g]
+            for w in range(workers):
+                part = mine[w::workers]
+                if part:
+                    chunks.append((m, part))
     errors = []
     with tempfile.TemporaryDirectory(prefix=f"hpo-{section}-") as td:
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
