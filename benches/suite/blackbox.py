@@ -367,9 +367,10 @@ def run_section(section, ctx, cfg, methods, outdir, reuse, shard, workers):
     """Runs what is missing of a section into OUT. Returns the errors (runs not stored)."""
     have = dict(load_store(outdir, section, HPO_METHODS))
     have.update(peer_lines(section, reuse, outdir))
-    todo = [j for j in jobs(section, cfg, methods)
+    # Shard the whole grid, then drop what is stored: a shard's share does not depend on when
+    # it started.
+    todo = [j for j in shard_of(jobs(section, cfg, methods), shard)
             if key(j) not in have or have[key(j)]["budget"] < j["budget"]]
-    todo = shard_of(todo, shard)
     counts = ", ".join(f"{m} {sum(j['method'] == m for j in todo)}" for m in methods)
     ctx["log"](f"{section}: {len(todo)} runs to do in this shard ({counts})")
     if not todo:
