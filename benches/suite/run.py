@@ -20,6 +20,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -721,6 +722,8 @@ def settings(quick):
 
 
 def main():
+    # SIGTERM (a stopped background shard) unwinds like Ctrl-C: temporary folders are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a few minutes: smoke-test the suite itself")
     ap.add_argument("--out", type=Path, help="results folder (default: benches/results/<date>-<machine>/; "
