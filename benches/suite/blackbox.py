@@ -566,6 +566,7 @@ def render_bbob(cfg, runs, L):
         row.append(f"{e[0]}/{e[1]}" if e else "–")
         rows.append(row)
     tot = [sum(v[i] for v in per_d.values()) for i in range(4)]
+    want = {d: len(c["functions"]) * len(c["instances"]) * c["seeds_per_instance"] for d in c["dims"]}
     scores = {"hpo_le_best_peer": [tot[0], tot[1]], "hpo_beats_random": [tot[2], tot[3]],
               "per_d": {str(d): v for d, v in per_d.items()}, "lost_to_peer": lost_peer,
               "lost_to_random": lost_random}
@@ -581,6 +582,11 @@ def render_bbob(cfg, runs, L):
           table(["", "hpo ≤ best peer (target ≥ 75 %)", "hpo < random search (target ≥ 95 %)"],
                 [[f"d = {d}", pct(v[0], v[1]), pct(v[2], v[3])] for d, v in per_d.items()]
                 + [["all", f"**{pct(tot[0], tot[1])}**", f"**{pct(tot[2], tot[3])}**"]]), "",
+          "Runs stored (the scores compare hpo with the peers present; a missing peer run leaves "
+          "its cell's median over fewer instances):", "",
+          table(["method"] + [f"d = {d}" for d in c["dims"]],
+                [[LABELS[m]] + [f"{sum(k[0] == m and f'/d{d}/' in k[1] for k in runs)} of {want[d]}"
+                                for d in c["dims"]] for m in methods]), "",
           "Pairs where hpo is above the best peer: " + (", ".join(lost_peer) or "none") + ".", "",
           "Pairs where hpo is not below random search: " + (", ".join(lost_random) or "none") + ".", "",
           "### Per function and dimension", "",
