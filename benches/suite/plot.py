@@ -91,8 +91,8 @@ def blackbox(summary, out):
         ax.axvline(n_init + 0.5, color="grey", lw=0.8, ls=":")
         ax.set_title(f"BBOB {functions}, d = {d}")
         ax.set_xlabel("evaluations")
+        ax.legend(fontsize=7)  # each panel: the methods stored differ by d while peers run
     axes[0][0].set_ylabel("mean over functions of median\nlog10(regret / regret at centre)")
-    axes[0][-1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "bbob_regret.png", dpi=110)
     return "bbob_regret.png"

@@ -692,8 +692,10 @@ def report(data):
 
 
 def update_readme(outdir, data):
+    """Points benches/README.md at this folder when it holds a whole run (every section up to
+    utilization; the bbob and ml sections have their own pointer)."""
     readme = ROOT / "benches" / "README.md"
-    if not readme.exists():
+    if not readme.exists() or not all(data.get(k) for k in ALL_SECTIONS[:4]):
         return
     rel = outdir.relative_to(ROOT / "benches")
     block = (f"<!-- suite:latest -->\nLatest full run: [{rel}/report.md]({rel}/report.md) "
