@@ -347,11 +347,11 @@ def reuse_dirs(arg, outdir):
     return [p.resolve() for p in found if p.resolve() != Path(outdir).resolve()]
 
 
-def peer_lines(section, dirs, outdir):
+def peer_lines(section, dirs, outdir, methods=PEER_METHODS):
     """key -> peer run, from the reused folders and OUT itself (OUT last: it wins)."""
     out = {}
     for d in list(dirs) + [Path(outdir)]:
-        for k, run in load_store(d, section, PEER_METHODS).items():
+        for k, run in load_store(d, section, methods).items():
             if k not in out or run["budget"] >= out[k]["budget"]:
                 out[k] = run
     return out
@@ -427,9 +427,10 @@ def table(header, rows):
 
 def runs_for(section, cfg, outdir, reuse):
     """The runs the report uses: (method, problem, seed) -> run truncated to the configured
-    budget, from OUT (hpo's side and peers) and the reused folders (peers)."""
-    lines = dict(load_store(outdir, section, HPO_METHODS))
-    lines.update(peer_lines(section, reuse, outdir))
+    budget, from OUT (hpo's side and peers) and the reused folders (peers, and random search
+    where OUT has none: `--methods hpo_seq` reruns hpo alone)."""
+    lines = peer_lines(section, reuse, outdir, PEER_METHODS + ("random",))
+    lines.update(load_store(outdir, section, HPO_METHODS))
     want = {key(j): j["budget"] for j in jobs(section, cfg, METHODS)}
     out = {}
     for k, run in lines.items():

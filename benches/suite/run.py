@@ -887,8 +887,12 @@ def report_only(outdir):
     meta = outdir / "blackbox.json"
     bb = None
     if meta.exists() or any((outdir / f"{s}.jsonl").exists() for s in blackbox.SECTIONS):
-        m = json.loads(meta.read_text()) if meta.exists() else {"config": blackbox.settings(False), "reuse": []}
-        reuse = [(outdir / p).resolve() for p in m["reuse"]]
+        if meta.exists():
+            m = json.loads(meta.read_text())
+            reuse = [(outdir / p).resolve() for p in m["reuse"]]
+        else:  # stored lines alone: the full configuration, the default folders to reuse
+            m = {"config": blackbox.settings(False)}
+            reuse = blackbox.reuse_dirs(None, outdir)
         ctx = {"vpy": VPY, "env": ENV}
         text, bb = blackbox.render(outdir, m["config"], reuse, ctx)
         print(text)
