@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""hpo side by side with its peers, in one run: dispatch, suggestion cost, quality, utilization.
+"""hpo side by side with its peers, in one run: dispatch, suggestion cost, quality, utilization,
+and (blackbox.py) BBOB and scikit-learn tasks.
 
 Run it through `benches/suite/run [--quick] [--out DIR] [--only SECTION,...]`; see
 benches/README.md. This driver needs only the standard library: it builds hpo, sets up the
 peers in benches/.venv (pinned, from PyPI) and runs every measured program as its own process
 with one BLAS thread. A part whose prerequisite is missing (the venv, the MPI back end, the GP
-engine) is skipped with a message that says why, and the report says so too.
+engine, torch for Optuna's GPSampler) is skipped with a message that says why, and the report
+says so too.
 """
 
 import argparse
@@ -18,12 +20,15 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import blackbox
 
 SUITE = Path(__file__).resolve().parent
 ROOT = SUITE.parent.parent
@@ -33,7 +38,12 @@ VPY = VENV / "bin" / "python"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")).resolve()
 HPO = TARGET / "release" / "hpo"
 SUGGEST = TARGET / "release" / "examples" / "suite_suggest"
+EVAL_CLIENT = TARGET / "release" / "examples" / "suite_eval_client"
 REQUIREMENTS = SUITE / "requirements.txt"
+# Optional: torch for Optuna's GPSampler. PyPI's Linux wheel is the CUDA build with its NVIDIA
+# libraries (about 3 GB to download, 5 GB installed; CPU-only wheels are not on PyPI), so it is
+# installed only for a full run that asks for the `gp` method, and its failure skips only that.
+REQUIREMENTS_TORCH = SUITE / "requirements-torch.txt"
 
 # Every measured process: one BLAS/OpenMP thread, OpenMPI allowed as root.
 PINNED = {
@@ -54,7 +64,7 @@ PROBLEMS = {
     "ackley5": ("ackley", [(-5.0, 5.0)] * 5, 0.0, "Ackley 5D on [-5,5]⁵"),
 }
 
-ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization"]
+ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "bbob", "ml"]
 
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
@@ -132,9 +142,9 @@ def run_json(cmd, timeout, env=ENV, cwd=None):
 
 
 def build():
-    log("building hpo and examples/suite_suggest (release, incremental)")
-    subprocess.run(["cargo", "build", "--release", "--bin", "hpo", "--example", "suite_suggest"],
-                   cwd=ROOT, check=True)
+    log("building hpo, examples/suite_suggest and examples/suite_eval_client (release, incremental)")
+    subprocess.run(["cargo", "build", "--release", "--bin", "hpo", "--example", "suite_suggest",
+                    "--example", "suite_eval_client"], cwd=ROOT, check=True)
 
 
 def setup_venv(quick):
@@ -163,6 +173,25 @@ def setup_venv(quick):
         return False, "pip could not install the pinned peers (PyPI unreachable?): peers skipped. " + " | ".join(tail)
     stamp.write_text(want + "\n")
     return True, "benches/.venv created"
+
+
+def setup_torch():
+    """Installs the optional torch extra into benches/.venv. Returns (ok, message)."""
+    want = hashlib.sha256(REQUIREMENTS_TORCH.read_bytes()).hexdigest()
+    stamp = VENV / ".suite-requirements-torch"
+    if stamp.exists() and stamp.read_text().strip() == want:
+        return True, "torch up to date in benches/.venv"
+    log(f"installing {REQUIREMENTS_TORCH.name} into benches/.venv (about 3 GB from PyPI)")
+    try:
+        p = subprocess.run([str(VPY), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                            "-r", str(REQUIREMENTS_TORCH)], timeout=3600, capture_output=True, text=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        return False, f"could not install torch ({e}): Optuna's GPSampler skipped"
+    if p.returncode != 0:
+        tail = " | ".join((p.stderr or p.stdout).strip().splitlines()[-2:])
+        return False, f"pip could not install torch: Optuna's GPSampler skipped. {tail}"
+    stamp.write_text(want + "\n")
+    return True, "torch installed"
 
 
 def mpi_available():
@@ -209,7 +238,7 @@ def versions(venv_ok):
         v["python"] = sh([str(VPY), "-V"])
         freeze = sh([str(VPY), "-m", "pip", "freeze", "--disable-pip-version-check"])
         wanted = {"numpy", "scipy", "scikit-learn", "scikit-optimize", "optuna", "dask",
-                  "distributed", "matplotlib"}
+                  "distributed", "matplotlib", "coco-experiment", "torch"}
         for line in freeze.splitlines():
             name = line.split("==")[0].lower()
             if name in wanted:
@@ -634,6 +663,25 @@ def report(data):
 
     if "suggest_cost.png" in data.get("plots", []):
         L += ["![seconds per suggestion against n](suggest_cost.png)", ""]
+    if data.get("bbob") or data.get("ml"):
+        L += ["## BBOB and ML tasks", "", "Tables, plots and the share of proposals on a bound: "
+              "[blackbox.md](blackbox.md) (rendered from the stored runs, `bbob.jsonl` and `ml.jsonl`).", ""]
+        sc = data.get("bbob") or {}
+        if sc.get("hpo_le_best_peer"):
+            a_, b_ = sc["hpo_le_best_peer"]
+            c_, d_ = sc["hpo_beats_random"]
+            L += [f"- BBOB (function, d) pairs where hpo's median regret is at most the best peer's: "
+                  f"{a_} of {b_} (target 75 %); below random search's: {c_} of {d_} (target 95 %).", ""]
+            if sc.get("lost_to_peer"):
+                behind.append(f"BBOB, hpo's median regret above the best peer's on {len(sc['lost_to_peer'])} "
+                              f"(function, d) pairs: {', '.join(x.split(' ')[0] for x in sc['lost_to_peer'])}.")
+            if sc.get("lost_to_random"):
+                behind.append(f"BBOB, hpo's median regret not below random search's on {len(sc['lost_to_random'])} "
+                              f"pairs: {', '.join(x.split(' ')[0] for x in sc['lost_to_random'])}.")
+        for s in ("bbob", "ml"):
+            for e in (data.get(s) or {}).get("errors", [])[:20]:
+                L += [f"- Failed run ({s}): {e}"]
+        L += [""]
     L += ["## Where hpo is behind", ""]
     L += [f"- {b}" for b in behind] if behind else ["- Nowhere in the parts that ran."]
     if notes:
@@ -644,8 +692,10 @@ def report(data):
 
 
 def update_readme(outdir, data):
+    """Points benches/README.md at this folder when it holds a whole run (every section up to
+    utilization; the bbob and ml sections have their own pointer)."""
     readme = ROOT / "benches" / "README.md"
-    if not readme.exists():
+    if not readme.exists() or not all(data.get(k) for k in ALL_SECTIONS[:4]):
         return
     rel = outdir.relative_to(ROOT / "benches")
     block = (f"<!-- suite:latest -->\nLatest full run: [{rel}/report.md]({rel}/report.md) "
@@ -674,6 +724,8 @@ def settings(quick):
 
 
 def main():
+    # SIGTERM (a stopped background shard) unwinds like Ctrl-C: temporary folders are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a few minutes: smoke-test the suite itself")
     ap.add_argument("--out", type=Path, help="results folder (default: benches/results/<date>-<machine>/; "
@@ -681,16 +733,35 @@ def main():
     ap.add_argument("--only", default=",".join(ALL_SECTIONS),
                     help="comma-separated sections to run")
     ap.add_argument("--report-only", type=Path, metavar="RESULTS_DIR",
-                    help="rewrite report.md and the plots from RESULTS_DIR/raw.json, measure nothing")
+                    help="rewrite report.md, blackbox.md and the plots from RESULTS_DIR's raw.json and "
+                    "stored runs (*.jsonl), measure nothing")
+    g = ap.add_argument_group("bbob and ml sections")
+    g.add_argument("--methods", help=f"comma-separated, of {','.join(blackbox.METHODS)} (default: all; "
+                   "--quick: hpo_seq,random); e.g. --methods hpo_seq reruns only hpo's side")
+    g.add_argument("--reuse-peers", metavar="DIR[,DIR]|none",
+                   help="results folders whose stored peer runs are reused (default: every folder "
+                   "under benches/results/ holding bbob.jsonl or ml.jsonl)")
+    g.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="run only every N-th missing run starting at I (shards may share --out)")
+    g.add_argument("--jobs", type=int, default=1, help="runs at a time in this process (default 1)")
+    g.add_argument("--seeds-per-instance", type=int, default=1, help="BBOB seeds per instance (default 1)")
+    g.add_argument("--fresh", action="store_true",
+                   help="drop OUT's stored runs of the methods about to run first (not with shards)")
     a = ap.parse_args()
+    try:
+        bb_args = blackbox_args(a)
+    except ValueError as e:
+        print(f"benches/suite/run: {e}", file=sys.stderr)
+        sys.exit(2)
     if a.report_only:
-        outdir = a.report_only.resolve()
-        data = json.loads((outdir / "raw.json").read_text())
-        print(write_report(outdir, data))
-        if outdir.parent == ROOT / "benches" / "results" and not data["config"]["quick"]:
-            update_readme(outdir, data)
+        report_only(a.report_only.resolve())
         return
     sections = set(a.only.split(","))
+    unknown = sections - set(ALL_SECTIONS)
+    if unknown:
+        print(f"benches/suite/run: unknown section(s) {', '.join(sorted(unknown))} in --only; "
+              f"expected some of {','.join(ALL_SECTIONS)}", file=sys.stderr)
+        sys.exit(2)
     cfg = settings(a.quick)
     t0 = time.perf_counter()
     build()
@@ -744,12 +815,95 @@ def main():
             data["load"]["utilization"] = loadavg()
             log("utilization")
             data["utilization"] = utilization(cfg, tmp, venv_ok, mpi_ok)
+    if sections & set(blackbox.SECTIONS):
+        blackbox_sections(a, bb_args, sections, outdir, venv_ok, data)
     data["wall_minutes"] = (time.perf_counter() - t0) / 60
     text = write_report(outdir, data)
     if not a.quick and not a.out:
         update_readme(outdir, data)
     log(f"report: {outdir / 'report.md'} ({data['wall_minutes']:.1f} min)")
     print(text)
+
+
+def blackbox_args(a):
+    """(methods, (shard, of)) from the command line; ValueError names what is wrong."""
+    names = a.methods.split(",") if a.methods else list(blackbox.HPO_METHODS if a.quick else blackbox.METHODS)
+    bad = [m for m in names if m not in blackbox.METHODS]
+    if bad:
+        raise ValueError(f"unknown method(s) {', '.join(bad)} in --methods; expected some of "
+                         f"{','.join(blackbox.METHODS)}")
+    m = re.fullmatch(r"(\d+)/(\d+)", a.shard)
+    if not m or int(m.group(2)) < 1 or int(m.group(1)) >= int(m.group(2)):
+        raise ValueError(f"--shard {a.shard!r}: expected I/N with 0 <= I < N, e.g. 0/2")
+    if a.jobs < 1 or a.seeds_per_instance < 1:
+        raise ValueError("--jobs and --seeds-per-instance must be at least 1")
+    if a.fresh and m.group(2) != "1":
+        raise ValueError("--fresh with --shard would let one shard drop the other's runs")
+    return names, (int(m.group(1)), int(m.group(2)))
+
+
+def blackbox_sections(a, bb_args, sections, outdir, venv_ok, data):
+    """Runs the bbob and ml sections (blackbox.py) into outdir and renders blackbox.md."""
+    methods, shard = bb_args
+    wanted = [s for s in a.only.split(",") if s in blackbox.SECTIONS]  # in the order asked
+    if not venv_ok:
+        data["notes"].append(f"{' and '.join(wanted)} skipped: their problems (cocoex, scikit-learn) "
+                             "and peers live in benches/.venv, which is not set up")
+        return
+    if "gp" in methods:
+        ok, msg = setup_torch()
+        log(msg)
+        if not ok:
+            methods = [m for m in methods if m != "gp"]
+            data["notes"].append(msg)
+    data["versions"] = versions(venv_ok)
+    bcfg = blackbox.settings(a.quick, a.seeds_per_instance)
+    reuse = blackbox.reuse_dirs(a.reuse_peers, outdir)
+    meta = {"config": bcfg, "reuse": [os.path.relpath(p, outdir) for p in reuse]}
+    (outdir / "blackbox.json").write_text(json.dumps(meta, indent=1) + "\n")
+    if a.fresh or a.quick:
+        for s in wanted:
+            blackbox.drop_methods(outdir, s, methods)
+    ctx = {"hpo": HPO, "client": EVAL_CLIENT, "vpy": VPY, "env": ENV, "log": log,
+           "versions": data["versions"]}
+    errors = []
+    for s in wanted:
+        data["load"][s] = loadavg()
+        log(f"{s}: methods {','.join(methods)}; peers reused from "
+            f"{', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in reuse) or 'nowhere'}")
+        errors += blackbox.run_section(s, ctx, bcfg, methods, outdir, reuse, shard, a.jobs)
+    _, summary = blackbox.render(outdir, bcfg, reuse, ctx)
+    for s in wanted:
+        data[s] = {**summary.get(s, {}), "errors": errors}
+        counts = summary["runs"][s]
+        missing = [blackbox.LABELS[m] for m in blackbox.PEER_METHODS if not counts.get(m)]
+        if missing:
+            data["notes"].append(f"{s}: no stored runs of {', '.join(missing)} for this configuration "
+                                 "(run them with --methods, or name a folder holding them with --reuse-peers)")
+
+
+def report_only(outdir):
+    """Rewrites the reports of a results folder from what it stores."""
+    meta = outdir / "blackbox.json"
+    bb = None
+    if meta.exists() or any((outdir / f"{s}.jsonl").exists() for s in blackbox.SECTIONS):
+        if meta.exists():
+            m = json.loads(meta.read_text())
+            reuse = [(outdir / p).resolve() for p in m["reuse"]]
+        else:  # stored lines alone: the full configuration, the default folders to reuse
+            m = {"config": blackbox.settings(False)}
+            reuse = blackbox.reuse_dirs(None, outdir)
+        ctx = {"vpy": VPY, "env": ENV}
+        text, bb = blackbox.render(outdir, m["config"], reuse, ctx)
+        print(text)
+    if (outdir / "raw.json").exists():
+        data = json.loads((outdir / "raw.json").read_text())
+        for s in blackbox.SECTIONS:
+            if bb and s in bb and s in data:
+                data[s] = {**bb[s], "errors": data[s].get("errors", [])}
+        print(write_report(outdir, data))
+        if outdir.parent == ROOT / "benches" / "results" and not data["config"]["quick"]:
+            update_readme(outdir, data)
 
 
 def write_report(outdir, data):
