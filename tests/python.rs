@@ -497,3 +497,49 @@ fn interpreters_die_with_a_killed_master_and_the_experiment_resumes() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_each_index_once(&rows(&exp.join("results.csv")), 32);
 }
+
+#[test]
+fn the_python_examples_are_valid_and_the_phs_one_runs_unchanged() {
+    if !have_python() {
+        return;
+    }
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python");
+    let tmp = tempfile::tempdir().unwrap();
+    // The scikit-learn example needs scikit-learn to run; its file and function are checked
+    // without importing it.
+    let digits = tmp.path().join("digits");
+    let out = run(&[
+        "init",
+        examples.join("train.toml").to_str().unwrap(),
+        "--dir",
+        digits.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let phs = tmp.path().join("phs");
+    let out = run(&[
+        "run",
+        examples.join("phs_style.toml").to_str().unwrap(),
+        "--dir",
+        phs.to_str().unwrap(),
+        "-p",
+        "2",
+        "-q",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = rows(&phs.join("results.csv"));
+    assert_each_index_once(&rows, 24);
+    assert!(rows.iter().all(|r| r["status"] == "ok"), "{rows:?}");
+    let table = common::rows(&phs.join("parameters.csv"));
+    let drawn: HashSet<&str> = table[..16].iter().map(|r| r["f"].as_str()).collect();
+    assert!(
+        drawn.len() > 1 && drawn.iter().all(|f| f.contains('x')),
+        "{drawn:?}"
+    );
+    assert!(table[16..].iter().all(|r| r["f"] == "<expr>"));
+    for r in &rows {
+        let z =
+            std::fs::read_to_string(phs.join(format!("worker_out/{:06}/z.txt", index(r)))).unwrap();
+        let (a, b): (f64, f64) = (z.trim().parse().unwrap(), r["result"].parse().unwrap());
+        assert!((a - b).abs() < 1e-9, "{z} {r:?}");
+    }
+}

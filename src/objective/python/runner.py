@@ -141,16 +141,17 @@ def load(path, function):
 
 
 def set_environment(call):
+    """The set's variables, for programs the function starts (as a command objective has)."""
     env = os.environ
     env["HPO_INDEX"] = str(call["index"])
     if call["worker_dir"] is not None:
         env["HPO_WORKER_DIR"] = call["worker_dir"]
-    else:
-        env.pop("HPO_WORKER_DIR", None)
+    elif "HPO_WORKER_DIR" in env:
+        del env["HPO_WORKER_DIR"]
     if call["deadline"] is not None:
         env["HPO_TIME_LEFT_S"] = "%.0f" % max(0.0, call["deadline"] - time.time())
-    else:
-        env.pop("HPO_TIME_LEFT_S", None)
+    elif "HPO_TIME_LEFT_S" in env:
+        del env["HPO_TIME_LEFT_S"]
 
 
 def argument(call):
