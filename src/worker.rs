@@ -152,18 +152,13 @@ fn evaluate(
             ));
         }
     }
-    let mut env = setup.env.clone();
-    if let Some(deadline) = task.deadline {
-        let left = (deadline - unix_now()).max(0.0);
-        env.push(("HPO_TIME_LEFT_S".into(), format!("{left:.0}")));
-    }
     let ctx = EvalContext {
         index,
         params: &params,
         worker_dir: dir.as_deref(),
         experiment_dir: &exp.dir,
         config_dir: &exp.config_dir,
-        env: &env,
+        env: &setup.env,
         deadline,
     };
     let outcome = objective.evaluate(&ctx);

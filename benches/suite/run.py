@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """hpo side by side with its peers, in one run: dispatch, suggestion cost, quality, utilization,
-and (blackbox.py) BBOB and scikit-learn tasks.
+Python function objectives, and (blackbox.py) BBOB and scikit-learn tasks.
 
 Run it through `benches/suite/run [--quick] [--out DIR] [--only SECTION,...]`; see
 benches/README.md. This driver needs only the standard library: it builds hpo, sets up the
@@ -64,7 +64,7 @@ PROBLEMS = {
     "ackley5": ("ackley", [(-5.0, 5.0)] * 5, 0.0, "Ackley 5D on [-5,5]⁵"),
 }
 
-ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "bbob", "ml"]
+ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "python", "bbob", "ml"]
 
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
@@ -266,7 +266,7 @@ def hpo_config(path, *, builtin, bounds, seed, blocks, delay=None):
     path.write_text("\n".join(lines) + "\n")
 
 
-def hpo_run(config, workers, mpi=False, timeout=900):
+def hpo_run(config, workers, mpi=False, timeout=900, extra_env=None):
     """Runs hpo on a fresh folder; returns (wall seconds, stderr, rows of results.csv)."""
     shutil.rmtree(config.parent / "exp", ignore_errors=True)
     if mpi:
@@ -274,7 +274,8 @@ def hpo_run(config, workers, mpi=False, timeout=900):
     else:
         cmd = [str(HPO), "run", str(config), "--processes", str(workers)]
     t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV, cwd=config.parent)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**ENV, **(extra_env or {})},
+                       cwd=config.parent)
     wall = time.perf_counter() - t
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-500:]}")
@@ -471,6 +472,127 @@ def utilization(cfg, tmp, venv_ok, mpi_ok):
     return rows
 
 
+def python_config(path, count, objective, parameters, sets):
+    """Writes an experiment whose objective is `objective` (TOML lines of [objective]) over
+    `parameters` ([(name, type)]) with one block of `count` sets (`sets`: TOML lines), worker
+    folders off."""
+    lines = ["[experiment]", 'dir = "exp"', "seed = 1", "[objective]"] + objective
+    for name, kind in parameters:
+        lines += ["[[parameters]]", f'name = "{name}"', f'type = "{kind}"']
+    lines += ["[[sets]]", f"count = {count}"] + sets
+    lines += ["[compute]", "provide_worker_path = false", "redirect_stdout = false"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def call_gaps(folder):
+    """From the timed function's logs: per interpreter, the time from the end of one call to the
+    start of the next (hpo's whole per-set cycle outside the function), and the calls' own
+    times; seconds."""
+    gaps, own = [], []
+    for log_file in folder.glob("*.json"):
+        calls = sorted(json.loads(log_file.read_text()))
+        own += [b - a for a, b in calls]
+        gaps += [calls[i + 1][0] - calls[i][1] for i in range(len(calls) - 1)]
+    return gaps, own
+
+
+def python_objectives(cfg, tmp, venv_ok):
+    """A Python function as the objective: hpo's live interpreters against Optuna's in-memory
+    study.optimize and a command that starts Python per set; hpo's per-set overhead; the
+    scikit-learn example before (a command per set) and after (the Python objective)."""
+    out = {"n": cfg["python_n"], "throughput": [], "overhead": None, "sklearn": [], "error": ""}
+    if not venv_ok:
+        out["error"] = "needs benches/.venv (Optuna, scikit-learn, the same interpreter for both)"
+        return out
+    d = tmp / "python"
+    d.mkdir()
+    trivial = PEERS / "trivial.py"
+    xy = [("x", "float"), ("y", "float")]
+    xy_sets = ["x = { random = [-5, 5] }", "y = { random = [-5, 5] }"]
+    live = [f'python = "{trivial}:objective"', f'python_executable = "{VPY}"']
+    per_set = [f'command = ["{VPY}", "{trivial}", "{{x}}", "{{y}}"]']
+    systems = [
+        ("hpo, Python objective (`--processes 2`, one live interpreter per worker)", live, cfg["python_n"]),
+        ("hpo, command objective starting Python per set (`--processes 2`)", per_set, cfg["python_cmd_n"]),
+    ]
+    for name, objective, n in systems:
+        row = {"system": name, "n": n, "whole": [], "loop": [], "error": ""}
+        conf = python_config(d / "t.toml", n, objective, xy, xy_sets)
+        for _ in range(cfg["reps"]):
+            try:
+                wall, stderr, rows = hpo_run(conf, 2)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                row["error"] = str(e)
+                break
+            if sum(r["status"] == "ok" for r in rows) != n:
+                row["error"] = f"only {sum(r['status'] == 'ok' for r in rows)} of {n} ok rows"
+                break
+            rate, _ = parse_summary(stderr)
+            row["whole"].append(n / wall)
+            row["loop"] += [rate] if rate else []
+        out["throughput"].append(row)
+        log(f"python {name}: {fmt(statistics.median(row['whole'])) if row['whole'] else row['error']} sets/s")
+    row = {"system": "Optuna `study.optimize`, RandomSampler, in memory (one process)", "n": cfg["python_n"],
+           "whole": [], "loop": [], "error": ""}
+    for rep in range(cfg["reps"]):
+        t = time.perf_counter()
+        res, err = run_json([str(VPY), str(PEERS / "optuna_trivial.py"), "--n", str(cfg["python_n"]),
+                             "--seed", str(rep + 1)], 1800)
+        if res is None:
+            row["error"] = err
+            break
+        row["whole"].append(cfg["python_n"] / (time.perf_counter() - t))
+        row["loop"].append(res["trials_per_s"])
+    out["throughput"].append(row)
+    log(f"python optuna: {fmt(statistics.median(row['loop'])) if row['loop'] else row['error']} trials/s")
+    # The overhead: the timed function, the same run otherwise.
+    logs = d / "logs"
+    logs.mkdir()
+    conf = python_config(d / "o.toml", cfg["python_n"], [f'python = "{trivial}:timed"', f'python_executable = "{VPY}"'],
+                         xy, xy_sets)
+    try:
+        hpo_run(conf, 2, extra_env={"HPO_SUITE_LOG": str(logs)})
+        gaps, own = call_gaps(logs)
+        out["overhead"] = {"gaps": len(gaps), "median_s": statistics.median(gaps),
+                           "q1_s": quantiles(gaps)[0], "q3_s": quantiles(gaps)[2],
+                           "p90_s": sorted(gaps)[int(0.9 * (len(gaps) - 1))], "own_median_s": statistics.median(own)}
+        log(f"python overhead: median {out['overhead']['median_s'] * 1e6:.0f} µs per set")
+    except (RuntimeError, subprocess.TimeoutExpired, statistics.StatisticsError) as e:
+        out["overhead"] = {"error": str(e)}
+    out["sklearn"] = sklearn_before_after(cfg, d)
+    return out
+
+
+def sklearn_before_after(cfg, d):
+    """examples/python/train.py on the same random sets: a command starting Python per set
+    (before) and the Python objective (after). Median evaluation time from results.csv."""
+    train = ROOT / "examples" / "python" / "train.py"
+    params = [("lr", "float"), ("alpha", "float"), ("hidden", "int"), ("activation", "str")]
+    sets = ['lr = { random = [1e-4, 1e-1], distribution = "log-uniform" }',
+            'alpha = { random = [1e-6, 1e-1], distribution = "log-uniform" }',
+            "hidden = { choice = [16, 32, 64] }", 'activation = { choice = ["relu", "tanh"] }']
+    command = [f'command = ["{VPY}", "{train}", "--lr", "{{lr}}", "--alpha", "{{alpha}}", '
+               '"--hidden", "{hidden}", "--activation", "{activation}"]', 'direction = "maximize"']
+    live = [f'python = "{train}:objective"', f'python_executable = "{VPY}"', 'direction = "maximize"']
+    rows = []
+    for name, objective in (("before: a command starting Python per set", command),
+                            ("after: the Python objective", live)):
+        conf = python_config(d / "sk.toml", cfg["sklearn_n"], objective, params, sets)
+        try:
+            wall, _, res = hpo_run(conf, 2, timeout=3600)
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            rows.append({"system": name, "error": str(e)})
+            continue
+        ok = [r for r in res if r["status"] == "ok"]
+        fits = [json.loads(r["metrics"])["fit_s"] for r in ok if r.get("metrics")]
+        rows.append({"system": name, "n": len(res), "ok": len(ok), "wall": wall, "error": "",
+                     "durations": [float(r["duration_s"]) for r in ok], "fit_s": fits,
+                     "accuracy": max((float(r["result"]) for r in ok), default=None)})
+        log(f"python sklearn {name}: median {fmt(statistics.median(rows[-1]['durations'])) if ok else '–'} s per set")
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------
 # Report
 
@@ -661,6 +783,10 @@ def report(data):
                     behind.append(f"Utilization, {r['workers']} workers: {r['system']} {fmt(u)}, Dask {fmt(dask[r['workers']])}.")
         L += [md_table(["system", "workers", "evaluations", "utilization", "span (s)"], rows), ""]
 
+    py = data.get("python")
+    if py:
+        L += python_report(py, cfg, behind)
+
     if "suggest_cost.png" in data.get("plots", []):
         L += ["![seconds per suggestion against n](suggest_cost.png)", ""]
     if data.get("bbob") or data.get("ml"):
@@ -691,6 +817,63 @@ def report(data):
     return "\n".join(L)
 
 
+def python_report(py, cfg, behind):
+    """The Python-objective section of the report (adds to `behind` where hpo misses its marks)."""
+    L = ["## Python function objectives", ""]
+    if py.get("error"):
+        return L + [f"Skipped: {py['error']}.", ""]
+    L += [f"A trivial function (x*x + y*y over [-5, 5]²) as the objective, {py['n']} sets, worker "
+          "folders off, the suite's venv interpreter for everyone. hpo: `[objective] python = "
+          "\"peers/trivial.py:objective\"` on `--processes 2` (one live interpreter per worker), and a "
+          "command objective that starts that interpreter for every set (fewer sets: each costs a "
+          "start). Optuna: `study.optimize` with `RandomSampler`, in-memory storage, one process "
+          "(peers/optuna_trivial.py). Sets per second of the whole command (hpo: process start to "
+          "exit, interpreters included), and of the loop (hpo: its run-loop rate; Optuna: "
+          "`study.optimize` alone); median [min–max] of the repetitions.", ""]
+    optuna = [r for r in py["throughput"] if r["system"].startswith("Optuna") and r["loop"]]
+    optuna_rate = statistics.median(optuna[0]["loop"]) if optuna else None
+    rows = []
+    for r in py["throughput"]:
+        whole = statistics.median(r["whole"]) if r["whole"] else None
+        ratio = f"{fmt(whole / optuna_rate)}×" if whole and optuna_rate else "–"
+        rows.append([r["system"], r["n"], spread(r["whole"]) if not r["error"] else f"failed: {r['error'][:120]}",
+                     spread(r["loop"]), ratio])
+        if r["system"].startswith("hpo, Python") and whole and optuna_rate and whole < 3 * optuna_rate:
+            behind.append(f"Python objective: hpo {fmt(whole)} sets/s, less than 3× Optuna's {fmt(optuna_rate)} trials/s.")
+    L += [md_table(["system", "sets", "sets/s, whole command", "sets/s, loop",
+                    "whole command ÷ Optuna's optimize loop"], rows), ""]
+    o = py.get("overhead") or {}
+    if "median_s" in o:
+        L += [f"Per-set overhead of the Python path: the time from the end of one call to the start of "
+              f"the next on the same interpreter (a timed copy of the function logs `perf_counter` at "
+              f"both ends; hpo's whole cycle outside the function: answer, worker, master, next call), "
+              f"over {o['gaps']} consecutive pairs: median **{o['median_s'] * 1e6:.0f} µs** "
+              f"[IQR {o['q1_s'] * 1e6:.0f}–{o['q3_s'] * 1e6:.0f} µs, 90th percentile {o['p90_s'] * 1e6:.0f} µs]; "
+              f"the function's own time, median {o['own_median_s'] * 1e6:.1f} µs.", ""]
+        if o["median_s"] >= 2e-4:
+            behind.append(f"Python objective overhead: median {o['median_s'] * 1e6:.0f} µs per set (target under 200 µs).")
+    elif o:
+        L += [f"Per-set overhead: failed ({o.get('error', '')[:200]}).", ""]
+    sk = py.get("sklearn") or []
+    if sk:
+        L += [f"The scikit-learn example (examples/python/train.py: an MLP on `load_digits`), the same "
+              f"{cfg['sklearn_n']} random sets on `--processes 2`: seconds per evaluation (`duration_s`), "
+              "median [min–max], and the model's own fit time (its `fit_s` metric).", ""]
+        rows = []
+        for r in sk:
+            if r["error"]:
+                rows.append([r["system"], f"failed: {r['error'][:120]}", "–", "–"])
+                continue
+            rows.append([r["system"], spread(r["durations"]), spread(r["fit_s"]), fmt(r["accuracy"])])
+        L += [md_table(["objective", "seconds per evaluation", "fit seconds", "best accuracy"], rows), ""]
+        before = [r for r in sk if r["system"].startswith("before") and r.get("durations")]
+        after = [r for r in sk if r["system"].startswith("after") and r.get("durations")]
+        if before and after:
+            b, a = statistics.median(before[0]["durations"]), statistics.median(after[0]["durations"])
+            L += [f"Median evaluation: {fmt(b)} s before, {fmt(a)} s after ({fmt(b / a)}× less per set).", ""]
+    return L
+
+
 def update_readme(outdir, data):
     """Points benches/README.md at this folder when it holds a whole run (every section up to
     utilization; the bbob and ml sections have their own pointer)."""
@@ -715,12 +898,14 @@ def settings(quick):
                 "suggest_n": [50, 200], "suggest_n_phs": [50], "suggest_d": [2], "suggest_timeout": 300,
                 "problems": ["branin", "griewank2"], "seeds": [1], "n_init": 5, "n_total": 12,
                 "quality_timeout": 300, "parallel_jobs": 2,
-                "util_workers": [8], "tasks_per_worker": 4, "delay": (0.05, 0.2)}
+                "util_workers": [8], "tasks_per_worker": 4, "delay": (0.05, 0.2),
+                "python_n": 2000, "python_cmd_n": 40, "sklearn_n": 4}
     return {"quick": False, "reps": 3, "reps_hpo": 5, "dispatch_n": [2000, 20000], "dispatch_n_dask": [2000],
             "suggest_n": [50, 200, 500, 1000], "suggest_n_phs": [50, 200, 500, 1000], "suggest_d": [2, 6],
             "suggest_timeout": 900, "problems": list(PROBLEMS), "seeds": [1, 2, 3, 4, 5],
             "n_init": 20, "n_total": 60, "quality_timeout": 2400, "parallel_jobs": 4,
-            "util_workers": [8, 32], "tasks_per_worker": 15, "delay": (0.05, 0.5)}
+            "util_workers": [8, 32], "tasks_per_worker": 15, "delay": (0.05, 0.5),
+            "python_n": 20000, "python_cmd_n": 400, "sklearn_n": 16}
 
 
 def main():
@@ -815,6 +1000,10 @@ def main():
             data["load"]["utilization"] = loadavg()
             log("utilization")
             data["utilization"] = utilization(cfg, tmp, venv_ok, mpi_ok)
+        if "python" in sections:
+            data["load"]["python"] = loadavg()
+            log("python objectives")
+            data["python"] = python_objectives(cfg, tmp, venv_ok)
     if sections & set(blackbox.SECTIONS):
         blackbox_sections(a, bb_args, sections, outdir, venv_ok, data)
     data["wall_minutes"] = (time.perf_counter() - t0) / 60

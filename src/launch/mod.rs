@@ -202,7 +202,7 @@ pub fn run_processes(
 /// What every worker process does first: die with the master, leave Ctrl-C to the master,
 /// keep BLAS single-threaded.
 pub fn worker_process_setup() {
-    objective::command::install_cleanup_handler();
+    objective::process::install_cleanup_handler();
     // SAFETY: ignoring a signal is always sound.
     unsafe {
         let _ = nix::sys::signal::signal(
