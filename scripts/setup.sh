@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages hpo builds and tests against (Debian/Ubuntu), if missing:
-# OpenMPI, OpenBLAS/LAPACK, libclang (for the MPI bindings), pkg-config.
+# OpenMPI, OpenBLAS/LAPACK, libclang (for the MPI bindings), pkg-config, Python 3 (the Python
+# objective's tests).
 set -euo pipefail
 
-packages=(libopenmpi-dev openmpi-bin libclang-dev pkg-config libopenblas-dev)
+packages=(libopenmpi-dev openmpi-bin libclang-dev pkg-config libopenblas-dev python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,9 +9,9 @@ scripts/setup.sh
 # OpenMPI refuses to run as root without these; tests oversubscribe the cores.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=1
-# setup.sh installed mpirun and `cargo test` builds the examples: a test that finds either
-# missing fails instead of skipping.
-export HPO_REQUIRE_MPI=1 HPO_REQUIRE_EXAMPLES=1
+# setup.sh installed mpirun and python3, and `cargo test` builds the examples: a test that
+# finds one of them missing fails instead of skipping.
+export HPO_REQUIRE_MPI=1 HPO_REQUIRE_EXAMPLES=1 HPO_REQUIRE_PYTHON=1
 
 cargo test --no-fail-fast
 

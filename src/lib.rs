@@ -16,7 +16,9 @@
 //! - `master`: one loop over the pure `schedule::Scheduler`; gathers each result as it arrives
 //!   and appends it to the journal. It never evaluates and never fits.
 //! - `worker`: receives a task, proposes Bayesian values ([`acquisition`] over a [`gp`]),
-//!   evaluates the [`objective`], sends the result.
+//!   evaluates the [`objective`] (a builtin, a command per set, a Python function in the
+//!   worker's live interpreter, or a Rust function), sends the result. Whatever an objective
+//!   returns becomes an outcome through one normalizer (`objective/reply.rs`).
 //! - `monitor`: the progress display and the `[monitor]` hooks, observers of durable results.
 //! - `plot`: plots and the HTML report, drawn from the stored results only.
 //! - `slurm`: inside a Slurm job, the job's end time is the run's deadline.
@@ -38,7 +40,7 @@
 //! backend     -> objective, schedule, space
 //! objective   -> config, space, sys
 //! config      -> space, sys, acquisition::options, objective::builtin, objective::template,
-//!                experiment::schema (leaves)
+//!                objective::interpreter, experiment::schema (leaves)
 //! acquisition -> gp, space
 //! slurm       -> messages
 //! gp, space, schedule, sys, messages: nothing
@@ -46,7 +48,8 @@
 //!
 //! # The library
 //! A user's own binary can run the same command line with a Rust objective: see
-//! [`main_with`]. The engine is public for benchmarks and harnesses:
+//! [`main_with`], or [`main_with_trial`] for a function that sees its [`Trial`] and returns
+//! metrics in a [`Reply`]. The engine is public for benchmarks and harnesses:
 //! [`acquisition::suggest`] (a Bayesian suggestion as a pure function of history, pending
 //! points, bounds and seed), [`gp`] (the Gaussian process and its fit), [`space`] (parameters,
 //! blocks and [`space::draw_table`]) and [`objective::builtin`] (the test functions).
@@ -68,6 +71,8 @@ pub mod space;
 mod sys;
 mod worker;
 
+pub use objective::reply::Reply;
+pub use objective::trial::Trial;
 pub use space::{Params, Value};
 
 /// The `hpo` command line, as the `hpo` binary runs it (exit codes: see `hpo --help`).
@@ -87,10 +92,29 @@ where
     cli::main(Some(&factory))
 }
 
-#[doc(hidden)]
-pub fn trace(what: &str) {
-    if std::env::var_os("HPO_TRACE").is_some() {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
-        eprintln!("TRACE {} {t:.6} {what}", std::process::id());
-    }
+/// The `hpo` command line with a Rust function of a [`Trial`] as the objective (for
+/// configurations with `[objective] custom = true`). The function sees the set's parameters,
+/// its index, its worker folder and the job's deadline, and returns a number or a [`Reply`]
+/// with metrics (stored in the row's `metrics` column):
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     hpo::main_with_trial(|t: &mut hpo::Trial| {
+///         let x = t.params().f64("x").unwrap_or(0.0);
+///         hpo::Reply::new(x * x).metric("set", t.index() as u64)
+///     })
+/// }
+/// ```
+pub fn main_with_trial<F, R>(objective: F) -> std::process::ExitCode
+where
+    F: Fn(&mut Trial) -> R + Clone + 'static,
+    R: Into<Reply>,
+{
+    let factory = move |exp: &config::Definition| -> Box<dyn objective::Objective> {
+        Box::new(objective::trial::TrialObjective {
+            function: objective.clone(),
+            reply: objective::reply::ResultSpec::of(&exp.objective),
+        })
+    };
+    cli::main(Some(&factory))
 }

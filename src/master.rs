@@ -218,7 +218,6 @@ pub fn run_master(
         cut_off: 0,
     };
     let cpu_before = crate::sys::cpu_seconds();
-    crate::trace("master-loop");
     let result = master.run();
     master.write_status(true);
     if master.cut_off > 0 {
@@ -270,10 +269,7 @@ impl Master<'_> {
                 }
                 event = self.transport.recv(TICK)?;
             }
-            let is_msg = matches!(event, Event::Message(..));
-            if is_msg { crate::trace("m-event"); }
             self.handle(event)?;
-            if is_msg { crate::trace("m-handled"); }
             if self.journal.buffered() >= FLUSH_ROWS {
                 self.flush()?;
             }

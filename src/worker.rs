@@ -48,7 +48,6 @@ pub fn run_worker(
     setup: &WorkerSetup,
     objective: &mut dyn Objective,
 ) -> Result<(), TransportError> {
-    crate::trace("ready");
     link.send(&FromWorker::Ready(setup.info.clone()))?;
     let names = setup.experiment.space.names();
     let mut history: Vec<Observation> = Vec::new();
@@ -65,7 +64,6 @@ pub fn run_worker(
                 None => return Ok(()),
             },
         };
-        crate::trace("got");
         match msg {
             ToWorker::Stop => {
                 let dropped = inbox
@@ -81,7 +79,6 @@ pub fn run_worker(
                 history.extend(task.history.iter().cloned());
                 let done = evaluate(link, setup, objective, &names, &history, &task)?;
                 link.send(&FromWorker::Done(done))?;
-                crate::trace("sent");
             }
         }
     }
@@ -98,7 +95,6 @@ fn evaluate(
     let exp = &setup.experiment;
     let index = task.index as usize;
     let started = unix_now();
-    crate::trace("eval-start");
     let finish = |values: Vec<Value>, outcome: Outcome, note: String| Done {
         index: task.index,
         values,
@@ -156,23 +152,16 @@ fn evaluate(
             ));
         }
     }
-    let mut env = setup.env.clone();
-    if let Some(deadline) = task.deadline {
-        let left = (deadline - unix_now()).max(0.0);
-        env.push(("HPO_TIME_LEFT_S".into(), format!("{left:.0}")));
-    }
     let ctx = EvalContext {
         index,
         params: &params,
         worker_dir: dir.as_deref(),
         experiment_dir: &exp.dir,
         config_dir: &exp.config_dir,
-        env: &env,
+        env: &setup.env,
         deadline,
     };
-    crate::trace("prepared");
     let outcome = objective.evaluate(&ctx);
-    crate::trace("evaluated");
     let mut done = finish(params.values().to_vec(), outcome, note);
     // Cut off at the job's deadline or by the scheduler's signal: not a result of the set.
     done.cut_off = done.outcome.interrupted;

@@ -666,6 +666,11 @@ fn the_readme_configuration_is_valid() {
     );
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("notify.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::write(
+        tmp.path().join("train.py"),
+        "def objective(p):\n    return 0.0\n",
+    )
+    .unwrap();
     std::fs::set_permissions(
         tmp.path().join("notify.sh"),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),

@@ -487,3 +487,48 @@ fn a_killed_worker_rank_takes_the_job_down_and_the_experiment_resumes() {
         assert!(after.contains(r), "row {r:?} lost or changed");
     }
 }
+
+#[test]
+fn a_python_objective_runs_one_interpreter_per_rank_with_its_binding() {
+    if !have_mpirun() {
+        return;
+    }
+    let python = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !common::available("python3", python, "HPO_REQUIRE_PYTHON") {
+        return;
+    }
+    let objective = "import os\n\ndef objective(p):\n    return {\"result\": p[\"x\"] * 2, \"pid\": os.getpid(),\n            \"gpus\": os.environ.get(\"CUDA_VISIBLE_DEVICES\"), \"threads\": os.environ.get(\"OMP_NUM_THREADS\")}\n";
+    let config = "[experiment]\ndir = \"exp\"\nseed = 2\n[objective]\npython = \"f.py:objective\"\n\
+                  [[parameters]]\nname = \"x\"\ntype = \"int\"\n[[sets]]\ncount = 24\nx = { random = [1, 9] }\n";
+    let (tmp, path, dir) = setup(config);
+    std::fs::write(tmp.path().join("f.py"), objective).expect("write f.py");
+    let mut cmd = mpirun(3, &["run", path.to_str().unwrap_or_default(), "-q"]);
+    cmd.env("CUDA_VISIBLE_DEVICES", "4,6");
+    assert!(run(cmd).status.success());
+    let rows = rows(&dir);
+    common::assert_each_index_once(&rows, 24);
+    let mut pid_of_rank: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    for r in &rows {
+        assert_eq!(r["status"], "ok", "{r:?}");
+        let m: serde_json::Value = serde_json::from_str(&r["metrics"]).expect("metrics");
+        let x: f64 = r["x"].parse().expect("x");
+        assert_eq!(r["result"].parse::<f64>().ok(), Some(2.0 * x));
+        assert_eq!(m["gpus"].as_str(), Some(r["gpu"].as_str()), "{r:?}");
+        assert_eq!(m["threads"].as_str(), Some(r["cores"].as_str()), "{r:?}");
+        pid_of_rank
+            .entry(r["rank"].clone())
+            .or_default()
+            .insert(m["pid"].as_i64().expect("pid"));
+    }
+    // Ranks 1 and 2, one live interpreter each, bound to GPUs 4 and 6.
+    assert_eq!(pid_of_rank.len(), 2, "{pid_of_rank:?}");
+    assert!(
+        pid_of_rank.values().all(|pids| pids.len() == 1),
+        "{pid_of_rank:?}"
+    );
+    let gpus: BTreeSet<String> = rows.iter().map(|r| r["gpu"].clone()).collect();
+    assert_eq!(gpus, BTreeSet::from(["4".to_string(), "6".to_string()]));
+}

@@ -1,7 +1,9 @@
 """Plots of a suite run (run with the venv's Python): median simple regret over evaluations
-per problem and method, and seconds per suggestion against n. Prints the files it wrote.
+per problem and method, and seconds per suggestion against n; with --blackbox, the BBOB regret
+over evaluations per dimension from blackbox-summary.json. Prints the files it wrote.
 
   plot.py RAW.json OUTDIR
+  plot.py --blackbox blackbox-summary.json OUTDIR
 """
 
 import json
@@ -68,7 +70,40 @@ def suggest(data, out):
     return "suggest_cost.png"
 
 
+BLACKBOX_LABELS = {"hpo_seq": "hpo", "random": "random search", "tpe": "Optuna TPE",
+                   "skopt": "skopt gp_minimize", "gp": "Optuna GPSampler"}
+
+
+def blackbox(summary, out):
+    curves = summary.get("curves", {})
+    ds = sorted(curves, key=int)
+    if not ds:
+        return None
+    n_init = summary["config"]["bbob"]["n_init"]
+    fs = summary["config"]["bbob"]["functions"]
+    functions = f"f{fs[0]}-f{fs[-1]}" if fs == list(range(fs[0], fs[-1] + 1)) else ", ".join(f"f{f}" for f in fs)
+    fig, axes = plt.subplots(1, len(ds), figsize=(4.5 * len(ds), 3.8), squeeze=False)
+    for ax, d in zip(axes[0], ds):
+        for m, label in BLACKBOX_LABELS.items():
+            if m in curves[d]:
+                y = curves[d][m]
+                ax.plot(np.arange(1, len(y) + 1), y, label=label, lw=2 if m == "hpo_seq" else 1.2)
+        ax.axvline(n_init + 0.5, color="grey", lw=0.8, ls=":")
+        ax.set_title(f"BBOB {functions}, d = {d}")
+        ax.set_xlabel("evaluations")
+        ax.legend(fontsize=7)  # each panel: the methods stored differ by d while peers run
+    axes[0][0].set_ylabel("mean over functions of median\nlog10(regret / regret at centre)")
+    fig.tight_layout()
+    fig.savefig(out / "bbob_regret.png", dpi=110)
+    return "bbob_regret.png"
+
+
 def main():
+    if sys.argv[1] == "--blackbox":
+        f = blackbox(json.loads(Path(sys.argv[2]).read_text()), Path(sys.argv[3]))
+        if f:
+            print(f)
+        return
     data = json.loads(Path(sys.argv[1]).read_text())
     out = Path(sys.argv[2])
     for f in (regret(data, out), suggest(data, out)):

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""hpo side by side with its peers, in one run: dispatch, suggestion cost, quality, utilization.
+"""hpo side by side with its peers, in one run: dispatch, suggestion cost, quality, utilization,
+Python function objectives, and (blackbox.py) BBOB and scikit-learn tasks.
 
 Run it through `benches/suite/run [--quick] [--out DIR] [--only SECTION,...]`; see
 benches/README.md. This driver needs only the standard library: it builds hpo, sets up the
 peers in benches/.venv (pinned, from PyPI) and runs every measured program as its own process
 with one BLAS thread. A part whose prerequisite is missing (the venv, the MPI back end, the GP
-engine) is skipped with a message that says why, and the report says so too.
+engine, torch for Optuna's GPSampler) is skipped with a message that says why, and the report
+says so too.
 """
 
 import argparse
@@ -18,12 +20,15 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import blackbox
 
 SUITE = Path(__file__).resolve().parent
 ROOT = SUITE.parent.parent
@@ -33,7 +38,12 @@ VPY = VENV / "bin" / "python"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")).resolve()
 HPO = TARGET / "release" / "hpo"
 SUGGEST = TARGET / "release" / "examples" / "suite_suggest"
+EVAL_CLIENT = TARGET / "release" / "examples" / "suite_eval_client"
 REQUIREMENTS = SUITE / "requirements.txt"
+# Optional: torch for Optuna's GPSampler. PyPI's Linux wheel is the CUDA build with its NVIDIA
+# libraries (about 3 GB to download, 5 GB installed; CPU-only wheels are not on PyPI), so it is
+# installed only for a full run that asks for the `gp` method, and its failure skips only that.
+REQUIREMENTS_TORCH = SUITE / "requirements-torch.txt"
 
 # Every measured process: one BLAS/OpenMP thread, OpenMPI allowed as root.
 PINNED = {
@@ -54,7 +64,7 @@ PROBLEMS = {
     "ackley5": ("ackley", [(-5.0, 5.0)] * 5, 0.0, "Ackley 5D on [-5,5]⁵"),
 }
 
-ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks"]
+ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "bbob", "ml"]
 
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
@@ -132,9 +142,9 @@ def run_json(cmd, timeout, env=ENV, cwd=None):
 
 
 def build():
-    log("building hpo and examples/suite_suggest (release, incremental)")
-    subprocess.run(["cargo", "build", "--release", "--bin", "hpo", "--example", "suite_suggest"],
-                   cwd=ROOT, check=True)
+    log("building hpo, examples/suite_suggest and examples/suite_eval_client (release, incremental)")
+    subprocess.run(["cargo", "build", "--release", "--bin", "hpo", "--example", "suite_suggest",
+                    "--example", "suite_eval_client"], cwd=ROOT, check=True)
 
 
 def setup_venv(quick):
@@ -163,6 +173,25 @@ def setup_venv(quick):
         return False, "pip could not install the pinned peers (PyPI unreachable?): peers skipped. " + " | ".join(tail)
     stamp.write_text(want + "\n")
     return True, "benches/.venv created"
+
+
+def setup_torch():
+    """Installs the optional torch extra into benches/.venv. Returns (ok, message)."""
+    want = hashlib.sha256(REQUIREMENTS_TORCH.read_bytes()).hexdigest()
+    stamp = VENV / ".suite-requirements-torch"
+    if stamp.exists() and stamp.read_text().strip() == want:
+        return True, "torch up to date in benches/.venv"
+    log(f"installing {REQUIREMENTS_TORCH.name} into benches/.venv (about 3 GB from PyPI)")
+    try:
+        p = subprocess.run([str(VPY), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                            "-r", str(REQUIREMENTS_TORCH)], timeout=3600, capture_output=True, text=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        return False, f"could not install torch ({e}): Optuna's GPSampler skipped"
+    if p.returncode != 0:
+        tail = " | ".join((p.stderr or p.stdout).strip().splitlines()[-2:])
+        return False, f"pip could not install torch: Optuna's GPSampler skipped. {tail}"
+    stamp.write_text(want + "\n")
+    return True, "torch installed"
 
 
 def mpi_available():
@@ -209,7 +238,7 @@ def versions(venv_ok):
         v["python"] = sh([str(VPY), "-V"])
         freeze = sh([str(VPY), "-m", "pip", "freeze", "--disable-pip-version-check"])
         wanted = {"numpy", "scipy", "scikit-learn", "scikit-optimize", "optuna", "dask",
-                  "distributed", "matplotlib"}
+                  "distributed", "matplotlib", "coco-experiment", "torch"}
         for line in freeze.splitlines():
             name = line.split("==")[0].lower()
             if name in wanted:
@@ -237,7 +266,7 @@ def hpo_config(path, *, builtin, bounds, seed, blocks, delay=None):
     path.write_text("\n".join(lines) + "\n")
 
 
-def hpo_run(config, workers, mpi=False, timeout=900):
+def hpo_run(config, workers, mpi=False, timeout=900, extra_env=None):
     """Runs hpo on a fresh folder; returns (wall seconds, stderr, rows of results.csv)."""
     shutil.rmtree(config.parent / "exp", ignore_errors=True)
     if mpi:
@@ -245,7 +274,8 @@ def hpo_run(config, workers, mpi=False, timeout=900):
     else:
         cmd = [str(HPO), "run", str(config), "--processes", str(workers)]
     t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV, cwd=config.parent)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**ENV, **(extra_env or {})},
+                       cwd=config.parent)
     wall = time.perf_counter() - t
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-500:]}")
@@ -525,6 +555,127 @@ def ranks(cfg, tmp, mpi_ok):
     return out
 
 
+def python_config(path, count, objective, parameters, sets):
+    """Writes an experiment whose objective is `objective` (TOML lines of [objective]) over
+    `parameters` ([(name, type)]) with one block of `count` sets (`sets`: TOML lines), worker
+    folders off."""
+    lines = ["[experiment]", 'dir = "exp"', "seed = 1", "[objective]"] + objective
+    for name, kind in parameters:
+        lines += ["[[parameters]]", f'name = "{name}"', f'type = "{kind}"']
+    lines += ["[[sets]]", f"count = {count}"] + sets
+    lines += ["[compute]", "provide_worker_path = false", "redirect_stdout = false"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def call_gaps(folder):
+    """From the timed function's logs: per interpreter, the time from the end of one call to the
+    start of the next (hpo's whole per-set cycle outside the function), and the calls' own
+    times; seconds."""
+    gaps, own = [], []
+    for log_file in folder.glob("*.json"):
+        calls = sorted(json.loads(log_file.read_text()))
+        own += [b - a for a, b in calls]
+        gaps += [calls[i + 1][0] - calls[i][1] for i in range(len(calls) - 1)]
+    return gaps, own
+
+
+def python_objectives(cfg, tmp, venv_ok):
+    """A Python function as the objective: hpo's live interpreters against Optuna's in-memory
+    study.optimize and a command that starts Python per set; hpo's per-set overhead; the
+    scikit-learn example before (a command per set) and after (the Python objective)."""
+    out = {"n": cfg["python_n"], "throughput": [], "overhead": None, "sklearn": [], "error": ""}
+    if not venv_ok:
+        out["error"] = "needs benches/.venv (Optuna, scikit-learn, the same interpreter for both)"
+        return out
+    d = tmp / "python"
+    d.mkdir()
+    trivial = PEERS / "trivial.py"
+    xy = [("x", "float"), ("y", "float")]
+    xy_sets = ["x = { random = [-5, 5] }", "y = { random = [-5, 5] }"]
+    live = [f'python = "{trivial}:objective"', f'python_executable = "{VPY}"']
+    per_set = [f'command = ["{VPY}", "{trivial}", "{{x}}", "{{y}}"]']
+    systems = [
+        ("hpo, Python objective (`--processes 2`, one live interpreter per worker)", live, cfg["python_n"]),
+        ("hpo, command objective starting Python per set (`--processes 2`)", per_set, cfg["python_cmd_n"]),
+    ]
+    for name, objective, n in systems:
+        row = {"system": name, "n": n, "whole": [], "loop": [], "error": ""}
+        conf = python_config(d / "t.toml", n, objective, xy, xy_sets)
+        for _ in range(cfg["reps"]):
+            try:
+                wall, stderr, rows = hpo_run(conf, 2)
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                row["error"] = str(e)
+                break
+            if sum(r["status"] == "ok" for r in rows) != n:
+                row["error"] = f"only {sum(r['status'] == 'ok' for r in rows)} of {n} ok rows"
+                break
+            rate, _ = parse_summary(stderr)
+            row["whole"].append(n / wall)
+            row["loop"] += [rate] if rate else []
+        out["throughput"].append(row)
+        log(f"python {name}: {fmt(statistics.median(row['whole'])) if row['whole'] else row['error']} sets/s")
+    row = {"system": "Optuna `study.optimize`, RandomSampler, in memory (one process)", "n": cfg["python_n"],
+           "whole": [], "loop": [], "error": ""}
+    for rep in range(cfg["reps"]):
+        t = time.perf_counter()
+        res, err = run_json([str(VPY), str(PEERS / "optuna_trivial.py"), "--n", str(cfg["python_n"]),
+                             "--seed", str(rep + 1)], 1800)
+        if res is None:
+            row["error"] = err
+            break
+        row["whole"].append(cfg["python_n"] / (time.perf_counter() - t))
+        row["loop"].append(res["trials_per_s"])
+    out["throughput"].append(row)
+    log(f"python optuna: {fmt(statistics.median(row['loop'])) if row['loop'] else row['error']} trials/s")
+    # The overhead: the timed function, the same run otherwise.
+    logs = d / "logs"
+    logs.mkdir()
+    conf = python_config(d / "o.toml", cfg["python_n"], [f'python = "{trivial}:timed"', f'python_executable = "{VPY}"'],
+                         xy, xy_sets)
+    try:
+        hpo_run(conf, 2, extra_env={"HPO_SUITE_LOG": str(logs)})
+        gaps, own = call_gaps(logs)
+        out["overhead"] = {"gaps": len(gaps), "median_s": statistics.median(gaps),
+                           "q1_s": quantiles(gaps)[0], "q3_s": quantiles(gaps)[2],
+                           "p90_s": sorted(gaps)[int(0.9 * (len(gaps) - 1))], "own_median_s": statistics.median(own)}
+        log(f"python overhead: median {out['overhead']['median_s'] * 1e6:.0f} µs per set")
+    except (RuntimeError, subprocess.TimeoutExpired, statistics.StatisticsError) as e:
+        out["overhead"] = {"error": str(e)}
+    out["sklearn"] = sklearn_before_after(cfg, d)
+    return out
+
+
+def sklearn_before_after(cfg, d):
+    """examples/python/train.py on the same random sets: a command starting Python per set
+    (before) and the Python objective (after). Median evaluation time from results.csv."""
+    train = ROOT / "examples" / "python" / "train.py"
+    params = [("lr", "float"), ("alpha", "float"), ("hidden", "int"), ("activation", "str")]
+    sets = ['lr = { random = [1e-4, 1e-1], distribution = "log-uniform" }',
+            'alpha = { random = [1e-6, 1e-1], distribution = "log-uniform" }',
+            "hidden = { choice = [16, 32, 64] }", 'activation = { choice = ["relu", "tanh"] }']
+    command = [f'command = ["{VPY}", "{train}", "--lr", "{{lr}}", "--alpha", "{{alpha}}", '
+               '"--hidden", "{hidden}", "--activation", "{activation}"]', 'direction = "maximize"']
+    live = [f'python = "{train}:objective"', f'python_executable = "{VPY}"', 'direction = "maximize"']
+    rows = []
+    for name, objective in (("before: a command starting Python per set", command),
+                            ("after: the Python objective", live)):
+        conf = python_config(d / "sk.toml", cfg["sklearn_n"], objective, params, sets)
+        try:
+            wall, _, res = hpo_run(conf, 2, timeout=3600)
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            rows.append({"system": name, "error": str(e)})
+            continue
+        ok = [r for r in res if r["status"] == "ok"]
+        fits = [json.loads(r["metrics"])["fit_s"] for r in ok if r.get("metrics")]
+        rows.append({"system": name, "n": len(res), "ok": len(ok), "wall": wall, "error": "",
+                     "durations": [float(r["duration_s"]) for r in ok], "fit_s": fits,
+                     "accuracy": max((float(r["result"]) for r in ok), default=None)})
+        log(f"python sklearn {name}: median {fmt(statistics.median(rows[-1]['durations'])) if ok else '–'} s per set")
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------
 # Report
 
@@ -746,9 +897,31 @@ def report(data):
         L += [md_table(["system", "workers", "sets", "utilization (%)", "per-set overhead (ms)", "span (s)",
                         "whole command (s)", "master CPU (% of span)", "master peak RSS (MiB)", "load"],
                        rows), ""]
+    py = data.get("python")
+    if py:
+        L += python_report(py, cfg, behind)
 
     if "suggest_cost.png" in data.get("plots", []):
         L += ["![seconds per suggestion against n](suggest_cost.png)", ""]
+    if data.get("bbob") or data.get("ml"):
+        L += ["## BBOB and ML tasks", "", "Tables, plots and the share of proposals on a bound: "
+              "[blackbox.md](blackbox.md) (rendered from the stored runs, `bbob.jsonl` and `ml.jsonl`).", ""]
+        sc = data.get("bbob") or {}
+        if sc.get("hpo_le_best_peer"):
+            a_, b_ = sc["hpo_le_best_peer"]
+            c_, d_ = sc["hpo_beats_random"]
+            L += [f"- BBOB (function, d) pairs where hpo's median regret is at most the best peer's: "
+                  f"{a_} of {b_} (target 75 %); below random search's: {c_} of {d_} (target 95 %).", ""]
+            if sc.get("lost_to_peer"):
+                behind.append(f"BBOB, hpo's median regret above the best peer's on {len(sc['lost_to_peer'])} "
+                              f"(function, d) pairs: {', '.join(x.split(' ')[0] for x in sc['lost_to_peer'])}.")
+            if sc.get("lost_to_random"):
+                behind.append(f"BBOB, hpo's median regret not below random search's on {len(sc['lost_to_random'])} "
+                              f"pairs: {', '.join(x.split(' ')[0] for x in sc['lost_to_random'])}.")
+        for s in ("bbob", "ml"):
+            for e in (data.get(s) or {}).get("errors", [])[:20]:
+                L += [f"- Failed run ({s}): {e}"]
+        L += [""]
     L += ["## Where hpo is behind", ""]
     L += [f"- {b}" for b in behind] if behind else ["- Nowhere in the parts that ran."]
     if notes:
@@ -758,9 +931,68 @@ def report(data):
     return "\n".join(L)
 
 
+def python_report(py, cfg, behind):
+    """The Python-objective section of the report (adds to `behind` where hpo misses its marks)."""
+    L = ["## Python function objectives", ""]
+    if py.get("error"):
+        return L + [f"Skipped: {py['error']}.", ""]
+    L += [f"A trivial function (x*x + y*y over [-5, 5]²) as the objective, {py['n']} sets, worker "
+          "folders off, the suite's venv interpreter for everyone. hpo: `[objective] python = "
+          "\"peers/trivial.py:objective\"` on `--processes 2` (one live interpreter per worker), and a "
+          "command objective that starts that interpreter for every set (fewer sets: each costs a "
+          "start). Optuna: `study.optimize` with `RandomSampler`, in-memory storage, one process "
+          "(peers/optuna_trivial.py). Sets per second of the whole command (hpo: process start to "
+          "exit, interpreters included), and of the loop (hpo: its run-loop rate; Optuna: "
+          "`study.optimize` alone); median [min–max] of the repetitions.", ""]
+    optuna = [r for r in py["throughput"] if r["system"].startswith("Optuna") and r["loop"]]
+    optuna_rate = statistics.median(optuna[0]["loop"]) if optuna else None
+    rows = []
+    for r in py["throughput"]:
+        whole = statistics.median(r["whole"]) if r["whole"] else None
+        ratio = f"{fmt(whole / optuna_rate)}×" if whole and optuna_rate else "–"
+        rows.append([r["system"], r["n"], spread(r["whole"]) if not r["error"] else f"failed: {r['error'][:120]}",
+                     spread(r["loop"]), ratio])
+        if r["system"].startswith("hpo, Python") and whole and optuna_rate and whole < 3 * optuna_rate:
+            behind.append(f"Python objective: hpo {fmt(whole)} sets/s, less than 3× Optuna's {fmt(optuna_rate)} trials/s.")
+    L += [md_table(["system", "sets", "sets/s, whole command", "sets/s, loop",
+                    "whole command ÷ Optuna's optimize loop"], rows), ""]
+    o = py.get("overhead") or {}
+    if "median_s" in o:
+        L += [f"Per-set overhead of the Python path: the time from the end of one call to the start of "
+              f"the next on the same interpreter (a timed copy of the function logs `perf_counter` at "
+              f"both ends; hpo's whole cycle outside the function: answer, worker, master, next call), "
+              f"over {o['gaps']} consecutive pairs: median **{o['median_s'] * 1e6:.0f} µs** "
+              f"[IQR {o['q1_s'] * 1e6:.0f}–{o['q3_s'] * 1e6:.0f} µs, 90th percentile {o['p90_s'] * 1e6:.0f} µs]; "
+              f"the function's own time, median {o['own_median_s'] * 1e6:.1f} µs.", ""]
+        if o["median_s"] >= 2e-4:
+            behind.append(f"Python objective overhead: median {o['median_s'] * 1e6:.0f} µs per set (target under 200 µs).")
+    elif o:
+        L += [f"Per-set overhead: failed ({o.get('error', '')[:200]}).", ""]
+    sk = py.get("sklearn") or []
+    if sk:
+        L += [f"The scikit-learn example (examples/python/train.py: an MLP on `load_digits`), the same "
+              f"{cfg['sklearn_n']} random sets on `--processes 2`: seconds per evaluation (`duration_s`), "
+              "median [min–max], and the model's own fit time (its `fit_s` metric).", ""]
+        rows = []
+        for r in sk:
+            if r["error"]:
+                rows.append([r["system"], f"failed: {r['error'][:120]}", "–", "–"])
+                continue
+            rows.append([r["system"], spread(r["durations"]), spread(r["fit_s"]), fmt(r["accuracy"])])
+        L += [md_table(["objective", "seconds per evaluation", "fit seconds", "best accuracy"], rows), ""]
+        before = [r for r in sk if r["system"].startswith("before") and r.get("durations")]
+        after = [r for r in sk if r["system"].startswith("after") and r.get("durations")]
+        if before and after:
+            b, a = statistics.median(before[0]["durations"]), statistics.median(after[0]["durations"])
+            L += [f"Median evaluation: {fmt(b)} s before, {fmt(a)} s after ({fmt(b / a)}× less per set).", ""]
+    return L
+
+
 def update_readme(outdir, data):
+    """Points benches/README.md at this folder when it holds a whole run (every section up to
+    utilization; the bbob and ml sections have their own pointer)."""
     readme = ROOT / "benches" / "README.md"
-    if not readme.exists():
+    if not readme.exists() or not all(data.get(k) for k in ALL_SECTIONS[:4]):
         return
     rel = outdir.relative_to(ROOT / "benches")
     block = (f"<!-- suite:latest -->\nLatest full run: [{rel}/report.md]({rel}/report.md) "
@@ -781,16 +1013,20 @@ def settings(quick):
                 "problems": ["branin", "griewank2"], "seeds": [1], "n_init": 5, "n_total": 12,
                 "quality_timeout": 300, "parallel_jobs": 2,
                 "util_workers": [8], "tasks_per_worker": 4, "delay": (0.05, 0.2),
-                "ranks_widths": [(4, 8)], "ranks_seconds": 0.2, "ranks_reps": 1}
+                "ranks_widths": [(4, 8)], "ranks_seconds": 0.2, "ranks_reps": 1,
+                "python_n": 2000, "python_cmd_n": 40, "sklearn_n": 4}
     return {"quick": False, "reps": 3, "reps_hpo": 5, "dispatch_n": [2000, 20000], "dispatch_n_dask": [2000],
             "suggest_n": [50, 200, 500, 1000], "suggest_n_phs": [50, 200, 500, 1000], "suggest_d": [2, 6],
             "suggest_timeout": 900, "problems": list(PROBLEMS), "seeds": [1, 2, 3, 4, 5],
             "n_init": 20, "n_total": 60, "quality_timeout": 2400, "parallel_jobs": 4,
             "util_workers": [8, 32], "tasks_per_worker": 15, "delay": (0.05, 0.5),
-            "ranks_widths": [(64, 640), (8, 80)], "ranks_seconds": 1, "ranks_reps": 3}
+            "ranks_widths": [(64, 640), (8, 80)], "ranks_seconds": 1, "ranks_reps": 3,
+            "python_n": 20000, "python_cmd_n": 400, "sklearn_n": 16}
 
 
 def main():
+    # SIGTERM (a stopped background shard) unwinds like Ctrl-C: temporary folders are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a few minutes: smoke-test the suite itself")
     ap.add_argument("--out", type=Path, help="results folder (default: benches/results/<date>-<machine>/; "
@@ -798,16 +1034,35 @@ def main():
     ap.add_argument("--only", default=",".join(ALL_SECTIONS),
                     help="comma-separated sections to run")
     ap.add_argument("--report-only", type=Path, metavar="RESULTS_DIR",
-                    help="rewrite report.md and the plots from RESULTS_DIR/raw.json, measure nothing")
+                    help="rewrite report.md, blackbox.md and the plots from RESULTS_DIR's raw.json and "
+                    "stored runs (*.jsonl), measure nothing")
+    g = ap.add_argument_group("bbob and ml sections")
+    g.add_argument("--methods", help=f"comma-separated, of {','.join(blackbox.METHODS)} (default: all; "
+                   "--quick: hpo_seq,random); e.g. --methods hpo_seq reruns only hpo's side")
+    g.add_argument("--reuse-peers", metavar="DIR[,DIR]|none",
+                   help="results folders whose stored peer runs are reused (default: every folder "
+                   "under benches/results/ holding bbob.jsonl or ml.jsonl)")
+    g.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="run only every N-th missing run starting at I (shards may share --out)")
+    g.add_argument("--jobs", type=int, default=1, help="runs at a time in this process (default 1)")
+    g.add_argument("--seeds-per-instance", type=int, default=1, help="BBOB seeds per instance (default 1)")
+    g.add_argument("--fresh", action="store_true",
+                   help="drop OUT's stored runs of the methods about to run first (not with shards)")
     a = ap.parse_args()
+    try:
+        bb_args = blackbox_args(a)
+    except ValueError as e:
+        print(f"benches/suite/run: {e}", file=sys.stderr)
+        sys.exit(2)
     if a.report_only:
-        outdir = a.report_only.resolve()
-        data = json.loads((outdir / "raw.json").read_text())
-        print(write_report(outdir, data))
-        if outdir.parent == ROOT / "benches" / "results" and not data["config"]["quick"]:
-            update_readme(outdir, data)
+        report_only(a.report_only.resolve())
         return
     sections = set(a.only.split(","))
+    unknown = sections - set(ALL_SECTIONS)
+    if unknown:
+        print(f"benches/suite/run: unknown section(s) {', '.join(sorted(unknown))} in --only; "
+              f"expected some of {','.join(ALL_SECTIONS)}", file=sys.stderr)
+        sys.exit(2)
     cfg = settings(a.quick)
     t0 = time.perf_counter()
     build()
@@ -865,12 +1120,99 @@ def main():
             data["load"]["ranks"] = loadavg()
             log("ranks")
             data["ranks"] = ranks(cfg, tmp, mpi_ok)
+        if "python" in sections:
+            data["load"]["python"] = loadavg()
+            log("python objectives")
+            data["python"] = python_objectives(cfg, tmp, venv_ok)
+    if sections & set(blackbox.SECTIONS):
+        blackbox_sections(a, bb_args, sections, outdir, venv_ok, data)
     data["wall_minutes"] = (time.perf_counter() - t0) / 60
     text = write_report(outdir, data)
     if not a.quick and not a.out:
         update_readme(outdir, data)
     log(f"report: {outdir / 'report.md'} ({data['wall_minutes']:.1f} min)")
     print(text)
+
+
+def blackbox_args(a):
+    """(methods, (shard, of)) from the command line; ValueError names what is wrong."""
+    names = a.methods.split(",") if a.methods else list(blackbox.HPO_METHODS if a.quick else blackbox.METHODS)
+    bad = [m for m in names if m not in blackbox.METHODS]
+    if bad:
+        raise ValueError(f"unknown method(s) {', '.join(bad)} in --methods; expected some of "
+                         f"{','.join(blackbox.METHODS)}")
+    m = re.fullmatch(r"(\d+)/(\d+)", a.shard)
+    if not m or int(m.group(2)) < 1 or int(m.group(1)) >= int(m.group(2)):
+        raise ValueError(f"--shard {a.shard!r}: expected I/N with 0 <= I < N, e.g. 0/2")
+    if a.jobs < 1 or a.seeds_per_instance < 1:
+        raise ValueError("--jobs and --seeds-per-instance must be at least 1")
+    if a.fresh and m.group(2) != "1":
+        raise ValueError("--fresh with --shard would let one shard drop the other's runs")
+    return names, (int(m.group(1)), int(m.group(2)))
+
+
+def blackbox_sections(a, bb_args, sections, outdir, venv_ok, data):
+    """Runs the bbob and ml sections (blackbox.py) into outdir and renders blackbox.md."""
+    methods, shard = bb_args
+    wanted = [s for s in a.only.split(",") if s in blackbox.SECTIONS]  # in the order asked
+    if not venv_ok:
+        data["notes"].append(f"{' and '.join(wanted)} skipped: their problems (cocoex, scikit-learn) "
+                             "and peers live in benches/.venv, which is not set up")
+        return
+    if "gp" in methods:
+        ok, msg = setup_torch()
+        log(msg)
+        if not ok:
+            methods = [m for m in methods if m != "gp"]
+            data["notes"].append(msg)
+    data["versions"] = versions(venv_ok)
+    bcfg = blackbox.settings(a.quick, a.seeds_per_instance)
+    reuse = blackbox.reuse_dirs(a.reuse_peers, outdir)
+    meta = {"config": bcfg, "reuse": [os.path.relpath(p, outdir) for p in reuse]}
+    (outdir / "blackbox.json").write_text(json.dumps(meta, indent=1) + "\n")
+    if a.fresh or a.quick:
+        for s in wanted:
+            blackbox.drop_methods(outdir, s, methods)
+    ctx = {"hpo": HPO, "client": EVAL_CLIENT, "vpy": VPY, "env": ENV, "log": log,
+           "versions": data["versions"]}
+    errors = []
+    for s in wanted:
+        data["load"][s] = loadavg()
+        log(f"{s}: methods {','.join(methods)}; peers reused from "
+            f"{', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in reuse) or 'nowhere'}")
+        errors += blackbox.run_section(s, ctx, bcfg, methods, outdir, reuse, shard, a.jobs)
+    _, summary = blackbox.render(outdir, bcfg, reuse, ctx)
+    for s in wanted:
+        data[s] = {**summary.get(s, {}), "errors": errors}
+        counts = summary["runs"][s]
+        missing = [blackbox.LABELS[m] for m in blackbox.PEER_METHODS if not counts.get(m)]
+        if missing:
+            data["notes"].append(f"{s}: no stored runs of {', '.join(missing)} for this configuration "
+                                 "(run them with --methods, or name a folder holding them with --reuse-peers)")
+
+
+def report_only(outdir):
+    """Rewrites the reports of a results folder from what it stores."""
+    meta = outdir / "blackbox.json"
+    bb = None
+    if meta.exists() or any((outdir / f"{s}.jsonl").exists() for s in blackbox.SECTIONS):
+        if meta.exists():
+            m = json.loads(meta.read_text())
+            reuse = [(outdir / p).resolve() for p in m["reuse"]]
+        else:  # stored lines alone: the full configuration, the default folders to reuse
+            m = {"config": blackbox.settings(False)}
+            reuse = blackbox.reuse_dirs(None, outdir)
+        ctx = {"vpy": VPY, "env": ENV}
+        text, bb = blackbox.render(outdir, m["config"], reuse, ctx)
+        print(text)
+    if (outdir / "raw.json").exists():
+        data = json.loads((outdir / "raw.json").read_text())
+        for s in blackbox.SECTIONS:
+            if bb and s in bb and s in data:
+                data[s] = {**bb[s], "errors": data[s].get("errors", [])}
+        print(write_report(outdir, data))
+        if outdir.parent == ROOT / "benches" / "results" and not data["config"]["quick"]:
+            update_readme(outdir, data)
 
 
 def write_report(outdir, data):

@@ -27,6 +27,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run (or resume) an experiment from a configuration file or an experiment folder.
+    #[command(long_about = run::LONG_ABOUT)]
     Run(run::RunArgs),
     /// Create the experiment folder and draw the parameter table, without computing.
     Init(init::InitArgs),

@@ -153,7 +153,13 @@ fn best_section(h: &mut String, data: &PlotData) {
         for n in &data.names {
             let _ = write!(h, "<th>{}</th>", esc(n));
         }
-        h.push_str("<th>result</th><th>worker</th><th>duration</th><th>kind</th></tr>\n");
+        h.push_str("<th>result</th><th>worker</th><th>duration</th><th>kind</th>");
+        // The metrics column only when some set returned metrics.
+        let metrics = top.iter().any(|r| !r.outcome.metrics.is_empty());
+        if metrics {
+            h.push_str("<th>metrics</th>");
+        }
+        h.push_str("</tr>\n");
         for (k, r) in top.iter().enumerate() {
             let _ = write!(
                 h,
@@ -162,14 +168,18 @@ fn best_section(h: &mut String, data: &PlotData) {
                 r.index
             );
             row_cells(h, r);
-            let _ = writeln!(
+            let _ = write!(
                 h,
-                "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>",
                 r.outcome.result.map(|v| v.to_string()).unwrap_or_default(),
                 r.worker,
                 esc(&human_secs(r.duration_s())),
                 if r.bayesian { "Bayesian" } else { "random" }
             );
+            if metrics {
+                let _ = write!(h, "<td>{}</td>", esc(&summary::metrics_text(r)));
+            }
+            h.push_str("</tr>\n");
         }
         h.push_str("</table>\n");
     }

@@ -7,6 +7,23 @@ use crate::sys;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The long help of `hpo run`: what it does, and how an objective reports its result.
+pub const LONG_ABOUT: &str = "\
+Run (or resume) an experiment from a configuration file or an experiment folder.
+
+How an objective reports its result:
+  python = \"FILE:FUNCTION\"  the function returns a number, or a dict holding `result` (or the
+                            configured `result_key`) and any other keys: metrics.
+  command = [...]           the last stdout line `hpo-result: VALUE`, VALUE a number or a JSON
+                            object as above, wins over everything else; else `result_file` (a
+                            number or a JSON object); else, with `result_key`, the last JSON line
+                            of stdout holding that key; else the last stdout line that is a number.
+                            A non-zero exit, a signal, no result, NaN or inf: a failed row.
+  custom = true             a Rust function (hpo::main_with, hpo::main_with_trial) returns a number
+                            or an hpo::Reply with metrics.
+Metrics go into the `metrics` column of results.csv as one JSON object; `hpo status --json` and
+`hpo report` show them. A missing or non-finite result is a failed row naming the key.";
+
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// A configuration file (TOML) or an existing experiment folder.

@@ -56,8 +56,18 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|n| format!("{n}={}", json_text(&best["params"][n.as_str()])))
             .collect();
+        let metrics = match &best["metrics"] {
+            serde_json::Value::Object(m) if !m.is_empty() => format!(
+                "; {}",
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", json_text(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => String::new(),
+        };
         println!(
-            "best ({}): {} (set {}): {}",
+            "best ({}): {} (set {}): {}{metrics}",
             s.direction,
             json_text(&best["result"]),
             best["index"],

@@ -202,6 +202,14 @@ pub enum ObjectiveKind {
     Command {
         argv: Vec<String>,
     },
+    /// A Python function, imported once per worker and called for every set.
+    Python {
+        /// The module's file, absolute.
+        file: PathBuf,
+        function: String,
+        /// `python_executable` as written; `None`: `$HPO_PYTHON`, else `python3`.
+        executable: Option<String>,
+    },
     /// A Rust function given through the library API.
     Custom,
 }
@@ -315,8 +323,9 @@ pub struct Programs {
 }
 
 impl Programs {
-    /// Finds the objective command's program (each evaluation finds it again where it runs)
-    /// and the `on_result` hook's.
+    /// Finds the objective command's program (each evaluation finds it again where it runs),
+    /// a Python objective's interpreter (checking that it runs and that the file defines the
+    /// function; each worker finds it again), and the `on_result` hook's program.
     pub fn find(def: &Definition) -> Result<Programs, ConfigError> {
         if let ObjectiveKind::Command { argv } = &def.objective.kind {
             let program = &argv[0];
@@ -329,6 +338,14 @@ impl Programs {
                     ),
                 ));
             }
+        }
+        if let ObjectiveKind::Python {
+            file,
+            function,
+            executable,
+        } = &def.objective.kind
+        {
+            check_python(def, file, function, executable.as_deref())?;
         }
         let on_result = match def.monitor.on_result.as_ref().and_then(|a| a.first()) {
             None => None,
@@ -346,4 +363,47 @@ impl Programs {
         };
         Ok(Programs { on_result })
     }
+}
+
+/// A Python objective's interpreter must be found and run, and its file must define the
+/// function (checked without importing it).
+fn check_python(
+    def: &Definition,
+    file: &Path,
+    function: &str,
+    executable: Option<&str>,
+) -> Result<(), ConfigError> {
+    use crate::objective::interpreter::{self, Named};
+    let (name, named) = interpreter::interpreter_name(executable);
+    let (key, from) = match named {
+        Named::Config => ("objective.python_executable", String::new()),
+        Named::Environment => (
+            "objective.python",
+            format!(" (from ${})", interpreter::PYTHON_ENV),
+        ),
+        Named::Default => (
+            "objective.python",
+            format!(
+                " (the default; name another with `python_executable` or ${})",
+                interpreter::PYTHON_ENV
+            ),
+        ),
+    };
+    let python = crate::sys::find_program(&name, &def.config_dir).ok_or_else(|| {
+        def.error(
+            key,
+            format!(
+                "the Python interpreter `{name}`{from} was not found (a path with `/` is relative to {}, a bare name is looked up on PATH)",
+                def.config_dir.display()
+            ),
+        )
+    })?;
+    interpreter::check(&python, file, function).map_err(|e| {
+        let key = if e.is_interpreter() {
+            key
+        } else {
+            "objective.python"
+        };
+        def.error(key, e.to_string())
+    })
 }

@@ -43,6 +43,10 @@ pub struct RawExperiment {
 pub struct RawObjective {
     pub builtin: Option<Builtin>,
     pub command: Option<CommandLine>,
+    /// `"FILE:FUNCTION"`: a Python function, called in one live interpreter per worker.
+    pub python: Option<String>,
+    /// The interpreter of a `python` objective (default: `$HPO_PYTHON`, else `python3`).
+    pub python_executable: Option<String>,
     /// The objective is a Rust function of the program running the experiment (library API).
     #[serde(default)]
     pub custom: bool,

@@ -277,6 +277,147 @@ fn parsing_never_looks_for_programs_and_the_look_up_names_its_key() {
 }
 
 #[test]
+fn a_python_objective_is_file_colon_function_beside_the_configuration() {
+    let python = |target: &str, extra: &str| {
+        edit(
+            "builtin = \"sphere\"",
+            &format!("python = \"{target}\"\n{extra}"),
+        )
+    };
+    let d = parse(&python(
+        "train.py:objective",
+        "python_executable = \"python3.11\"",
+    ))
+    .expect("valid");
+    assert_eq!(
+        d.objective.kind,
+        ObjectiveKind::Python {
+            file: "/cfg/train.py".into(),
+            function: "objective".into(),
+            executable: Some("python3.11".into()),
+        }
+    );
+    // Like a command, it prints: worker folders and redirected output by default.
+    assert!(d.compute.provide_worker_path && d.compute.redirect_stdout);
+    let d = parse(&python("{config_dir}/sub/t.py:f", "")).expect("valid");
+    assert!(
+        matches!(d.objective.kind, ObjectiveKind::Python { ref file, .. } if file == Path::new("/cfg/sub/t.py"))
+    );
+    let d = parse(&python("/abs/c:d/t.py:f", "")).expect("a `:` in the path");
+    assert!(
+        matches!(d.objective.kind, ObjectiveKind::Python { ref file, ref function, .. } if file == Path::new("/abs/c:d/t.py") && function == "f")
+    );
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            python("train.py", ""),
+            "objective.python",
+            "not FILE:FUNCTION",
+        ),
+        (python(":f", ""), "objective.python", "names no file"),
+        (
+            python("t.py:my-func", ""),
+            "objective.python",
+            "not a Python function name",
+        ),
+        (
+            python("{index}/t.py:f", ""),
+            "objective.python",
+            "only use {config_dir}",
+        ),
+        (
+            python("t.py:f", "python_executable = \" \""),
+            "objective.python_executable",
+            "must not be empty",
+        ),
+        (
+            python("t.py:f", "result_file = \"r.json\""),
+            "objective.result_file",
+            "command objectives only",
+        ),
+        (
+            python("t.py:f", "command = [\"sh\"]"),
+            "objective",
+            "exactly one of",
+        ),
+        (
+            edit(
+                "builtin = \"sphere\"",
+                "builtin = \"sphere\"\npython_executable = \"python3\"",
+            ),
+            "objective.python_executable",
+            "python objectives only",
+        ),
+        (
+            python("t.py:f", "")
+                .replace("name = \"k\"", "name = \"hyperpar\"")
+                .replace("k = {", "hyperpar = {"),
+            "parameters[1].name",
+            "adds to its function's dict",
+        ),
+        (
+            python("t.py:f", "")
+                .replace("name = \"x\"", "name = \"worker_save_path\"")
+                .replace("x = {", "worker_save_path = {"),
+            "parameters[0].name",
+            "choose another",
+        ),
+    ];
+    for (text, key, says) in cases {
+        let e = fails(&text);
+        assert_eq!(e.key, key, "{e}\n{text}");
+        assert!(e.problem.contains(says), "expected `{says}` in: {e}");
+    }
+    // The PHS keys are ordinary names for every other objective.
+    let text = BASE
+        .replace("name = \"k\"", "name = \"hyperpar\"")
+        .replace("k = {", "hyperpar = {");
+    parse(&text).expect("valid for a builtin");
+}
+
+#[test]
+fn an_expr_parameter_takes_expressions_per_block() {
+    let with = |entry: &str| {
+        format!("{BASE}[[parameters]]\nname = \"f\"\ntype = \"expr\"\nexpr = \"x + k\"\n").replace(
+            "k = { choice = [1, 2, 3] }",
+            &format!("k = {{ choice = [1, 2, 3] }}\n{entry}"),
+        )
+    };
+    let d = parse(&with("")).expect("valid");
+    assert!(matches!(
+        d.space.blocks[0].strategies[2],
+        Strategy::Computed
+    ));
+    for entry in [
+        "f = \"x * k\"",
+        "f = { value = \"x * k\" }",
+        "f = { choice = [\"math::sin(x)\", \"x - k\"] }",
+    ] {
+        let d = parse(&with(entry)).expect(entry);
+        assert!(
+            matches!(d.space.blocks[0].strategies[2], Strategy::Formula(_)),
+            "{entry}"
+        );
+    }
+    let cases = [
+        ("f = 3", "not an expression string"),
+        (
+            "f = { choice = [\"x\", 2] }",
+            "`2` is not an expression string",
+        ),
+        ("f = { choice = [] }", "empty"),
+        ("f = { random = [0, 1] }", "computed from its `expr`"),
+        ("f = { value = \"x * q\" }", "uses `q`"),
+        ("f = { choice = [\"x\", \"(k\"] }", "does not parse"),
+        ("f = { value = \"f + 1\" }", "uses `f`"),
+    ];
+    for (entry, says) in cases {
+        let e = fails(&with(entry));
+        assert_eq!(e.key, "sets[0].f", "{e}");
+        assert!(e.problem.contains(says), "expected `{says}` in: {e}");
+    }
+}
+
+#[test]
 fn the_same_definition_ignores_compute_monitor_and_the_folder() {
     let a = parse(BASE).expect("valid");
     let b = parse(&format!(

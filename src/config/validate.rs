@@ -19,6 +19,9 @@ use crate::space::{Block, Expr, Kind, Parameter, Range, Space, Strategy, Value};
 use std::path::Path;
 use toml::Spanned;
 
+/// The keys a Python objective's function finds in its dict besides the parameters (PHS's).
+pub const PYTHON_KEYS: [&str; 2] = ["hyperpar", "worker_save_path"];
+
 /// Checks one configuration text (`file` names it in errors).
 pub(super) struct Validator<'a> {
     source: &'a str,
@@ -70,7 +73,7 @@ impl<'a> Validator<'a> {
             ));
         }
         let space = Space { parameters, blocks };
-        let objective = self.objective(&raw.objective, &space)?;
+        let objective = self.objective(&raw.objective, &space, config_dir)?;
         let compute = self.compute(&raw.compute, &objective.kind)?;
         self.bayesian(&raw.bayesian)?;
         self.monitor(&raw.monitor)?;
@@ -215,11 +218,11 @@ impl<'a> Validator<'a> {
             }
         }
         let mut strategies = Vec::new();
-        for p in params {
+        for (i, p) in params.iter().enumerate() {
             let entry = table.get(&p.name);
             let strategy = match (&p.kind, entry) {
                 (Kind::Expr(_), None) => Strategy::Computed,
-                (Kind::Expr(_), Some(v)) => return Err(self.err(Some(v.span()), key(&p.name), "an `expr` parameter is computed; it takes no strategy")),
+                (Kind::Expr(_), Some(v)) => self.formula(v, &key(&p.name), &p.name, &params[..i])?,
                 (_, None) => return Err(self.err(Some(set.span()), key(&p.name), format!(
                     "parameter `{}` has no strategy in this block; give it `value`, `random`, `choice`, `bayesian` or `bayesian_choice`", p.name
                 ))),
@@ -232,6 +235,61 @@ impl<'a> Validator<'a> {
             prevent_duplicate,
             strategies,
         })
+    }
+
+    /// An `expr` parameter's own expressions in a block: `value = "..."` (or the string
+    /// alone) or `choice = ["...", ...]`, each parsed over the parameters before it.
+    fn formula(
+        &self,
+        v: &Spanned<RawEntry>,
+        key: &str,
+        name: &str,
+        earlier: &[Parameter],
+    ) -> Result<Strategy, ConfigError> {
+        let span = Some(v.span());
+        let fail = |problem: String| self.err(span.clone(), key, problem);
+        let usage = "an `expr` parameter takes `value = \"...\"` or `choice = [\"...\", ...]` \
+                     (expressions), or nothing: then it is computed from its `expr`";
+        let texts: Vec<&toml::Value> = match v.get_ref() {
+            RawEntry::Plain(value) => vec![value],
+            RawEntry::Strategy(RawStrategy {
+                value: Some(value),
+                random: None,
+                distribution: None,
+                round: None,
+                choice: None,
+                bayesian: None,
+                log: None,
+                bayesian_choice: None,
+            }) => vec![value],
+            RawEntry::Strategy(RawStrategy {
+                value: None,
+                random: None,
+                distribution: None,
+                round: None,
+                choice: Some(list),
+                bayesian: None,
+                log: None,
+                bayesian_choice: None,
+            }) => list.iter().collect(),
+            RawEntry::Strategy(_) => return Err(fail(usage.into())),
+        };
+        if texts.is_empty() {
+            return Err(fail("the list of choices is empty".into()));
+        }
+        let names: Vec<&str> = earlier.iter().map(|q| q.name.as_str()).collect();
+        let exprs = texts
+            .into_iter()
+            .map(|t| match t {
+                toml::Value::String(source) => {
+                    Expr::parse(name, source, &names).map_err(|e| fail(e.to_string()))
+                }
+                other => Err(fail(format!(
+                    "`{other}` is not an expression string; {usage}"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Strategy::Formula(exprs))
     }
 
     fn strategy(
@@ -391,7 +449,12 @@ impl<'a> Validator<'a> {
         })
     }
 
-    fn objective(&self, raw: &RawObjective, space: &Space) -> Result<ObjectiveSpec, ConfigError> {
+    fn objective(
+        &self,
+        raw: &RawObjective,
+        space: &Space,
+        config_dir: &Path,
+    ) -> Result<ObjectiveSpec, ConfigError> {
         let timeout = match raw.timeout_s {
             None => None,
             Some(t) if t > 0.0 && t.is_finite() && t < 1e9 => {
@@ -415,28 +478,52 @@ impl<'a> Validator<'a> {
                 format!("{} retries; at most 100 are allowed", raw.retries),
             ));
         }
-        let kind = match (raw.builtin, &raw.command, raw.custom) {
-            (Some(function), None, false) => self.builtin(function, raw.delay_s, space)?,
-            (None, Some(command), false) => {
-                if raw.delay_s.is_some() {
-                    return Err(self.err(
-                        None,
-                        "objective.delay_s",
-                        "`delay_s` applies to builtin objectives only",
-                    ));
-                }
-                ObjectiveKind::Command {
-                    argv: self.command(command, space)?,
-                }
-            }
-            (None, None, true) => ObjectiveKind::Custom,
-            _ => {
-                return Err(self.err(
+        let given = [
+            raw.builtin.is_some(),
+            raw.command.is_some(),
+            raw.python.is_some(),
+            raw.custom,
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(self.err(
+                None,
+                "objective",
+                "give exactly one of `builtin = \"...\"`, `command = [...]`, `python = \"FILE:FUNCTION\"` or `custom = true`",
+            ));
+        }
+        let only = |key: &str, set: bool, kind: &str| {
+            if set {
+                Err(self.err(
                     None,
-                    "objective",
-                    "give exactly one of `builtin = \"...\"`, `command = [...]` or `custom = true`",
-                ));
+                    format!("objective.{key}"),
+                    format!("`{key}` applies to {kind} objectives only"),
+                ))
+            } else {
+                Ok(())
             }
+        };
+        only(
+            "delay_s",
+            raw.delay_s.is_some() && raw.builtin.is_none(),
+            "builtin",
+        )?;
+        only(
+            "python_executable",
+            raw.python_executable.is_some() && raw.python.is_none(),
+            "python",
+        )?;
+        only(
+            "result_file",
+            raw.result_file.is_some() && raw.command.is_none(),
+            "command",
+        )?;
+        let kind = match (raw.builtin, &raw.command, &raw.python) {
+            (Some(function), _, _) => self.builtin(function, raw.delay_s, space)?,
+            (_, Some(command), _) => ObjectiveKind::Command {
+                argv: self.command(command, space)?,
+            },
+            (_, _, Some(target)) => self.python(target, raw, space, config_dir)?,
+            _ => ObjectiveKind::Custom,
         };
         if raw.result_key.as_deref().is_some_and(str::is_empty)
             || raw.result_file.as_deref().is_some_and(str::is_empty)
@@ -527,6 +614,75 @@ impl<'a> Validator<'a> {
         Ok(argv)
     }
 
+    /// `python = "FILE:FUNCTION"`: FILE relative to the configuration's folder (`{config_dir}`
+    /// may be written out), FUNCTION a name; no parameter may take a name of the keys the
+    /// function's dict adds. Whether FILE defines FUNCTION is [`super::Programs::find`]'s
+    /// business.
+    fn python(
+        &self,
+        target: &str,
+        raw: &RawObjective,
+        space: &Space,
+        config_dir: &Path,
+    ) -> Result<ObjectiveKind, ConfigError> {
+        let key = "objective.python";
+        let Some((file, function)) = target.rsplit_once(':') else {
+            return Err(self.err(
+                None,
+                key,
+                format!("`{target}` is not FILE:FUNCTION (for example \"{{config_dir}}/train.py:objective\")"),
+            ));
+        };
+        if file.trim().is_empty() {
+            return Err(self.err(None, key, format!("`{target}` names no file before `:`")));
+        }
+        if !template::is_identifier(function) {
+            return Err(self.err(
+                None,
+                key,
+                format!(
+                    "`{function}` is not a Python function name (after the last `:` of `{target}`)"
+                ),
+            ));
+        }
+        let config_dir_text = config_dir.display().to_string();
+        let lookup = |name: &str| (name == "config_dir").then(|| config_dir_text.clone());
+        let file = template::substitute(file, &lookup, false);
+        if let Some(name) = template::placeholders(&file).first() {
+            return Err(self.err(
+                None,
+                key,
+                format!("`{{{name}}}` in `{target}`: a Python file may only use {{config_dir}}"),
+            ));
+        }
+        if let Some(p) = space
+            .parameters
+            .iter()
+            .position(|p| PYTHON_KEYS.contains(&p.name.as_str()))
+        {
+            return Err(self.err(
+                None,
+                format!("parameters[{p}].name"),
+                format!(
+                    "`{}` is a key the Python objective adds to its function's dict (as PHS does); choose another parameter name",
+                    space.parameters[p].name
+                ),
+            ));
+        }
+        if raw
+            .python_executable
+            .as_deref()
+            .is_some_and(|e| e.trim().is_empty())
+        {
+            return Err(self.err(None, "objective.python_executable", "must not be empty"));
+        }
+        Ok(ObjectiveKind::Python {
+            file: config_dir.join(file),
+            function: function.to_string(),
+            executable: raw.python_executable.clone(),
+        })
+    }
+
     fn compute(&self, c: &RawCompute, objective: &ObjectiveKind) -> Result<Compute, ConfigError> {
         let processes = c.processes.unwrap_or(Compute::default().processes);
         if processes == 0 || processes > MAX_PROCESSES {
@@ -536,9 +692,13 @@ impl<'a> Validator<'a> {
                 format!("{processes} processes; expected 1 to {MAX_PROCESSES}"),
             ));
         }
-        let command = matches!(objective, ObjectiveKind::Command { .. });
-        let provide_worker_path = c.provide_worker_path.unwrap_or(command);
-        let redirect_stdout = c.redirect_stdout.unwrap_or(command && provide_worker_path);
+        // Programs and interpreters print: by default each set gets a folder for its output.
+        let prints = matches!(
+            objective,
+            ObjectiveKind::Command { .. } | ObjectiveKind::Python { .. }
+        );
+        let provide_worker_path = c.provide_worker_path.unwrap_or(prints);
+        let redirect_stdout = c.redirect_stdout.unwrap_or(prints && provide_worker_path);
         if redirect_stdout && !provide_worker_path {
             return Err(self.err(
                 None,

@@ -101,6 +101,7 @@ impl ResultRow {
         rec.push(self.block.to_string());
         rec.push(self.note.clone());
         rec.push(self.outcome.error.clone());
+        rec.push(self.outcome.metrics.clone());
         rec
     }
 }
@@ -134,6 +135,9 @@ pub struct Repair {
     /// the original kept beside it.
     pub duplicates: Vec<usize>,
     pub backup: Option<PathBuf>,
+    /// The header lacks tail columns this hpo writes (an older hpo's table): reading takes
+    /// them as empty; the repair rewrites the header and pads the rows.
+    pub old_header: bool,
 }
 
 struct SyncState {
@@ -371,7 +375,10 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
         .iter()
         .map(String::from)
         .collect();
-    if got.len() < expected.len() || got[..expected.len()] != expected[..] {
+    // An older hpo's header stops after `error`; a newer one's may go on past ours.
+    let width = got.len().min(expected.len());
+    let oldest = expected.len() - (TAIL_COLUMNS.len() - schema::FIRST_TAIL);
+    if width < oldest || got[..width] != expected[..width] {
         return Err(damaged(
             1,
             format!(
@@ -381,13 +388,14 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
             ),
         ));
     }
+    repair.old_header = width < expected.len();
     let table_len: usize = space.blocks.iter().map(|b| b.count).sum();
     let mut seen = vec![false; table_len];
     let mut rows = Vec::new();
     for (i, rec) in reader.records().enumerate() {
         let line = i + 2;
         let rec = rec.map_err(|e| damaged(line, e.to_string()))?;
-        let row = parse_row(&rec, space).map_err(|p| damaged(line, p))?;
+        let row = parse_row(&rec, space, width).map_err(|p| damaged(line, p))?;
         if row.index >= table_len {
             return Err(damaged(
                 line,
@@ -442,29 +450,60 @@ pub fn read_and_repair(
         for row in &rows {
             let _ = w.write_record(row.record());
         }
-        let tmp = path.with_extension("csv.tmp");
-        let mut f = File::create(&tmp).map_err(io)?;
-        f.write_all(&w.into_inner().unwrap_or_default())
-            .and_then(|()| f.sync_all())
-            .map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)?;
+        replace_file(path, &w.into_inner().unwrap_or_default()).map_err(io)?;
         repair.backup = Some(backup);
+    } else if repair.old_header {
+        let bytes = std::fs::read(path).map_err(io)?;
+        replace_file(path, &with_current_header(&bytes, space)).map_err(io)?;
     }
     Ok((rows, repair))
 }
 
-/// One data row of results.csv (with the header [`header`] of `space`).
-fn parse_row(rec: &csv::StringRecord, space: &Space) -> Result<ResultRow, String> {
+/// An older hpo's table with this hpo's header, each row padded with empty cells for the
+/// columns it lacks; the cells it has stay exactly as written.
+fn with_current_header(bytes: &[u8], space: &Space) -> Vec<u8> {
+    let expected = header(space);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(bytes);
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    let _ = w.write_record(&expected);
+    for rec in reader.records().flatten() {
+        let mut cells: Vec<&str> = rec.iter().collect();
+        while cells.len() < expected.len() {
+            cells.push("");
+        }
+        let _ = w.write_record(&cells);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// Replaces `path` by `bytes` so that a crash leaves either the old file or the new one: a
+/// temporary file beside it, fsynced, renamed over it, and the folder fsynced.
+fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("csv.tmp");
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// One data row of results.csv whose header holds the first `width` columns of [`header`]
+/// (an older hpo's table has fewer: the cells of the columns it lacks read as empty).
+fn parse_row(rec: &csv::StringRecord, space: &Space, width: usize) -> Result<ResultRow, String> {
     let n = space.parameters.len();
-    if rec.len() < n + TAIL_COLUMNS.len() + 1 {
-        return Err(format!(
-            "{} fields, expected {}",
-            rec.len(),
-            n + TAIL_COLUMNS.len() + 1
-        ));
+    if rec.len() < width {
+        return Err(format!("{} fields, expected {width}", rec.len()));
     }
     let field = |i: usize| &rec[i];
-    let tail = |column: Tail| &rec[column.position(n)];
+    let tail = |column: Tail| rec.get(column.position(n)).unwrap_or_default();
     let index: usize = field(0)
         .parse()
         .map_err(|_| format!("index `{}` is not a number", field(0)))?;
@@ -507,6 +546,7 @@ fn parse_row(rec: &csv::StringRecord, space: &Space) -> Result<ResultRow, String
             result,
             exit_code: tail(Tail::ExitCode).parse().ok(),
             error: tail(Tail::Error).to_string(),
+            metrics: tail(Tail::Metrics).to_string(),
             interrupted: false,
         },
         worker: tail(Tail::Worker).parse().unwrap_or(0),
@@ -528,6 +568,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::time::UNIX_EPOCH;
+
+    /// The width of a whole row of [`space`]'s table: index, 3 parameters, the tail.
+    const FULL: usize = 4 + TAIL_COLUMNS.len();
 
     /// x (float), k (int), act (str); 4 sets.
     fn space() -> Space {
@@ -551,6 +594,7 @@ mod tests {
                 result: None,
                 exit_code: Some(3),
                 error: "boom\" , x".into(),
+                metrics: r#"{"acc":0.5,"note":"a, b"}"#.into(),
                 interrupted: false,
             },
             worker: 2,
@@ -579,7 +623,7 @@ mod tests {
         let s = space();
         let r = row(1);
         assert_eq!(
-            parse_row(&csv::StringRecord::from(r.record()), &s),
+            parse_row(&csv::StringRecord::from(r.record()), &s, FULL),
             Ok(r.clone())
         );
         let ok = ResultRow {
@@ -587,7 +631,10 @@ mod tests {
             rank: None,
             ..r
         };
-        assert_eq!(parse_row(&csv::StringRecord::from(ok.record()), &s), Ok(ok));
+        assert_eq!(
+            parse_row(&csv::StringRecord::from(ok.record()), &s, FULL),
+            Ok(ok)
+        );
     }
 
     #[test]
@@ -595,7 +642,7 @@ mod tests {
         let s = space();
         let tail = |t: Tail| t.position(3);
         let cases: Vec<(csv::StringRecord, &str)> = vec![
-            (record_with(|r| r.truncate(10)), "10 fields, expected 20"),
+            (record_with(|r| r.truncate(10)), "10 fields, expected 21"),
             (
                 record_with(|r| r[0] = "x".into()),
                 "index `x` is not a number",
@@ -637,7 +684,7 @@ mod tests {
             ),
         ];
         for (rec, says) in cases {
-            match parse_row(&rec, &s) {
+            match parse_row(&rec, &s, FULL) {
                 Err(e) => assert!(e.contains(says), "expected `{says}` in `{e}`"),
                 Ok(r) => panic!("accepted {r:?}"),
             }
@@ -655,7 +702,7 @@ mod tests {
             }
             r.push("extra".into());
         });
-        let r = parse_row(&rec, &s).expect("reads");
+        let r = parse_row(&rec, &s, FULL).expect("reads");
         assert_eq!(
             (r.outcome.exit_code, r.rank, r.worker, r.attempts, r.block),
             (None, None, 0, 1, 0)
@@ -708,6 +755,47 @@ mod tests {
                 .0,
             []
         );
+    }
+
+    #[test]
+    fn an_older_table_reads_with_empty_metrics_and_is_upgraded_on_repair() {
+        let s = space();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("results.csv");
+        // What the first hpo wrote: the tail stops after `error`.
+        let old_width = FULL - (TAIL_COLUMNS.len() - schema::FIRST_TAIL);
+        let head = header(&s)[..old_width].join(",");
+        let mut old_row = row(1).record();
+        old_row.truncate(old_width);
+        let mut w = row_writer();
+        let _ = w.write_record(&old_row);
+        let line = String::from_utf8(w.into_inner().expect("csv")).expect("utf-8");
+        let text = format!("{head}\n{line}");
+        std::fs::write(&path, &text).expect("write");
+        // Readers (status, plot) take it as it is, and change nothing.
+        let (rows, repair) = read_results(&path, &s).expect("reads");
+        assert!(repair.old_header);
+        assert_eq!(rows[0].outcome.metrics, "");
+        assert_eq!(rows[0].outcome.error, row(1).outcome.error);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+        // The run that holds the folder rewrites the header and pads the row.
+        let (again, repair) = read_and_repair(&path, &s).expect("repairs");
+        assert!(repair.old_header && repair.backup.is_none());
+        assert_eq!(again, rows);
+        let upgraded = std::fs::read_to_string(&path).expect("read");
+        let mut lines = upgraded.lines();
+        assert_eq!(lines.next(), Some(header(&s).join(",").as_str()));
+        assert_eq!(lines.next(), Some(format!("{},", line.trim_end()).as_str()));
+        assert!(!dir.path().join("results.csv.tmp").exists());
+        let (_, repair) = read_results(&path, &s).expect("reads");
+        assert!(!repair.old_header);
+        // A header that is neither ours nor an older one is still refused.
+        std::fs::write(
+            &path,
+            format!("{}\n", header(&s)[..old_width - 1].join(",")),
+        )
+        .expect("write");
+        assert!(read_results(&path, &s).is_err());
     }
 
     proptest! {

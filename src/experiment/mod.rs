@@ -5,7 +5,8 @@
 //! DIR/experiment.toml   the configuration as given (the definition)
 //! DIR/meta.json         where it came from (configuration folder), when, which hpo
 //! DIR/parameters.csv    the drawn table: index, block, one column per parameter
-//!                       (`<bayesian>` and `<expr>` until a worker fills them)
+//!                       (`<bayesian>` and `<expr>` until a worker fills them; an `expr`
+//!                       parameter whose block gives expressions holds the one drawn)
 //! DIR/results.csv       one row per finished set, appended and fsynced as results arrive
 //! DIR/status.json       the running master's live view ([`live`]), rewritten each second
 //! DIR/worker_out/000042/  the folder of set 42 (params.json, stdout.txt, stderr.txt)
@@ -22,7 +23,7 @@ pub use journal::{Journal, JournalError, Repair, ResultRow};
 pub use lock::Lock;
 
 use crate::config::{ConfigError, Definition};
-use crate::space::{Cell, SetSpec, Space, draw_table};
+use crate::space::{Cell, Kind, SetSpec, Space, draw_table};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -232,6 +233,7 @@ fn table_csv(space: &Space, table: &[SetSpec]) -> Vec<u8> {
             Cell::Fixed(v) => v.to_string(),
             Cell::Bayesian => BAYESIAN_CELL.into(),
             Cell::Computed => COMPUTED_CELL.into(),
+            Cell::Formula(source) => source.clone(),
         }));
         let _ = w.write_record(&rec);
     }
@@ -277,6 +279,9 @@ pub fn read_table(dir: &Path, space: &Space) -> Result<Vec<SetSpec>, ExperimentE
             .map(|p| match &rec[p + 2] {
                 BAYESIAN_CELL => Ok(Cell::Bayesian),
                 COMPUTED_CELL => Ok(Cell::Computed),
+                text if matches!(space.parameters[p].kind, Kind::Expr(_)) => {
+                    Ok(Cell::Formula(text.to_string()))
+                }
                 text => space.parse_value(p, text).map(Cell::Fixed).ok_or_else(|| {
                     bad(
                         line,

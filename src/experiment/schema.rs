@@ -2,6 +2,10 @@
 //! then the fixed tail columns. The tail is a contract: columns are only ever added at its
 //! end, never renamed; so a parameter may not take any of these names.
 //!
+//! A table written by an older hpo has a shorter tail (at least [`FIRST_TAIL`] columns):
+//! readers take its missing columns as empty, and the run that resumes it rewrites its header
+//! and pads its rows (see `journal::read_and_repair`).
+//!
 //! A leaf: it imports nothing from the rest of the crate (the configuration checks parameter
 //! names against it, the journal writes and reads with it).
 
@@ -9,7 +13,7 @@
 pub const INDEX: &str = "index";
 
 /// Columns after the parameters, in order. Extend at the end; never rename.
-pub const TAIL_COLUMNS: [&str; 16] = [
+pub const TAIL_COLUMNS: [&str; 17] = [
     "result",
     "status",
     "worker",
@@ -26,7 +30,11 @@ pub const TAIL_COLUMNS: [&str; 16] = [
     "block",
     "note",
     "error",
+    "metrics",
 ];
+
+/// The tail of the first results tables (up to `error`): the shortest one a reader accepts.
+pub const FIRST_TAIL: usize = 16;
 
 /// One tail column: its position among [`TAIL_COLUMNS`] (so a reader never looks a column up
 /// by name at run time).
@@ -50,6 +58,8 @@ pub enum Tail {
     Block,
     Note,
     Error,
+    /// What the objective returned besides the result: JSON object text, or empty.
+    Metrics,
 }
 
 impl Tail {
@@ -100,6 +110,7 @@ mod tests {
             Tail::Block,
             Tail::Note,
             Tail::Error,
+            Tail::Metrics,
         ];
         assert_eq!(all.len(), TAIL_COLUMNS.len());
         for (i, t) in all.iter().enumerate() {
@@ -111,5 +122,6 @@ mod tests {
             ["index", "x", "y", "result"].map(String::from)
         );
         assert!(is_reserved("index") && is_reserved("error") && !is_reserved("x"));
+        assert!(is_reserved("metrics") && TAIL_COLUMNS[FIRST_TAIL - 1] == "error");
     }
 }

@@ -165,7 +165,36 @@ pub fn row_json(names: &[String], row: &ResultRow) -> Json {
         "block": row.block,
         "note": row.note,
         "error": row.outcome.error,
+        "metrics": metrics_json(row),
     })
+}
+
+/// A row's metrics as a JSON object (`{}` when it has none; text that is not a JSON object,
+/// from a hand edit, as a string).
+pub fn metrics_json(row: &ResultRow) -> Json {
+    let text = row.outcome.metrics.trim();
+    if text.is_empty() {
+        return Json::Object(Map::new());
+    }
+    match serde_json::from_str::<Json>(text) {
+        Ok(object @ Json::Object(_)) => object,
+        _ => Json::String(text.to_string()),
+    }
+}
+
+/// A row's metrics for people: `acc=0.93, epochs=12` (empty when it has none).
+pub fn metrics_text(row: &ResultRow) -> String {
+    match metrics_json(row) {
+        Json::Object(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Json::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
 }
 
 /// A set running now.
@@ -336,6 +365,25 @@ mod tests {
     }
 
     #[test]
+    fn metrics_read_as_an_object_and_as_text() {
+        let mut r = row(0, 1, 0.0, 1.0, Some(1.0));
+        r.outcome.metrics = r#"{"acc":0.93,"opt":"sgd"}"#.into();
+        assert_eq!(metrics_json(&r), json!({"acc": 0.93, "opt": "sgd"}));
+        assert_eq!(metrics_text(&r), "acc=0.93, opt=sgd");
+        assert_eq!(
+            row_json(&["x".into(), "a".into()], &r)["metrics"]["acc"],
+            json!(0.93)
+        );
+        r.outcome.metrics = "edited by hand".into();
+        assert_eq!(metrics_json(&r), json!("edited by hand"));
+        r.outcome.metrics = String::new();
+        assert_eq!(
+            (metrics_json(&r), metrics_text(&r)),
+            (json!({}), String::new())
+        );
+    }
+
+    #[test]
     fn counts_and_best() {
         let rows = vec![
             row(0, 1, 0.0, 1.0, Some(3.0)),
@@ -428,6 +476,10 @@ mod tests {
             Some(0.0)
         );
         assert!((s.utilization - 5.0 / 6.0).abs() < 1e-3);
+        assert_eq!(
+            s.best.as_ref().map(|b| b["metrics"].clone()),
+            Some(json!({}))
+        );
         assert!(s.eta_s.is_some_and(|e| e > 0.0));
         let after = summarize("d", &names, Direction::Minimize, 10, &rows, None, at(3.0));
         assert!(!after.active && after.eta_s.is_none() && after.running.is_empty());

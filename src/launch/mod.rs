@@ -191,7 +191,10 @@ pub fn run_processes(
                 1
             }
         };
-        objective::groups::stop_watcher();
+        // The objective ends its processes itself (a Python interpreter exits normally),
+        // then the watcher goes.
+        drop(objective);
+        objective::watcher::stop_watcher();
         code
     })?;
     master::install_stop_handler();
@@ -202,16 +205,15 @@ pub fn run_processes(
 }
 
 /// What every worker process does first, before any thread starts: die with the master, leave
-/// Ctrl-C to the master, start the watcher of its objectives' process groups, let go of the
-/// terminal, keep BLAS single-threaded.
+/// Ctrl-C to the master, start the watcher of its objectives' process groups, keep BLAS
+/// single-threaded.
 pub fn worker_process_setup() {
-    objective::command::install_cleanup_handler();
-    if let Err(e) = objective::groups::start_watcher() {
+    objective::process::install_cleanup_handler();
+    if let Err(e) = objective::watcher::start_watcher() {
         warning!(
             "cannot start the watcher of this worker's objectives ({e}): were the worker killed, its objectives' own children could outlive it"
         );
     }
-    objective::groups::leave_terminal();
     // SAFETY: ignoring a signal is always sound.
     unsafe {
         let _ = nix::sys::signal::signal(

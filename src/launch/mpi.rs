@@ -51,19 +51,16 @@ pub fn run_mpi(
 ) -> anyhow::Result<MpiRole> {
     // Before MPI starts its threads: every rank starts as a worker would (rank 0 then takes
     // Ctrl-C, SIGTERM and SIGUSR1 back with the master's handler).
-    crate::trace("start");
     worker_process_setup();
     let world = MpiWorld::init()?;
-    crate::trace("init");
     let rank = world.rank();
     if world.size() < 2 {
         return Err(LaunchError::SingleRank.into());
     }
     let placement = world.placement();
-    crate::trace("placement");
     if rank == 0 {
         // The master runs no objective.
-        objective::groups::stop_watcher();
+        objective::watcher::stop_watcher();
         let prepared = match options.processes {
             Some(_) => Err(LaunchError::ProcessesUnderMpi {
                 ranks: world.size(),
@@ -109,7 +106,6 @@ pub fn run_mpi(
         }
     } else {
         let bytes = world.broadcast(None)?;
-        crate::trace("bcast");
         let setup: MpiSetup = crate::backend::decode(&bytes)?;
         if setup.code != 0 {
             return Ok(MpiRole::Worker(setup.code));
@@ -140,9 +136,7 @@ fn mpi_worker(
     if let Some(compute) = &setup.compute {
         exp.compute = compute.clone();
     }
-    crate::trace("loaded");
     let table = experiment::read_table(&exp.dir, &exp.space)?;
-    crate::trace("table");
     let binding = mpi_binding(
         &exp.compute,
         placement.worker_slot(),
@@ -177,7 +171,10 @@ fn mpi_worker(
     };
     let mut link = world.worker_link();
     let worked = run_worker(&mut link, &setup, objective.as_mut());
-    objective::groups::stop_watcher();
+    // The objective ends its processes itself (a Python interpreter exits normally), then
+    // the watcher goes.
+    drop(objective);
+    objective::watcher::stop_watcher();
     worked?;
     Ok(())
 }

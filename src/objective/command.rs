@@ -10,18 +10,25 @@
 //! most `min(timeout, deadline - now)`. When the deadline is what fires, or the command dies of
 //! a signal a batch system sends to whole jobs (SIGTERM, SIGUSR1, ...), the outcome is
 //! [`Outcome::interrupted`]: no row, the set runs again on resume.
+//!
+//! The result, in this order: the last stdout line `hpo-result: VALUE` (a number, or a JSON
+//! object read by [`super::reply`]); else the result file (a number, or a JSON object); else,
+//! with `result_key`, the last JSON line of stdout holding that key; else the last stdout line
+//! that is a number.
 
-use super::groups;
+use super::process::{
+    Slot, effective_limit, is_scheduler_signal, kill_group, own_session, spawn_tracked, untrack,
+};
+use super::reply::{ResultSpec, outcome_from_json, outcome_from_text};
 use super::template::{placeholders, substitute};
 use super::{EvalContext, Objective, Outcome, Status};
 use crate::config::ObjectiveSpec;
 use crate::space::Value;
 use crate::sys::find_program;
 use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -29,66 +36,8 @@ use std::time::{Duration, Instant};
 const TAIL_BYTES: usize = 64 * 1024;
 /// Characters of stderr stored in the results row.
 const ERROR_CHARS: usize = 400;
-
-/// The process group of the evaluation now running in this process (0: none), so a signal
-/// handler can take it down when the worker is told to die.
-static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
-
-/// Commands being started in this process (the low bits), and [`DIE_WHEN_STARTED`] once a
-/// termination signal came meanwhile: their groups are not known yet, so the signal is acted
-/// on by the last of them once they are (without this, a command's background children could
-/// outlive the worker).
-static STARTING: AtomicU32 = AtomicU32::new(0);
-const DIE_WHEN_STARTED: u32 = 1 << 31;
-/// The termination signal received.
-static SIGNAL: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn kill_group_and_exit(sig: libc::c_int) {
-    SIGNAL.store(sig, Ordering::SeqCst);
-    if STARTING.fetch_or(DIE_WHEN_STARTED, Ordering::SeqCst) & !DIE_WHEN_STARTED > 0 {
-        // `spawn_tracked` finishes recording the group, then comes back here.
-        return;
-    }
-    let group = RUNNING_GROUP.load(Ordering::SeqCst);
-    // SAFETY: kill and _exit are async-signal-safe.
-    unsafe {
-        if group > 0 {
-            libc::kill(-group, libc::SIGKILL);
-        }
-        libc::_exit(128 + sig);
-    }
-}
-
-/// Starts `cmd` and records its process group for the signal handler; a termination signal
-/// that arrives meanwhile takes effect (group killed, worker gone) as soon as it is recorded.
-fn spawn_tracked(cmd: &mut Command) -> std::io::Result<std::process::Child> {
-    STARTING.fetch_add(1, Ordering::SeqCst);
-    let spawned = cmd.spawn();
-    if let Ok(child) = &spawned {
-        RUNNING_GROUP.store(child.id() as i32, Ordering::SeqCst);
-    }
-    let before = STARTING.fetch_sub(1, Ordering::SeqCst);
-    if before == DIE_WHEN_STARTED | 1 {
-        // The signal came while this (the last) command started: act on it now.
-        kill_group_and_exit(SIGNAL.load(Ordering::SeqCst));
-    }
-    spawned
-}
-
-/// Makes SIGTERM and SIGHUP (sent by the master, the launcher or the parent-death signal)
-/// kill the running evaluation's process group before this process exits.
-pub fn install_cleanup_handler() {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let action = SigAction::new(
-        SigHandler::Handler(kill_group_and_exit),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGTERM, Signal::SIGHUP] {
-        // SAFETY: the handler only calls async-signal-safe functions.
-        let _ = unsafe { sigaction(sig, &action) };
-    }
-}
+/// The start of the stdout line that carries the result (a number or a JSON object).
+pub const RESULT_LINE: &str = "hpo-result:";
 
 /// Arguments after the program that name a file beside the configuration by a relative path
 /// (`train.py`), which the command will not find from where it runs: its worker folder, or
@@ -117,7 +66,9 @@ pub struct CommandObjective {
     timeout: Option<Duration>,
     grace: Duration,
     result_file: Option<String>,
+    /// `result_key` as configured: without it, stdout's JSON lines are not looked at.
     result_key: Option<String>,
+    reply: ResultSpec,
     redirect: bool,
 }
 
@@ -129,6 +80,7 @@ impl CommandObjective {
             grace: spec.kill_grace,
             result_file: spec.result_file.clone(),
             result_key: spec.result_key.clone(),
+            reply: ResultSpec::of(spec),
             redirect,
         }
     }
@@ -173,37 +125,48 @@ impl CommandObjective {
         if let Some(d) = ctx.worker_dir {
             cmd.env("HPO_WORKER_DIR", d);
         }
+        if let Some(left) = ctx.time_left() {
+            cmd.env("HPO_TIME_LEFT_S", format!("{:.0}", left.as_secs_f64()));
+        }
         for (name, value) in ctx.params.iter() {
             cmd.env(env_name(name), value.to_string());
         }
         for (k, v) in ctx.env {
             cmd.env(k, v);
         }
-        if std::env::var_os("HPO_X_SETSID").is_some() {
-            unsafe {
-                cmd.pre_exec(|| {
-                    libc::setsid();
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    Ok(())
-                });
-            }
-            return Ok(cmd);
-        }
-        // A process group of its own, killed as a whole, that dies with its worker.
-        groups::own_group(&mut cmd);
+        own_session(&mut cmd);
         Ok(cmd)
     }
 
-    fn parse_result(&self, stdout: &str, ctx: &EvalContext) -> Result<f64, String> {
+    /// The outcome the command's output says (see the module's documentation for the order);
+    /// `Err` says why there is none.
+    fn parse_result(&self, stdout: &str, ctx: &EvalContext) -> Result<Outcome, String> {
+        if let Some(line) = stdout
+            .lines()
+            .rev()
+            .find_map(|l| l.trim_start().strip_prefix(RESULT_LINE))
+        {
+            return outcome_from_text(line, &self.reply).ok_or_else(|| {
+                format!(
+                    "the `{RESULT_LINE}` line holds `{}`, neither a number nor a JSON object",
+                    line.trim()
+                )
+            });
+        }
         if let Some(file) = &self.result_file {
             let path = ctx.worker_dir.unwrap_or(ctx.experiment_dir).join(file);
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read result file {}: {e}", path.display()))?;
+            if let Some(outcome) = outcome_from_text(&text, &self.reply) {
+                return Ok(outcome);
+            }
             return match &self.result_key {
-                Some(key) => json_number(&text, key).ok_or_else(|| {
-                    format!("result file {} has no numeric key `{key}`", path.display())
-                }),
+                Some(key) => Err(format!(
+                    "result file {} is not a JSON object with a numeric `{key}`",
+                    path.display()
+                )),
                 None => last_number(&text)
+                    .map(Outcome::ok)
                     .ok_or_else(|| format!("result file {} holds no number", path.display())),
             };
         }
@@ -211,10 +174,12 @@ impl CommandObjective {
             Some(key) => stdout
                 .lines()
                 .rev()
-                .find_map(|l| json_number(l, key))
+                .find_map(|l| json_object_with(l, key))
+                .map(|object| outcome_from_json(&object, &self.reply))
                 .ok_or_else(|| format!("no JSON line with a numeric `{key}` on stdout")),
-            None => last_number(stdout)
-                .ok_or_else(|| "stdout holds no line that is a number".to_string()),
+            None => last_number(stdout).map(Outcome::ok).ok_or_else(|| {
+                format!("stdout holds no `{RESULT_LINE}` line and no line that is a number")
+            }),
         }
     }
 }
@@ -227,9 +192,11 @@ fn last_number(text: &str) -> Option<f64> {
         .find_map(|l| l.trim().parse::<f64>().ok())
 }
 
-fn json_number(text: &str, key: &str) -> Option<f64> {
+/// `text` as a JSON object, when it is one holding a number under `key`.
+fn json_object_with(text: &str, key: &str) -> Option<serde_json::Value> {
     let v: serde_json::Value = serde_json::from_str(text.trim()).ok()?;
-    v.get(key)?.as_f64()
+    v.get(key)?.as_f64()?;
+    Some(v)
 }
 
 /// Reads a pipe to its end, keeping the last `TAIL_BYTES` and copying everything to `copy`.
@@ -261,43 +228,8 @@ fn drain(mut pipe: impl Read, mut copy: Option<std::fs::File>) -> Vec<u8> {
     tail
 }
 
-/// The limit an evaluation runs under: the user's timeout or the time to the job's deadline,
-/// whichever comes first, and whether it is the deadline.
-fn effective_limit(
-    timeout: Option<Duration>,
-    until_deadline: Option<Duration>,
-) -> (Option<Duration>, bool) {
-    match (timeout, until_deadline) {
-        (Some(t), Some(d)) if d < t => (Some(d), true),
-        (Some(t), _) => (Some(t), false),
-        (None, Some(d)) => (Some(d), true),
-        (None, None) => (None, false),
-    }
-}
-
-/// Signals a batch system sends to every process of a job step (`scancel --signal`, the
-/// `--signal` warning, preemption, the time limit), which hpo never sends to an objective on
-/// its own: an evaluation killed by one is cut off, not failed.
-fn is_scheduler_signal(sig: i32) -> bool {
-    [
-        libc::SIGTERM,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        libc::SIGINT,
-        libc::SIGHUP,
-    ]
-    .contains(&sig)
-}
-
-fn kill_group(group: i32, sig: libc::c_int) {
-    // SAFETY: plain syscall on a process group we created; ESRCH is fine.
-    unsafe {
-        libc::kill(-group, sig);
-    }
-}
-
 /// The last characters of stderr, on one line, for the results row.
-fn error_tail(stderr: &[u8]) -> String {
+pub(crate) fn error_tail(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let text = text.trim();
     let start = text
@@ -342,10 +274,8 @@ impl CommandObjective {
                 .and_then(|d| std::fs::File::create(d.join(name)).ok())
         };
         let (out_copy, err_copy) = (files("stdout.txt"), files("stderr.txt"));
-        crate::trace("spawning");
-        let mut child = spawn_tracked(&mut cmd)
+        let mut child = spawn_tracked(&mut cmd, Slot::Evaluation)
             .map_err(|e| Outcome::failed(format!("cannot start `{}`: {e}", self.argv[0])))?;
-        crate::trace("spawned");
         let group = child.id() as i32;
         let (tx, reports) = mpsc::channel();
         let pipes = [
@@ -480,8 +410,7 @@ fn reap(pid: i32) -> Option<std::process::ExitStatus> {
 /// take down.
 fn end_group(group: i32) {
     kill_group(group, libc::SIGKILL);
-    RUNNING_GROUP.store(0, Ordering::SeqCst);
-    groups::forget(group);
+    untrack(Slot::Evaluation);
 }
 
 impl Objective for CommandObjective {
@@ -492,18 +421,13 @@ impl Objective for CommandObjective {
         };
         // The job's deadline cuts the evaluation off like a timeout, but it is not the set's
         // fault: that outcome is `interrupted` and the set runs again on resume.
-        let until_deadline = ctx.deadline.map(|d| {
-            d.duration_since(std::time::SystemTime::now())
-                .unwrap_or_default()
-        });
-        let (limit, limit_is_deadline) = effective_limit(self.timeout, until_deadline);
+        let (limit, limit_is_deadline) = effective_limit(self.timeout, ctx.time_left());
         let Waited {
             status,
             timed_out,
             stdout,
             stderr,
         } = self.wait(started, limit);
-        crate::trace("waited");
         let exit_code = status.and_then(|s| s.code());
         let signal = status.and_then(|s| s.signal());
         let err = error_tail(&stderr);
@@ -516,25 +440,20 @@ impl Objective for CommandObjective {
         if timed_out {
             return Outcome {
                 status: Status::Timeout,
-                result: None,
                 exit_code,
-                error: format!(
+                ..Outcome::failed(format!(
                     "killed after the {:.1} s timeout; {err}",
                     self.timeout.unwrap_or_default().as_secs_f64()
-                ),
-                interrupted: false,
+                ))
             };
         }
         let fail = |reason: String| Outcome {
-            status: Status::Failed,
-            result: None,
             exit_code,
-            error: if err.is_empty() {
+            ..Outcome::failed(if err.is_empty() {
                 reason
             } else {
                 format!("{reason}; stderr: {err}")
-            },
-            interrupted: false,
+            })
         };
         if let Some(sig) = signal {
             return Outcome {
@@ -548,14 +467,11 @@ impl Objective for CommandObjective {
             None => return fail("the command's status is unknown".into()),
         }
         match self.parse_result(&String::from_utf8_lossy(&stdout), ctx) {
-            Ok(v) if v.is_finite() => Outcome {
-                status: Status::Ok,
-                result: Some(v),
+            Ok(outcome) if outcome.status == Status::Ok => Outcome {
                 exit_code,
-                error: String::new(),
-                interrupted: false,
+                ..outcome
             },
-            Ok(v) => fail(format!("the result is {v}")),
+            Ok(failed) => fail(failed.error),
             Err(e) => fail(e),
         }
     }
@@ -620,18 +536,6 @@ mod tests {
     }
 
     #[test]
-    fn the_earlier_of_timeout_and_deadline_limits_an_evaluation() {
-        let s = Duration::from_secs;
-        assert_eq!(effective_limit(None, None), (None, false));
-        assert_eq!(effective_limit(Some(s(5)), None), (Some(s(5)), false));
-        assert_eq!(effective_limit(None, Some(s(3))), (Some(s(3)), true));
-        assert_eq!(effective_limit(Some(s(5)), Some(s(3))), (Some(s(3)), true));
-        assert_eq!(effective_limit(Some(s(2)), Some(s(3))), (Some(s(2)), false));
-        assert!(is_scheduler_signal(libc::SIGUSR1) && is_scheduler_signal(libc::SIGTERM));
-        assert!(!is_scheduler_signal(libc::SIGSEGV) && !is_scheduler_signal(libc::SIGKILL));
-    }
-
-    #[test]
     fn the_deadline_cuts_a_command_off_and_says_so() {
         let deadline = std::time::SystemTime::now() + Duration::from_millis(300);
         let (out, took) = eval(
@@ -668,10 +572,8 @@ mod tests {
     fn result_parsing() {
         assert_eq!(last_number("loss\n0.5\nepoch 3\n  1e-3 \nbye"), Some(1e-3));
         assert_eq!(last_number("no numbers"), None);
-        assert_eq!(
-            json_number(r#"{"loss": 0.25, "acc": 1}"#, "loss"),
-            Some(0.25)
-        );
+        assert!(json_object_with(r#"{"loss": 0.25, "acc": 1}"#, "loss").is_some());
+        assert!(json_object_with(r#"{"loss": "x"}"#, "loss").is_none());
         assert_eq!(error_tail(b"line1\nline2\n"), "line1 | line2");
     }
 }

@@ -1,12 +1,18 @@
 //! What a worker evaluates: the `Objective` trait, the builtin test functions, an external
-//! command, or a user's Rust function.
+//! command, a Python function in a live interpreter, or a user's Rust function; and how what
+//! an objective returns becomes an `Outcome` ([`reply`], one normalizer for every kind).
 //!
 //! A failed evaluation is data: an `Outcome` with a status, never an error of the run.
 
 pub mod builtin;
 pub(crate) mod command;
-pub(crate) mod groups;
+pub(crate) mod interpreter;
+pub(crate) mod process;
+pub(crate) mod python;
+pub(crate) mod reply;
 pub(crate) mod template;
+pub(crate) mod trial;
+pub(crate) mod watcher;
 
 use crate::config::{Definition, Delay, ObjectiveKind};
 use crate::space::Params;
@@ -61,6 +67,11 @@ pub(crate) struct Outcome {
     pub exit_code: Option<i32>,
     /// Why it failed: the tail of stderr, the signal, the parse problem.
     pub error: String,
+    /// Everything else the objective returned besides the result, as compact JSON object text
+    /// (`{"acc":0.93}`); empty when there was nothing. Text, not a JSON value, because the
+    /// wire format (bincode) cannot carry self-describing values.
+    #[serde(default)]
+    pub metrics: String,
     /// Stopped from outside, not by the set's own doing: cut off at the job's deadline, or
     /// killed by a scheduler's signal (SIGTERM, SIGUSR1, ...). Not a result: the set has no
     /// row and runs again (on resume).
@@ -76,6 +87,7 @@ impl Outcome {
                 result: Some(result),
                 exit_code: None,
                 error: String::new(),
+                metrics: String::new(),
                 interrupted: false,
             }
         } else {
@@ -95,6 +107,7 @@ impl Outcome {
             result: None,
             exit_code: None,
             error: error.into(),
+            metrics: String::new(),
             interrupted: false,
         }
     }
@@ -115,6 +128,16 @@ pub(crate) struct EvalContext<'a> {
     pub deadline: Option<std::time::SystemTime>,
 }
 
+impl EvalContext<'_> {
+    /// The time left before the job's deadline (zero once it passed), when there is one.
+    pub fn time_left(&self) -> Option<Duration> {
+        self.deadline.map(|d| {
+            d.duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+        })
+    }
+}
+
 pub(crate) trait Objective {
     fn evaluate(&mut self, ctx: &EvalContext) -> Outcome;
 }
@@ -127,16 +150,19 @@ impl<F: FnMut(&Params) -> f64> Objective for FnObjective<F> {
         let f = &mut self.0;
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(ctx.params))) {
             Ok(v) => Outcome::ok(v),
-            Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                Outcome::failed(format!("the objective panicked: {msg}"))
-            }
+            Err(panic) => panicked(panic),
         }
     }
+}
+
+/// The outcome of a Rust objective that panicked: failed, with the panic's message.
+pub(crate) fn panicked(panic: Box<dyn std::any::Any + Send>) -> Outcome {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    Outcome::failed(format!("the objective panicked: {msg}"))
 }
 
 /// A builtin test function, with an optional synthetic delay.
@@ -187,6 +213,18 @@ pub(crate) fn from_definition(exp: &Definition) -> Option<Box<dyn Objective>> {
         ObjectiveKind::Command { argv } => Some(Box::new(command::CommandObjective::new(
             argv.clone(),
             &exp.objective,
+            exp.compute.redirect_stdout,
+        ))),
+        ObjectiveKind::Python {
+            file,
+            function,
+            executable,
+        } => Some(Box::new(python::PythonObjective::new(
+            file.clone(),
+            function.clone(),
+            executable.clone(),
+            &exp.objective,
+            &exp.config_dir,
             exp.compute.redirect_stdout,
         ))),
         ObjectiveKind::Custom => None,

@@ -57,6 +57,7 @@ fn key(cells: &[Cell]) -> Vec<String> {
         .iter()
         .map(|c| match c {
             Cell::Fixed(v) => v.to_string(),
+            Cell::Formula(source) => source.clone(),
             _ => String::new(),
         })
         .collect()
@@ -71,6 +72,9 @@ fn draw_set(block: &Block, rng: &mut ChaCha8Rng) -> Vec<Cell> {
             Strategy::Random(r) => Cell::Fixed(draw_range(r, rng)),
             Strategy::Choice(list) => Cell::Fixed(list[rng.random_range(0..list.len())].clone()),
             Strategy::Bayesian(_) | Strategy::BayesianChoice(_) => Cell::Bayesian,
+            Strategy::Formula(list) => {
+                Cell::Formula(list[rng.random_range(0..list.len())].source.clone())
+            }
             Strategy::Computed => Cell::Computed,
         })
         .collect()

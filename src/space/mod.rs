@@ -118,7 +118,10 @@ pub enum Strategy {
     Choice(Vec<Value>),
     Bayesian(Range),
     BayesianChoice(Vec<Value>),
-    /// `expr` parameters: computed, never drawn.
+    /// An `expr` parameter with its own expression in this block (`value = "..."`, or one of
+    /// `choice = [...]` drawn per set), parsed and checked when the configuration is.
+    Formula(Vec<Expr>),
+    /// `expr` parameters: computed from the parameter's `expr`, never drawn.
     Computed,
 }
 
@@ -156,8 +159,11 @@ pub enum Cell {
     Fixed(Value),
     /// Filled by the suggestion on the worker.
     Bayesian,
-    /// An `expr` parameter, computed once the cells before it are known.
+    /// An `expr` parameter, computed from its `expr` once the cells before it are known.
     Computed,
+    /// An `expr` parameter with the expression drawn for this set (stored as written in
+    /// parameters.csv), computed once the cells before it are known.
+    Formula(String),
 }
 
 /// One drawn parameter set: a row of `parameters.csv`.
@@ -219,7 +225,8 @@ impl Space {
     }
 
     /// Completes a set: Bayesian cells from `bayes` (in parameter order), then `expr`
-    /// parameters computed in order from the values before them.
+    /// parameters computed in order from the values before them (with the set's own
+    /// expression when its block gives one).
     pub fn resolve(&self, cells: &[Cell], bayes: &[Value]) -> Result<Vec<Value>, ExprError> {
         let mut bayes = bayes.iter();
         let mut values: Vec<Value> = Vec::with_capacity(cells.len());
@@ -232,7 +239,14 @@ impl Space {
                     })?
                 }
                 (Cell::Computed, Kind::Expr(e)) => e.eval(&self.parameters, &values)?,
-                (Cell::Computed, _) => {
+                (Cell::Formula(source), Kind::Expr(_)) => {
+                    let earlier: Vec<&str> = self.parameters[..values.len()]
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect();
+                    Expr::parse(&param.name, source, &earlier)?.eval(&self.parameters, &values)?
+                }
+                (Cell::Computed | Cell::Formula(_), _) => {
                     return Err(ExprError::MissingSuggestion {
                         name: param.name.clone(),
                     });
@@ -261,6 +275,32 @@ impl Space {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_set_computes_its_own_expression_or_the_parameter_s() {
+        let x = Parameter {
+            name: "x".into(),
+            kind: Kind::Float,
+        };
+        let f = Parameter {
+            name: "f".into(),
+            kind: Kind::Expr(Expr::parse("f", "x + 1", &["x"]).expect("parses")),
+        };
+        let space = Space {
+            parameters: vec![x, f],
+            blocks: Vec::new(),
+        };
+        let fixed = Cell::Fixed(Value::Float(2.0));
+        let default = space.resolve(&[fixed.clone(), Cell::Computed], &[]);
+        assert_eq!(default, Ok(vec![Value::Float(2.0), Value::Float(3.0)]));
+        let own = space.resolve(&[fixed.clone(), Cell::Formula("x * 10".into())], &[]);
+        assert_eq!(own, Ok(vec![Value::Float(2.0), Value::Float(20.0)]));
+        let wrong = space.resolve(&[fixed, Cell::Formula("f + 1".into())], &[]);
+        assert!(
+            matches!(wrong, Err(ExprError::Reference { .. })),
+            "{wrong:?}"
+        );
+    }
 
     #[test]
     fn rounding_gives_short_decimal_forms() {

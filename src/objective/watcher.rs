@@ -1,24 +1,23 @@
-//! The process groups that objectives run in, and the watcher that takes them down when their
-//! worker dies.
+//! The watcher of a worker's objectives' process groups, which takes them down when the
+//! worker dies without doing so itself.
 //!
-//! An objective runs in a process group of its own (so a timeout or the end of its set kills
-//! it whole, background children included), and its leader dies with its worker by the
-//! parent-death signal. But the leader's own children are not the worker's: were the worker
-//! killed by SIGKILL (the OOM killer, a node's ranks killed, `kill -9`), they would be
-//! reparented to init and run on. So each worker forks a watcher ([`start_watcher`]) before any
-//! thread starts: a small process of its own session, which the worker tells over a socket
-//! each group it starts ([`record`]) and each group it has killed itself ([`forget`]). When the
-//! socket closes while groups are recorded, the worker is gone, however it ended: the watcher
-//! kills those groups with SIGKILL and exits.
+//! An objective's processes run in a process group of their own (see [`super::process`]): a
+//! timeout or the end of a set kills the group whole, and so does the worker's signal
+//! handler; the group's leader dies with its worker by the parent-death signal. But the
+//! leader's own children are not the worker's: were the worker killed by SIGKILL (the OOM
+//! killer, a node's ranks killed, `kill -9`), they would be reparented to init and run on. So
+//! each worker forks a watcher ([`start_watcher`]) before any thread starts: a small process of
+//! its own session, which is told over a socket each group the worker starts ([`record`]) and
+//! each group the worker has killed itself ([`forget`]). When the socket closes while groups
+//! are recorded, the worker is gone, however it ended: the watcher kills those groups with
+//! SIGKILL and exits.
 //!
-//! A group is recorded by the objective's own process, between its fork and its `exec`
-//! ([`own_group`]): by the time the objective's program runs, and so before it can start a
-//! child, the record is in the socket, and the watcher cannot see the socket close before it
-//! has read the record (the child's copy of the socket closes only at its `exec`).
+//! A group is recorded by the objective's own process, between its fork and its `exec`: by the
+//! time the objective's program runs, and so before it can start a child, the record is in
+//! the socket, and the watcher cannot see the socket close before it has read the record (the
+//! child's copy of the socket closes only at its `exec`).
 
 use std::os::fd::RawFd;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// The worker's end of the socket to its watcher (-1: no watcher).
@@ -119,49 +118,6 @@ fn tell(message: i32) {
             libc::MSG_NOSIGNAL,
         )
     };
-}
-
-/// Makes `cmd` start as the leader of a process group of its own, recorded with the watcher
-/// before its program runs, and killed by SIGKILL when this process dies (the parent-death
-/// signal). A command whose worker died before that signal was armed does not start.
-pub(crate) fn own_group(cmd: &mut Command) {
-    let worker = std::process::id() as i32;
-    cmd.process_group(0);
-    // SAFETY: the closure runs in the child between fork and exec and only makes
-    // async-signal-safe calls (prctl, getppid, getpid, send); its error needs no allocation.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            if libc::getppid() != worker {
-                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            record(libc::getpid());
-            Ok(())
-        });
-    }
-}
-
-/// Gives up this process's controlling terminal, so the objectives it starts have none: a
-/// read of `/dev/tty` fails instead of stopping the objective (its group is not the terminal's
-/// foreground group). A session leader keeps its terminal (giving it up would hang up its
-/// whole session); a worker is one only when a launcher made it so, as `srun --pty` does.
-pub(crate) fn leave_terminal() {
-    // SAFETY: getsid and getpid have no preconditions.
-    if unsafe { libc::getsid(0) == libc::getpid() } {
-        return;
-    }
-    // SAFETY: opens, detaches from and closes a descriptor of our own; every failure (no
-    // controlling terminal: ENXIO) leaves nothing to do.
-    unsafe {
-        let fd = libc::open(
-            c"/dev/tty".as_ptr(),
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        );
-        if fd >= 0 {
-            libc::ioctl(fd, libc::TIOCNOTTY);
-            libc::close(fd);
-        }
-    }
 }
 
 /// The watcher: reads records until the socket closes, then kills what is still recorded.
