@@ -441,26 +441,7 @@ impl<'a> Scene<'a> {
         }
         let failed = rows.len() - ok.len();
         if failed > 0 {
-            let y_failed = y0 + (y1 - y0) * 0.015;
-            let crosses: Vec<(f64, f64)> = rows
-                .iter()
-                .filter(|r| r.outcome.status != Status::Ok || r.outcome.result.is_none())
-                .map(|r| {
-                    if self.py.is_some() {
-                        self.xy(r, y_failed)
-                    } else {
-                        (self.xy(r, y_failed).0, y_failed)
-                    }
-                })
-                .filter(|p| p.0.is_finite() && p.1.is_finite())
-                .collect();
-            chart
-                .draw_series(
-                    crosses
-                        .iter()
-                        .map(|&p| Cross::new(p, size.max(4), FAILED.stroke_width(2))),
-                )
-                .map_err(de)?;
+            self.draw_failed(chart, rows, y0 + (y1 - y0) * 0.015, size.max(4))?;
             entries.push((Marker::Cross(FAILED), format!("failed ({failed})")));
         }
         let best = ok.iter().copied().reduce(|a, b| {
@@ -492,6 +473,37 @@ impl<'a> Scene<'a> {
             }
         }
         Ok(entries)
+    }
+
+    /// Failed sets as crosses: at their parameters, or at `y_failed` when the vertical axis
+    /// is the result (which they lack).
+    fn draw_failed<DB: DrawingBackend>(
+        &self,
+        chart: &mut Chart<'_, DB>,
+        rows: &[ResultRow],
+        y_failed: f64,
+        size: i32,
+    ) -> Drawn {
+        let crosses: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r.outcome.status != Status::Ok || r.outcome.result.is_none())
+            .map(|r| {
+                if self.py.is_some() {
+                    self.xy(r, y_failed)
+                } else {
+                    (self.xy(r, y_failed).0, y_failed)
+                }
+            })
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect();
+        chart
+            .draw_series(
+                crosses
+                    .iter()
+                    .map(|&p| Cross::new(p, size, FAILED.stroke_width(2))),
+            )
+            .map_err(de)?;
+        Ok(())
     }
 }
 
