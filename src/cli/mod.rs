@@ -49,7 +49,7 @@ pub enum Command {
     Init(init::InitArgs),
     /// Show an experiment's progress: counts, best result, running sets, the last error.
     Status(status::StatusArgs),
-    /// Print the best set's parameters (JSON, a [[sets]] block, or command-line arguments).
+    /// Print the best set's parameters (JSON, a `[[sets]]` block, or command-line arguments).
     Best(best::BestArgs),
     /// Draw the plots of an experiment into DIR/plots/ (PNG and SVG), during or after a run.
     Plot(plot::PlotArgs),

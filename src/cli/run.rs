@@ -1,5 +1,5 @@
 //! `hpo run CONFIG|DIR [--processes K] [--retry-failed]`: run, resume, grow or retry an
-//! experiment, and say how it ended (the exit codes: see [`super::EXIT_CODES`]).
+//! experiment, and say how it ended (the exit codes: `AFTER_HELP`, which `hpo run --help` prints).
 
 use crate::experiment::ResultRow;
 use crate::launch::{self, ObjectiveFactory, RunOptions, RunSummary};

@@ -149,7 +149,7 @@ pub enum Folder {
     /// The folder holds this experiment as given.
     Holds,
     /// The configuration grows the stored experiment, or changes keys that may change: the
-    /// run that takes the lock stores it with [`grow`]. `stored_sets`: the sets of the stored
+    /// run that takes the lock stores it with [`grow()`]. `stored_sets`: the sets of the stored
     /// definition.
     Grows { stored_sets: usize },
 }
@@ -278,7 +278,7 @@ fn table_csv(space: &Space, table: &[SetSpec]) -> Vec<u8> {
 
 /// Reads the drawn table back: the sets of the definition `space` describes. Rows past them
 /// are left over from a growth that a crash interrupted before its definition was stored (see
-/// [`grow`]) and are not read.
+/// [`grow()`]) and are not read.
 pub fn read_table(dir: &Path, space: &Space) -> Result<Vec<SetSpec>, ExperimentError> {
     read_sets(dir, space, space.blocks.iter().map(|b| b.count).sum())
 }
