@@ -9,7 +9,9 @@
 //! - [`space`]: typed, ordered parameters, the blocks of sets that fill them, the drawn table.
 //! - `experiment`: the experiment folder (definition, table, results journal, lock, the live
 //!   view `live.rs`, the results columns `schema.rs`), the only state a resumed run or a
-//!   monitor reads; `summary.rs` computes what `hpo status` shows from it.
+//!   monitor reads; `summary.rs` computes what `hpo status` shows from it; `grow.rs` stores a
+//!   grown definition and its new sets; `journal.rs` also moves the rows a retry replaced to
+//!   `history.csv`.
 //! - `launch`: resolves the folder and starts the workers: `launch/mod.rs` the local fork pool,
 //!   `launch/mpi.rs` the MPI ranks and their binding; [`backend`] holds the two transports
 //!   behind one trait.
@@ -30,7 +32,7 @@
 //! prints the graph and fails on a circle). A leaf is a file that imports nothing from the
 //! crate, such as `objective/template.rs`; importing it is not importing the room around it.
 //! ```text
-//! cli         -> launch, plot, experiment, config, objective, schedule, messages, sys
+//! cli         -> launch, plot, experiment, config, schedule, space, messages, sys
 //! launch      -> master, worker, monitor, backend, experiment, config, objective, slurm, space, messages, sys
 //! master      -> monitor, backend, schedule, experiment, config, objective, acquisition, space, messages, sys
 //! worker      -> backend, experiment, config, objective, acquisition, space

@@ -74,8 +74,22 @@ pub enum MasterError {
 pub struct MasterOptions {
     /// The job's end: no set starts that cannot finish before it, running ones are cut off.
     pub deadline: Option<SystemTime>,
+    /// Where the deadline comes from (for the messages that explain it).
+    pub deadline_source: DeadlineSource,
     /// Margin kept before the deadline, on top of the durations seen so far.
     pub deadline_margin: Duration,
+    /// Run the failed and timed-out sets again; each new row replaces the old one.
+    pub retry_failed: bool,
+}
+
+/// Where a run's deadline comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum DeadlineSource {
+    /// The end of the batch job the run is in.
+    #[default]
+    Job,
+    /// `--walltime`: the time this run may take.
+    Walltime(Duration),
 }
 
 /// How a run of the master loop ended: why, the progress at the end, and how long it took.
@@ -84,6 +98,16 @@ pub struct RunSummary {
     pub termination: Termination,
     pub progress: Progress,
     pub elapsed: Duration,
+    /// The parameter names, in order (for the rows below).
+    pub names: Vec<String>,
+    /// The best `ok` row, earlier runs included.
+    pub best: Option<ResultRow>,
+    /// The last failed row of this run.
+    pub last_failure: Option<ResultRow>,
+    /// Every set had its row before this run (and none was to be retried).
+    pub nothing_to_do: bool,
+    /// Rows of earlier runs that this run's rows replaced (`retry_failed`).
+    pub replaced: usize,
     /// CPU seconds (user and system, every thread) this process spent in the loop.
     pub cpu: f64,
 }
@@ -91,6 +115,8 @@ pub struct RunSummary {
 /// How often the live status file is rewritten and observers ticked.
 const TICK: Duration = Duration::from_millis(250);
 const STATUS_EVERY: Duration = Duration::from_secs(1);
+/// How often rows replaced by a retry move to history.csv while the run goes on.
+const SETTLE_EVERY: Duration = Duration::from_secs(1);
 /// Rows buffered before they are handed to the kernel even while messages keep coming.
 const FLUSH_ROWS: u64 = 512;
 /// Evaluations shorter than this (on average) let a worker hold a queue of sets.
@@ -124,30 +150,70 @@ struct Master<'a> {
     /// Evaluations cut off by the job's end (deadline, scheduler signal, killed worker while
     /// stopping): no row, they run again on resume.
     cut_off: usize,
+    /// Per set: it has a row from an earlier run, which this run's row will replace.
+    replaces: Vec<bool>,
+    /// Replaced rows not yet moved to history.csv, and when they last were.
+    unsettled: usize,
+    last_settle: Instant,
+    replaced: usize,
+    best_row: Option<ResultRow>,
+    last_failure: Option<ResultRow>,
 }
 
 /// The progress before this run: the rows already written and the best of them.
-fn progress_so_far(total: usize, previous: &[ResultRow], direction: Direction) -> Progress {
+fn progress_so_far(
+    total: usize,
+    previous: &[ResultRow],
+    direction: Direction,
+) -> (Progress, Option<&ResultRow>) {
     let mut progress = Progress {
         total,
         done: previous.len(),
         failed: previous
             .iter()
-            .filter(|r| r.outcome.status != Status::Ok)
+            .filter(|r| r.outcome.status.is_failure())
             .count(),
         done_this_run: 0,
         running: 0,
         best: None,
         started: Instant::now(),
     };
+    let mut best = None;
     for row in previous {
-        if let Some(v) = row.outcome.result
+        if let Some(v) = ok_result(row)
             && progress.best.is_none_or(|(_, b)| direction.better(v, b))
         {
             progress.best = Some((row.index, v));
+            best = Some(row);
         }
     }
-    progress
+    (progress, best)
+}
+
+/// The result of an `ok` row.
+fn ok_result(row: &ResultRow) -> Option<f64> {
+    row.outcome
+        .result
+        .filter(|_| row.outcome.status == Status::Ok)
+}
+
+/// The sets this run evaluates, in index order: those without a row, and with `retry_failed`
+/// those whose row failed. `replaces[i]`: set `i` has a row that its new one replaces.
+fn sets_to_run(
+    table_len: usize,
+    previous: &[ResultRow],
+    retry_failed: bool,
+) -> (Vec<usize>, Vec<bool>) {
+    let mut has_row = vec![false; table_len];
+    let mut replaces = vec![false; table_len];
+    for row in previous {
+        has_row[row.index] = true;
+        replaces[row.index] = retry_failed && row.outcome.status.is_failure();
+    }
+    let todo = (0..table_len)
+        .filter(|&i| !has_row[i] || replaces[i])
+        .collect();
+    (todo, replaces)
 }
 
 /// Runs the experiment's remaining sets on the transport's workers: sets up the state the loop
@@ -163,21 +229,18 @@ pub fn run_master(
     observers: &mut [Box<dyn Observer>],
     options: MasterOptions,
 ) -> Result<RunSummary, MasterError> {
-    let mut done = vec![false; table.len()];
-    for row in previous {
-        done[row.index] = true;
-    }
-    let todo: Vec<usize> = (0..table.len()).filter(|i| !done[*i]).collect();
+    let (todo, replaces) = sets_to_run(table.len(), previous, options.retry_failed);
+    let nothing_to_do = todo.is_empty();
     let bayesian: Vec<bool> = table.iter().map(SetSpec::is_bayesian).collect();
     let needs_history = todo.iter().any(|&i| bayesian[i]);
     let k = transport.workers();
     let direction = exp.objective.direction;
-    let progress = progress_so_far(table.len(), previous, direction);
+    let (progress, best_row) = progress_so_far(table.len(), previous, direction);
     let history = needs_history.then(|| {
         previous
             .iter()
             .filter_map(|r| {
-                r.outcome.result.map(|v| Observation {
+                ok_result(r).map(|v| Observation {
                     index: r.index as u32,
                     values: r.values.clone(),
                     loss: direction.loss(v),
@@ -185,6 +248,12 @@ pub fn run_master(
             })
             .collect()
     });
+    // The longest evaluation seen, earlier runs included, keeps a deadline from starting a
+    // set that cannot finish.
+    let longest_duration = previous
+        .iter()
+        .map(ResultRow::duration_s)
+        .fold(0.0, f64::max);
     let mut master = Master {
         exp,
         table,
@@ -200,6 +269,7 @@ pub fn run_master(
                 retries: exp.objective.retries,
                 wait_for_all: exp.compute.bayesian_wait_for_all,
                 one_proposal_at_a_time: exp.bayesian.pending != PendingRule::Ignore,
+                max_consecutive_failures: exp.compute.max_consecutive_failures,
             },
         ),
         infos: vec![WorkerInfo::default(); k],
@@ -211,11 +281,17 @@ pub fn run_master(
         unreported: VecDeque::new(),
         progress,
         mean_duration: None,
-        longest_duration: 0.0,
+        longest_duration,
         stop_sent: false,
         aborted: false,
         termination: None,
         cut_off: 0,
+        replaces,
+        unsettled: 0,
+        last_settle: Instant::now(),
+        replaced: 0,
+        best_row: best_row.cloned(),
+        last_failure: None,
     };
     let cpu_before = crate::sys::cpu_seconds();
     let result = master.run();
@@ -227,7 +303,7 @@ pub fn run_master(
         );
     }
     let mut why = master.termination.clone().unwrap_or(Termination::Complete);
-    if result.is_ok() && master.progress.done == table.len() {
+    if result.is_ok() && master.sched.todo_len() == 0 && master.sched.running().next().is_none() {
         // Stopped near the end, but nothing was left to do.
         why = Termination::Complete;
     }
@@ -239,6 +315,11 @@ pub fn run_master(
         termination: why,
         elapsed: master.progress.started.elapsed(),
         progress: master.progress,
+        names: exp.space.names().to_vec(),
+        best: master.best_row,
+        last_failure: master.last_failure,
+        nothing_to_do,
+        replaced: master.replaced,
         cpu: crate::sys::cpu_seconds() - cpu_before,
     })
 }
@@ -250,12 +331,7 @@ impl Master<'_> {
         loop {
             self.check_stop();
             if self.sched.is_done() && !self.stop_sent {
-                self.stop_sent = true;
-                for w in 0..self.transport.workers() {
-                    if !self.said_bye[w] {
-                        self.transport.send(w, &ToWorker::Stop).ok();
-                    }
-                }
+                self.send_stop();
             }
             if self.stop_sent && self.said_bye.iter().all(|b| *b) {
                 break;
@@ -265,7 +341,7 @@ impl Master<'_> {
                 self.flush()?;
                 if last_tick.elapsed() >= TICK {
                     last_tick = Instant::now();
-                    self.tick(&mut last_status);
+                    self.tick(&mut last_status)?;
                 }
                 event = self.transport.recv(TICK)?;
             }
@@ -275,7 +351,7 @@ impl Master<'_> {
             }
             if last_tick.elapsed() >= TICK {
                 last_tick = Instant::now();
-                self.tick(&mut last_status);
+                self.tick(&mut last_status)?;
             }
         }
         if let Err(e) = self.journal.sync() {
@@ -283,7 +359,35 @@ impl Master<'_> {
             return Err(e.into());
         }
         self.report();
+        if self.unsettled > 0 {
+            self.settle()?;
+        }
         Ok(())
+    }
+
+    /// Moves the rows this run's rows replaced to history.csv (see the journal's protocol).
+    fn settle(&mut self) -> Result<(), MasterError> {
+        self.last_settle = Instant::now();
+        if let Err(e) = self.journal.settle() {
+            self.sched.stop();
+            self.termination = Some(Termination::WriteFailed);
+            return Err(e.into());
+        }
+        // Settling made every row durable (and moved every replaced row): report them.
+        self.report();
+        self.unsettled = 0;
+        Ok(())
+    }
+
+    /// Tells every worker to stop: each finishes the set it evaluates and gives back those
+    /// waiting in its queue.
+    fn send_stop(&mut self) {
+        self.stop_sent = true;
+        for w in 0..self.transport.workers() {
+            if !self.said_bye[w] {
+                self.transport.send(w, &ToWorker::Stop).ok();
+            }
+        }
     }
 
     fn check_stop(&mut self) {
@@ -316,9 +420,17 @@ impl Master<'_> {
             if left <= margin && !self.sched.is_stopped() {
                 self.sched.stop();
                 self.termination.get_or_insert(Termination::Deadline);
-                note!(
-                    "the job ends in {left:.0} s: no new sets (running ones finish or are cut off at the end)"
+                let started_any =
+                    self.progress.done_this_run > 0 || self.sched.running().next().is_some();
+                let longest = self.mean_duration.unwrap_or(0.0).max(self.longest_duration);
+                let says = deadline_note(
+                    self.options.deadline_source,
+                    left,
+                    self.options.deadline_margin.as_secs_f64(),
+                    longest,
+                    started_any,
                 );
+                note!("{says}");
             }
         }
     }
@@ -345,17 +457,25 @@ impl Master<'_> {
                 break;
             };
             let p = &mut self.progress;
-            p.done += 1;
+            if std::mem::take(&mut self.replaces[row.index]) {
+                // The set's earlier row, a failure, is replaced by this one.
+                p.failed -= 1;
+                self.unsettled += 1;
+                self.replaced += 1;
+            } else {
+                p.done += 1;
+            }
             p.done_this_run += 1;
-            match row.outcome.result {
-                Some(v)
-                    if p.best
-                        .is_none_or(|(_, b)| self.exp.objective.direction.better(v, b)) =>
-                {
-                    p.best = Some((row.index, v))
-                }
-                Some(_) => {}
-                None => p.failed += 1,
+            if row.outcome.status.is_failure() {
+                p.failed += 1;
+                self.last_failure = Some(row.clone());
+            }
+            if let Some(v) = ok_result(&row)
+                && p.best
+                    .is_none_or(|(_, b)| self.exp.objective.direction.better(v, b))
+            {
+                p.best = Some((row.index, v));
+                self.best_row = Some(row.clone());
             }
             for o in self.observers.iter_mut() {
                 o.on_result(&row, &self.progress);
@@ -363,8 +483,11 @@ impl Master<'_> {
         }
     }
 
-    fn tick(&mut self, last_status: &mut Instant) {
+    fn tick(&mut self, last_status: &mut Instant) -> Result<(), MasterError> {
         self.report();
+        if self.unsettled > 0 && self.last_settle.elapsed() >= SETTLE_EVERY {
+            self.settle()?;
+        }
         self.progress.running = self.sched.running().count();
         for o in self.observers.iter_mut() {
             o.on_tick(&self.progress);
@@ -373,6 +496,7 @@ impl Master<'_> {
             *last_status = Instant::now();
             self.write_status(false);
         }
+        Ok(())
     }
 
     fn write_status(&self, finished: bool) {
@@ -497,11 +621,30 @@ impl Master<'_> {
         self.longest_duration = self.longest_duration.max(duration);
         let short = self.mean_duration.is_some_and(|m| m < SHORT_EVALUATION_S);
         self.sched.set_depth(if short { QUEUE_DEPTH } else { 1 });
-        let ok = done.outcome.status == Status::Ok;
+        let ok = !done.outcome.status.is_failure();
         let Disposition::Record { attempts } = self.sched.finished(w, index, ok) else {
             return;
         };
-        if let (Some(history), Some(v)) = (self.history.as_mut(), done.outcome.result) {
+        if self.sched.failure_limit_reached() && self.termination.is_none() {
+            let failures = self.exp.compute.max_consecutive_failures;
+            self.termination = Some(Termination::FailureLimit { failures });
+            // The sets queued on workers are not started either.
+            self.send_stop();
+            let running = self.sched.current().count();
+            note!(
+                "stopping: {failures} evaluations in a row failed ([compute] max_consecutive_failures = {failures}); no new sets{}",
+                if running > 0 {
+                    format!(", waiting for {running} running evaluation(s)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        let ok_value = done
+            .outcome
+            .result
+            .filter(|_| done.outcome.status == Status::Ok);
+        if let (Some(history), Some(v)) = (self.history.as_mut(), ok_value) {
             history.push(Observation {
                 index: done.index,
                 values: done.values.clone(),
@@ -577,6 +720,43 @@ impl Master<'_> {
     }
 }
 
+/// Why the deadline stops the dispatching: what the deadline is, how near it is, and the
+/// margin a set needs to start (`margin_s` plus the longest evaluation seen, `longest_s`).
+fn deadline_note(
+    source: DeadlineSource,
+    left_s: f64,
+    margin_s: f64,
+    longest_s: f64,
+    started_any: bool,
+) -> String {
+    let seen = if longest_s > 0.0 {
+        format!("{longest_s:.1} s")
+    } else {
+        "none yet".into()
+    };
+    let rule = format!(
+        "a set starts only while more than the margin of {margin_s:.0} s plus the longest evaluation seen ({seen}) is left"
+    );
+    match (source, started_any) {
+        (DeadlineSource::Walltime(w), false) => {
+            let w = humantime::format_duration(Duration::from_secs(w.as_secs().max(1)));
+            format!(
+                "--walltime {w}: no set could start: --walltime is the time this run may take, and {rule}; {w} is shorter than that. Give a longer --walltime, or leave it out to run until every set is done"
+            )
+        }
+        (DeadlineSource::Walltime(w), true) => format!(
+            "--walltime {}: {left_s:.0} s left, and {rule}: no new sets; running ones finish or are cut off at the end",
+            humantime::format_duration(Duration::from_secs(w.as_secs()))
+        ),
+        (DeadlineSource::Job, false) => format!(
+            "the job ends in {left_s:.0} s, and {rule}: no set could start; the sets run when the experiment is resumed"
+        ),
+        (DeadlineSource::Job, true) => format!(
+            "the job ends in {left_s:.0} s, and {rule}: no new sets; running ones finish or are cut off at the end"
+        ),
+    }
+}
+
 fn unix(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -585,4 +765,42 @@ fn unix(t: SystemTime) -> f64 {
 
 fn from_unix(s: f64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs_f64(s.max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_says_what_it_is_and_why_nothing_starts() {
+        let walltime = DeadlineSource::Walltime(Duration::from_secs(3));
+        assert_eq!(
+            deadline_note(walltime, 3.0, 5.0, 0.0, false),
+            "--walltime 3s: no set could start: --walltime is the time this run may take, and a set starts only while more than the margin of 5 s plus the longest evaluation seen (none yet) is left; 3s is shorter than that. Give a longer --walltime, or leave it out to run until every set is done"
+        );
+        let mid = deadline_note(walltime, 2.0, 5.0, 12.34, true);
+        assert!(mid.contains("longest evaluation seen (12.3 s)"), "{mid}");
+        assert!(mid.contains("no new sets"), "{mid}");
+        let job = deadline_note(DeadlineSource::Job, 40.0, 5.0, 60.0, true);
+        assert!(job.starts_with("the job ends in 40 s"), "{job}");
+        assert!(!job.contains("walltime"), "{job}");
+    }
+
+    #[test]
+    fn a_retry_runs_failed_sets_and_marks_the_rows_it_replaces() {
+        use crate::objective::Outcome;
+        let row = |i: usize, ok: bool| {
+            let outcome = if ok {
+                Outcome::ok(1.0)
+            } else {
+                Outcome::failed("boom")
+            };
+            ResultRow::for_test(i, vec![], outcome)
+        };
+        let previous = [row(0, true), row(1, false), row(3, false)];
+        assert_eq!(sets_to_run(5, &previous, false).0, [2, 4]);
+        let (todo, replaces) = sets_to_run(5, &previous, true);
+        assert_eq!(todo, [1, 2, 3, 4]);
+        assert_eq!(replaces, [false, true, false, true, false]);
+    }
 }

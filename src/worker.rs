@@ -53,9 +53,14 @@ pub fn run_worker(
     let mut history: Vec<Observation> = Vec::new();
     let mut inbox: VecDeque<ToWorker> = VecDeque::new();
     loop {
-        // Take in everything already waiting, so a stop is seen before queued work starts.
+        // Take in everything already waiting, so a stop is seen before queued work starts:
+        // a stop sent while sets wait here (the failure limit) drops them.
         while let Some(msg) = link.recv(false)? {
             inbox.push_back(msg);
+        }
+        if inbox.iter().any(|m| matches!(m, ToWorker::Stop)) {
+            inbox.retain(|m| matches!(m, ToWorker::Task(_)));
+            inbox.push_front(ToWorker::Stop);
         }
         let msg = match inbox.pop_front() {
             Some(m) => m,

@@ -470,11 +470,16 @@ fn a_changed_definition_is_refused_and_compute_may_change() {
     let tmp = tempfile::tempdir().unwrap();
     let path = write_config(tmp.path(), "c.toml", &sphere_config("exp", 5, ""));
     assert!(run(&["init", path.to_str().unwrap()]).status.success());
-    let grown = write_config(tmp.path(), "c.toml", &sphere_config("exp", 6, ""));
-    let out = run(&["run", grown.to_str().unwrap(), "-q"]);
+    let changed = write_config(
+        tmp.path(),
+        "c.toml",
+        &sphere_config("exp", 5, "").replace("builtin = \"sphere\"", "builtin = \"ackley\""),
+    );
+    let out = run(&["run", changed.to_str().unwrap(), "-q"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("different experiment definition"),
+        stderr(&out).contains("holds another experiment")
+            && stderr(&out).contains("`objective.builtin` was \"sphere\", is \"ackley\""),
         "{}",
         stderr(&out)
     );
@@ -714,10 +719,11 @@ fn a_script_named_beside_the_config_is_flagged_and_config_dir_reaches_it() {
             "[experiment]\ndir = \"exp\"\n[objective]\ncommand = [\"sh\", \"{script}\", \"-v\", \"{{x}}\"]\n[[parameters]]\nname = \"x\"\ntype = \"int\"\n[[sets]]\ncount = 2\nx = {{ random = [1, 9] }}\n"
         )
     };
-    // A bare `obj.sh` is looked up in each worker folder: warned about up front, then failed rows.
+    // A bare `obj.sh` is looked up in each worker folder: warned about up front, then failed
+    // rows (and exit code 1: no set is ok).
     let path = write_config(tmp.path(), "bare.toml", &config("obj.sh"));
     let out = run(&["run", path.to_str().unwrap(), "-q"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("`obj.sh` names a file beside the configuration")
             && stderr(&out).contains("{config_dir}/obj.sh"),

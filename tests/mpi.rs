@@ -532,3 +532,126 @@ fn a_python_objective_runs_one_interpreter_per_rank_with_its_binding() {
     let gpus: BTreeSet<String> = rows.iter().map(|r| r["gpu"].clone()).collect();
     assert_eq!(gpus, BTreeSet::from(["4".to_string(), "6".to_string()]));
 }
+
+/// Fails (exit 4) for even `x` until the file `fixed` exists beside the configuration;
+/// sleeps `$HPO_TEST_SLEEP` seconds (0 when unset); prints `x`.
+const FLAKY: &str = "if [ ! -f {config_dir}/fixed ] && [ $(({x} % 2)) -eq 0 ]; then exit 4; fi; sleep ${HPO_TEST_SLEEP:-0}; echo {x}";
+
+/// Starts `cmd`, kills it (SIGKILL) once `ready` holds, and waits until every process it
+/// started is gone (the folder's lock with them).
+fn kill_9_when(mut cmd: Command, ready: impl Fn() -> bool) {
+    let mut child = cmd
+        .env("HPO_TEST_SLEEP", "0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    common::wait_until(Duration::from_secs(90), "the run did not get far", ready);
+    let started: Vec<i32> = common::children_of(child.id() as i32);
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    common::wait_until(
+        Duration::from_secs(20),
+        "processes outlived the kill",
+        || !started.iter().any(|p| common::alive(*p)),
+    );
+}
+
+#[test]
+fn an_experiment_grows_and_retries_under_mpirun_and_processes_across_kill_9() {
+    if !have_mpirun() {
+        return;
+    }
+    let tables = "[compute]\nmax_consecutive_failures = 0\n";
+    let (tmp, config, dir) = setup(&common::command_config("exp", FLAKY, 20, tables));
+    let c = config.to_str().unwrap_or_default();
+    assert!(run(mpirun(3, &["run", c, "-q"])).status.success());
+    let table = || std::fs::read_to_string(dir.join("parameters.csv")).unwrap_or_default();
+    let (table_before, rows_before) = (table(), rows(&dir));
+
+    // Grown (a count raised, a block appended) on the local pool, killed, resumed under mpirun.
+    let grown = common::command_config(
+        "exp",
+        FLAKY,
+        50,
+        &format!("[[sets]]\ncount = 30\nx = {{ random = [1, 9] }}\n{tables}"),
+    );
+    std::fs::write(&config, grown).expect("write");
+    let results = dir.join("results.csv");
+    kill_9_when(hpo(&["run", c, "-q", "--processes", "2"]), || {
+        std::fs::read_to_string(&results).map_or(0, |t| t.lines().count()) > 30
+    });
+    assert!(
+        rows(&dir).len() < 80,
+        "the grown run finished before the kill"
+    );
+    let out = run(mpirun(3, &["run", c, "-q"]));
+    assert!(out.status.success());
+    assert!(
+        table().starts_with(&table_before),
+        "the drawn table only grows"
+    );
+    let after = rows(&dir);
+    common::assert_each_index_once(&after, 80);
+    for r in &rows_before {
+        assert!(after.contains(r), "row {r:?} changed");
+    }
+
+    // Grown again under mpirun, killed, resumed on the local pool.
+    let again = common::command_config(
+        "exp",
+        FLAKY,
+        90,
+        &format!("[[sets]]\ncount = 30\nx = {{ random = [1, 9] }}\n{tables}"),
+    );
+    std::fs::write(&config, again).expect("write");
+    let table_before = table();
+    kill_9_when(mpirun(3, &["run", c, "-q"]), || {
+        std::fs::read_to_string(&results).map_or(0, |t| t.lines().count()) > 83
+    });
+    let written = std::fs::read_to_string(&results).map_or(0, |t| t.lines().count());
+    assert!(written <= 120, "the grown run finished before the kill");
+    let out = run(hpo(&["run", c, "-q", "--processes", "2"]));
+    assert!(out.status.success());
+    assert!(
+        table().starts_with(&table_before),
+        "the drawn table only grows"
+    );
+    let before = after;
+    let after = rows(&dir);
+    common::assert_each_index_once(&after, 120);
+    for r in &before {
+        assert!(after.contains(r), "row {r:?} changed");
+    }
+
+    // Retried under mpirun, killed, resumed on the local pool.
+    let failed: Vec<_> = after
+        .iter()
+        .filter(|r| r["status"] == "failed")
+        .cloned()
+        .collect();
+    assert!(failed.len() > 10, "{} failed", failed.len());
+    std::fs::write(tmp.path().join("fixed"), "").expect("write");
+    let d = dir.to_str().unwrap_or_default();
+    let ok_before = after.len() - failed.len();
+    kill_9_when(mpirun(3, &["run", d, "-q", "--retry-failed"]), || {
+        common::ok_rows(&results) >= ok_before + 4
+    });
+    assert!(
+        common::ok_rows(&results) < 120,
+        "the retry finished before the kill"
+    );
+    let out = run(hpo(&["run", d, "-q", "--retry-failed", "--processes", "2"]));
+    assert!(out.status.success());
+    let last = rows(&dir);
+    common::assert_each_index_once(&last, 120);
+    assert!(last.iter().all(|r| r["status"] == "ok"));
+    let history = common::rows(&dir.join("history.csv"));
+    assert_eq!(history.len(), failed.len(), "each replaced row once");
+    for r in &failed {
+        assert!(
+            history.contains(r),
+            "failed row {r:?} is not in history.csv"
+        );
+    }
+}

@@ -249,17 +249,27 @@ fn damaged_results_are_repaired_or_refused_never_silently_dropped() {
     assert!(stderr(&out).contains("torn"), "{}", stderr(&out));
     assert_each_index_once(&rows(&results), 10);
 
-    // A duplicated row: the first kept, the original saved, reported.
+    // A duplicated row (as an interrupted retry leaves one): the last row of the set counts,
+    // the earlier one moves to history.csv, reported.
     let text = std::fs::read_to_string(&results).unwrap();
-    let dup = format!("{text}{}\n", text.lines().nth(3).unwrap());
+    let copied = text.lines().nth(3).unwrap().to_string();
+    let dup = format!("{text}{copied}\n");
     std::fs::write(&results, &dup).unwrap();
     let out = run(&["run", exp, "-q"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("duplicated"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("more than one row of 1 set(s)"),
+        "{}",
+        stderr(&out)
+    );
     assert_each_index_once(&rows(&results), 10);
-    assert_eq!(
-        std::fs::read_to_string(tmp.path().join("exp/results.csv.orig")).unwrap(),
-        dup
+    let history = std::fs::read_to_string(tmp.path().join("exp/history.csv")).unwrap();
+    assert_eq!(history.lines().nth(1), Some(copied.as_str()));
+    assert_eq!(history.lines().count(), 2);
+    assert!(
+        std::fs::read_to_string(&results)
+            .unwrap()
+            .ends_with(&format!("{copied}\n"))
     );
 
     // A row for an unknown index, and a row that is not a row: refused, file untouched.
@@ -524,7 +534,7 @@ fn a_full_disk_stops_the_run_with_a_clear_error_and_damages_nothing() {
     let _guard = Unmount(&mnt);
     // Failed rows carry 400 characters of stderr each: the small disk fills after a few hundred.
     let config = format!(
-        "[experiment]\ndir = \"{}/exp\"\n[objective]\ncommand = [\"sh\", \"-c\", \"printf 'y%.0s' $(seq 500) >&2; exit 1\"]\n[[parameters]]\nname = \"k\"\ntype = \"int\"\n[[sets]]\ncount = 3000\nk = {{ random = [1, 1000] }}\n[compute]\nprovide_worker_path = false\nredirect_stdout = false\n",
+        "[experiment]\ndir = \"{}/exp\"\n[objective]\ncommand = [\"sh\", \"-c\", \"printf 'y%.0s' $(seq 500) >&2; exit 1\"]\n[[parameters]]\nname = \"k\"\ntype = \"int\"\n[[sets]]\ncount = 3000\nk = {{ random = [1, 1000] }}\n[compute]\nprovide_worker_path = false\nredirect_stdout = false\nmax_consecutive_failures = 0\n",
         mnt.display()
     );
     let path = write_config(tmp.path(), "c.toml", &config);

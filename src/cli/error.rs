@@ -20,6 +20,14 @@ pub const EXIT_FAILURE: u8 = 1;
 pub enum UsageError {
     #[error("{} is not an experiment folder (no {})", dir.display(), crate::experiment::CONFIG_FILE)]
     NotAnExperiment { dir: std::path::PathBuf },
+    #[error(
+        "{} (the `dir` of {}) holds no experiment yet; `hpo run {}` creates and runs it",
+        dir.display(), config.display(), config.display()
+    )]
+    NotCreated {
+        dir: std::path::PathBuf,
+        config: std::path::PathBuf,
+    },
 }
 
 /// Whether the user's input is at fault anywhere in the chain of `err`.
@@ -45,10 +53,15 @@ pub fn report(err: &anyhow::Error) -> u8 {
     }
 }
 
-/// `dir` must be an experiment folder.
-pub fn require_experiment(dir: &Path) -> Result<(), UsageError> {
+/// `dir` (named by `target`: itself, or a configuration) must be an experiment folder.
+pub fn require_experiment(dir: &Path, target: &Path) -> Result<(), UsageError> {
     if crate::experiment::is_experiment(dir) {
         Ok(())
+    } else if dir != target {
+        Err(UsageError::NotCreated {
+            dir: dir.to_path_buf(),
+            config: target.to_path_buf(),
+        })
     } else {
         Err(UsageError::NotAnExperiment {
             dir: dir.to_path_buf(),

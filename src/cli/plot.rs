@@ -1,15 +1,27 @@
-//! `hpo plot DIR [--only NAME]...`: draws the plots of an experiment into `DIR/plots/` (PNG and
-//! SVG), from its stored results only; safe to run while the experiment runs.
+//! `hpo plot DIR|CONFIG [--only NAME]...`: draws the plots of an experiment into
+//! `DIR/plots/` (PNG and SVG), from its stored results only; safe to run while the experiment
+//! runs.
+//!
+//! plot_3d's axes are, in order: `--x`/`--y`, the last ones `hpo plot` was given (remembered in
+//! `DIR/plots/`), `[monitor] plot_x`/`plot_y`, the first two numeric parameters. `hpo report`
+//! draws the same.
 
 use crate::config::PlotName;
-use crate::plot::{self, PlotOptions};
-use std::path::PathBuf;
+use crate::experiment;
+use crate::plot::{self, Axes, PlotOptions};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  hpo plot runs/exp                     every plot into runs/exp/plots/ (PNG and SVG)
+  hpo plot exp.toml --only plot_3d --x lr --y layers    plot_3d over lr and layers (remembered)
+  hpo plot runs/exp --gif --step 5      also plot_3d.gif, 5 sets per frame")]
 pub struct PlotArgs {
-    /// The experiment folder.
-    pub dir: PathBuf,
+    /// The experiment folder, or its configuration file.
+    #[arg(value_name = "DIR|CONFIG")]
+    pub target: PathBuf,
     /// Only this plot (repeatable).
     #[arg(long, value_name = "NAME", value_enum)]
     pub only: Vec<PlotName>,
@@ -40,10 +52,11 @@ pub struct PlotArgs {
 }
 
 impl PlotArgs {
-    pub fn options(&self) -> PlotOptions {
+    /// The options asked for; plot_3d's axes as [`chosen_axes`] finds them.
+    pub fn options(&self, axes: Axes) -> PlotOptions {
         PlotOptions {
-            x: self.x.clone(),
-            y: self.y.clone(),
+            x: axes.x,
+            y: axes.y,
             contour: !self.no_contour,
             gif: self.gif,
             step: self.step as usize,
@@ -54,9 +67,28 @@ impl PlotArgs {
     }
 }
 
+/// plot_3d's axes for `dir`: `given` (the command line's), each completed by the last axes
+/// `hpo plot` was given, then by `[monitor] plot_x`/`plot_y`.
+pub(crate) fn chosen_axes(dir: &Path, given: Axes) -> anyhow::Result<Axes> {
+    let monitor = experiment::load_stored(dir)?.monitor;
+    let remembered = plot::remembered_axes(dir);
+    Ok(Axes {
+        x: given.x.or(remembered.x).or(monitor.plot_x),
+        y: given.y.or(remembered.y).or(monitor.plot_y),
+    })
+}
+
 pub fn run(args: PlotArgs) -> anyhow::Result<ExitCode> {
-    super::error::require_experiment(&args.dir)?;
-    let written = plot::render(&args.dir, &args.only, &args.options())?;
+    let dir = super::experiment_folder(&args.target)?;
+    let given = Axes {
+        x: args.x.clone(),
+        y: args.y.clone(),
+    };
+    let options = args.options(chosen_axes(&dir, given.clone())?);
+    let written = plot::render(&dir, &args.only, &options)?;
+    if given.x.is_some() || given.y.is_some() {
+        plot::remember_axes(&dir, &given)?;
+    }
     for path in &written {
         println!("{}", path.display());
     }

@@ -1,11 +1,13 @@
-//! `hpo report DIR`: one self-contained HTML file, `DIR/report.html`, with the summary, the best
-//! sets, the failures and every plot as inline SVG. It opens from disk with no network.
+//! `hpo report DIR|CONFIG`: one self-contained HTML file, `DIR/report.html`, with the summary,
+//! the best sets, the failed sets with their parameters and errors, and every plot as inline
+//! SVG (plot_3d on the axes `hpo plot` would choose). It opens from disk with no network.
+//! Numbers have six significant digits.
 
 use crate::config::PlotName;
 use crate::experiment::ResultRow;
 use crate::experiment::summary::{self, StatusReport, human_secs};
-use crate::objective::Status;
-use crate::plot::{self, PlotData, PlotOptions};
+use crate::plot::{self, Axes, PlotData, PlotOptions, fmt_value};
+use crate::space::Value;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,12 +20,24 @@ const TOP: usize = 10;
 const FAILURES: usize = 10;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  hpo report runs/exp                   writes runs/exp/report.html
+  hpo report exp.toml -o ~/exp.html     from the configuration's `dir`, to another file
+  hpo report runs/exp --x lr --y layers plot_3d over lr and layers")]
 pub struct ReportArgs {
-    /// The experiment folder.
-    pub dir: PathBuf,
+    /// The experiment folder, or its configuration file.
+    #[arg(value_name = "DIR|CONFIG")]
+    pub target: PathBuf,
     /// Write the report here instead of DIR/report.html.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// plot_3d: the horizontal parameter (default: as `hpo plot` chooses it).
+    #[arg(long)]
+    pub x: Option<String>,
+    /// plot_3d: the vertical parameter (default: as `hpo plot` chooses it).
+    #[arg(long)]
+    pub y: Option<String>,
 }
 
 fn esc(s: &str) -> String {
@@ -34,10 +48,23 @@ fn esc(s: &str) -> String {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let (summary, _exp, _) = super::status::gather(&args.dir)?;
-    let data = PlotData::load(&args.dir)?;
-    let html = render(&summary, &data, &PlotOptions::default())?;
-    let path = args.output.unwrap_or_else(|| args.dir.join(REPORT_FILE));
+    let dir = super::experiment_folder(&args.target)?;
+    let (summary, _exp, _) = super::status::gather(&dir)?;
+    let data = PlotData::load(&dir)?;
+    let axes = super::plot::chosen_axes(
+        &dir,
+        Axes {
+            x: args.x,
+            y: args.y,
+        },
+    )?;
+    let options = PlotOptions {
+        x: axes.x,
+        y: axes.y,
+        ..PlotOptions::default()
+    };
+    let html = render(&summary, &data, &options)?;
+    let path = args.output.unwrap_or_else(|| dir.join(REPORT_FILE));
     let tmp = path.with_extension("html.tmp");
     std::fs::write(&tmp, html)
         .and_then(|()| std::fs::rename(&tmp, &path))
@@ -46,9 +73,29 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A parameter value or result as the report shows it (six significant digits).
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Float(x) => fmt_value(*x),
+        other => other.to_string(),
+    }
+}
+
 fn row_cells(out: &mut String, r: &ResultRow) {
     for v in &r.values {
-        let _ = write!(out, "<td>{}</td>", esc(&v.to_string()));
+        let class = if matches!(v, Value::Str(_)) {
+            ""
+        } else {
+            " class=\"num\""
+        };
+        let _ = write!(out, "<td{class}>{}</td>", esc(&value_text(v)));
+    }
+}
+
+/// `<th>` cells of the parameter names.
+fn name_cells(out: &mut String, names: &[String]) {
+    for n in names {
+        let _ = write!(out, "<th>{}</th>", esc(n));
     }
 }
 
@@ -111,18 +158,19 @@ fn summary_section(h: &mut String, s: &StatusReport, data: &PlotData) {
         },
     );
     kv("direction", s.direction.to_string());
-    if let Some(best) = &s.best {
+    if let Some(best) = data.best().map(|(r, _)| r) {
         let params: Vec<String> = data
             .names
             .iter()
-            .map(|n| format!("{n}={}", best["params"][n.as_str()]))
+            .zip(&best.values)
+            .map(|(n, v)| format!("{n}={}", value_text(v)))
             .collect();
         kv(
             "best",
             format!(
                 "{} (set {}): {}",
-                best["result"],
-                best["index"],
+                best.outcome.result.map(fmt_value).unwrap_or_default(),
+                best.index,
                 params.join(", ")
             ),
         );
@@ -150,9 +198,7 @@ fn best_section(h: &mut String, data: &PlotData) {
             "<h2>Best {} sets</h2><table><tr><th>#</th><th>set</th>",
             top.len()
         );
-        for n in &data.names {
-            let _ = write!(h, "<th>{}</th>", esc(n));
-        }
+        name_cells(h, &data.names);
         h.push_str("<th>result</th><th>worker</th><th>duration</th><th>kind</th>");
         // The metrics column only when some set returned metrics.
         let metrics = top.iter().any(|r| !r.outcome.metrics.is_empty());
@@ -171,7 +217,7 @@ fn best_section(h: &mut String, data: &PlotData) {
             let _ = write!(
                 h,
                 "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>",
-                r.outcome.result.map(|v| v.to_string()).unwrap_or_default(),
+                r.outcome.result.map(fmt_value).unwrap_or_default(),
                 r.worker,
                 esc(&human_secs(r.duration_s())),
                 if r.bayesian { "Bayesian" } else { "random" }
@@ -185,24 +231,27 @@ fn best_section(h: &mut String, data: &PlotData) {
     }
 }
 
-/// The failed sets with their errors (the first few).
+/// The failed sets with their parameters and errors (the first few).
 fn failure_section(h: &mut String, data: &PlotData) {
     let failed: Vec<&ResultRow> = data
         .rows
         .iter()
-        .filter(|r| r.outcome.status != Status::Ok)
+        .filter(|r| r.outcome.status.is_failure())
         .collect();
     if !failed.is_empty() {
-        let _ = writeln!(
+        let _ = write!(
             h,
-            "<h2>Failed sets ({})</h2><table><tr><th>set</th><th>status</th><th>exit code</th><th>error</th></tr>",
+            "<h2>Failed sets ({})</h2><table><tr><th>set</th>",
             failed.len()
         );
+        name_cells(h, &data.names);
+        h.push_str("<th>status</th><th>exit code</th><th>error</th></tr>\n");
         for r in failed.iter().take(FAILURES) {
+            let _ = write!(h, "<tr><td class=\"num\">{}</td>", r.index);
+            row_cells(h, r);
             let _ = writeln!(
                 h,
-                "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td><code>{}</code></td></tr>",
-                r.index,
+                "<td>{}</td><td class=\"num\">{}</td><td><code>{}</code></td></tr>",
                 r.outcome.status,
                 r.outcome
                     .exit_code

@@ -1,5 +1,6 @@
-//! `hpo status DIR [--json]`: progress of an experiment, during or after a run, read from the
-//! folder alone (never changed by it). The computations are in [`crate::experiment::summary`].
+//! `hpo status DIR|CONFIG [--json]`: progress of an experiment, during or after a run, read
+//! from the folder alone (never changed by it). The computations are in
+//! [`crate::experiment::summary`].
 
 use crate::config::Definition;
 use crate::experiment::ResultRow;
@@ -8,9 +9,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  hpo status runs/exp                   counts, best set, running sets, the last error
+  hpo status exp.toml                   the same, from the configuration's `dir`
+  hpo status runs/exp --json | jq .best")]
 pub struct StatusArgs {
-    /// The experiment folder.
-    pub dir: PathBuf,
+    /// The experiment folder, or its configuration file.
+    #[arg(value_name = "DIR|CONFIG")]
+    pub target: PathBuf,
     /// Print one JSON object instead of text (fields: see docs/monitoring.md).
     #[arg(long)]
     pub json: bool,
@@ -18,12 +25,12 @@ pub struct StatusArgs {
 
 /// Reads an experiment folder (read-only) and summarizes it.
 pub(crate) fn gather(dir: &Path) -> anyhow::Result<(StatusReport, Definition, Vec<ResultRow>)> {
-    super::error::require_experiment(dir)?;
     Ok(summary::read(dir)?)
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let (s, exp, _) = gather(&args.dir)?;
+    let dir = super::experiment_folder(&args.target)?;
+    let (s, exp, _) = gather(&dir)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(ExitCode::SUCCESS);
@@ -94,6 +101,21 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             r.index,
             r.worker,
             human_secs(r.elapsed_s)
+        );
+    }
+    if let Some(last) = &s.last_failure {
+        let params: Vec<String> = exp
+            .space
+            .names()
+            .iter()
+            .map(|n| format!("{n}={}", json_text(&last["params"][n.as_str()])))
+            .collect();
+        println!(
+            "last failure: set {} ({}), {}: {}",
+            last["index"],
+            params.join(", "),
+            json_text(&last["status"]),
+            json_text(&last["error"])
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -159,7 +159,13 @@ pub struct Compute {
     /// GPUs of each node, numbered 0..G-1, when `CUDA_VISIBLE_DEVICES` is not inherited
     /// (MPI back end; see `gpus_per_worker`).
     pub gpus_per_node: Option<usize>,
+    /// This many failed (or timed out) rows in a row, with no `ok` row between, stop the
+    /// dispatching of new sets (the running ones finish); 0: never stop.
+    pub max_consecutive_failures: u32,
 }
+
+/// The default of `[compute] max_consecutive_failures`.
+pub const MAX_CONSECUTIVE_FAILURES: u32 = 10;
 
 impl Default for Compute {
     /// The defaults for a command objective.
@@ -171,6 +177,7 @@ impl Default for Compute {
             bayesian_wait_for_all: false,
             gpus_per_worker: None,
             gpus_per_node: None,
+            max_consecutive_failures: MAX_CONSECUTIVE_FAILURES,
         }
     }
 }
@@ -190,6 +197,11 @@ pub struct MonitorOptions {
     /// A command run with each new result (its row as JSON on stdin and in `HPO_ROW`); never
     /// empty once validated.
     pub on_result: Option<Vec<String>>,
+    /// plot_3d's horizontal parameter (default: the first numeric one); a parameter name once
+    /// validated. Also the default of `hpo plot` and `hpo report`.
+    pub plot_x: Option<String>,
+    /// plot_3d's vertical parameter (default: the second numeric one).
+    pub plot_y: Option<String>,
 }
 
 /// How results are evaluated.
@@ -284,10 +296,41 @@ impl Definition {
         validate::Validator::new(source, file).definition(raw, config_dir)
     }
 
-    /// Whether `other` defines the same experiment (same parameters, sets, objective and seed);
-    /// `[compute]` and `[monitor]` may differ between runs.
-    pub fn same_definition(&self, other: &Definition) -> bool {
-        definition_key(&self.raw) == definition_key(&other.raw)
+    /// What makes `given` another experiment than `self` (the one stored in a folder), key by
+    /// key; empty when `given` may run in that folder. It may grow `self` (append `[[sets]]`
+    /// blocks, raise a block's `count`) and change what changes no drawn value and no stored
+    /// row: `timeout_s`, `retries`, `kill_grace_s`, `[compute]`, `[monitor]`, `[bayesian]`,
+    /// and the folder (`experiment.dir`, which `--dir` may override anyway).
+    pub fn refused_changes(&self, given: &Definition) -> Vec<KeyChange> {
+        let (mut stored, mut new) = (growth_view(&self.raw), growth_view(&given.raw));
+        let mut changes = Vec::new();
+        let (stored_sets, new_sets) = (take_sets(&mut stored), take_sets(&mut new));
+        diff_json("", &stored, &new, &mut changes);
+        for (b, old) in stored_sets.iter().enumerate() {
+            let key = format!("sets[{b}]");
+            let Some(now) = new_sets.get(b) else {
+                changes.push(KeyChange {
+                    key,
+                    stored: "a block".into(),
+                    given: "no block (blocks can be appended, not removed)".into(),
+                });
+                continue;
+            };
+            diff_json(&key, old, now, &mut changes);
+            let (was, is) = (self.space.blocks[b].count, given.space.blocks[b].count);
+            if is < was {
+                changes.push(KeyChange {
+                    key: format!("{key}.count"),
+                    stored: was.to_string(),
+                    given: format!("{is} (a count can be raised, not lowered)"),
+                });
+            }
+        }
+        changes
+    }
+    /// The sets of the parameter table (every block's `count`).
+    pub fn total_sets(&self) -> usize {
+        self.space.blocks.iter().map(|b| b.count).sum()
     }
 
     fn error(&self, key: &str, problem: String) -> ConfigError {
@@ -300,16 +343,114 @@ impl Definition {
     }
 }
 
-fn definition_key(raw: &RawConfig) -> serde_json::Value {
+/// A key whose value differs between the definition stored in an experiment folder and the
+/// one given, in a way that makes the given one another experiment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyChange {
+    /// The key as a path (`sets[0].x.random`, `objective.command`).
+    pub key: String,
+    /// The stored value, short.
+    pub stored: String,
+    /// The given value, short.
+    pub given: String,
+}
+
+impl fmt::Display for KeyChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` was {}, is {}", self.key, self.stored, self.given)
+    }
+}
+
+/// The raw configuration as JSON, without what may change between runs of one experiment.
+fn growth_view(raw: &RawConfig) -> serde_json::Value {
     let mut v = serde_json::to_value(raw).unwrap_or_default();
     if let Some(map) = v.as_object_mut() {
-        map.remove("compute");
-        map.remove("monitor");
+        for free in ["compute", "monitor", "bayesian"] {
+            map.remove(free);
+        }
         if let Some(exp) = map.get_mut("experiment").and_then(|e| e.as_object_mut()) {
             exp.remove("dir");
         }
+        if let Some(obj) = map.get_mut("objective").and_then(|e| e.as_object_mut()) {
+            for free in ["timeout_s", "retries", "kill_grace_s"] {
+                obj.remove(free);
+            }
+        }
     }
     v
+}
+
+/// Removes the `[[sets]]` blocks from a [`growth_view`], each without its `count` (compared
+/// as validated, where a missing `count` is 1).
+fn take_sets(view: &mut serde_json::Value) -> Vec<serde_json::Value> {
+    let sets = view
+        .as_object_mut()
+        .and_then(|m| m.remove("sets"))
+        .and_then(|s| match s {
+            serde_json::Value::Array(blocks) => Some(blocks),
+            _ => None,
+        })
+        .unwrap_or_default();
+    sets.into_iter()
+        .map(|mut block| {
+            if let Some(m) = block.as_object_mut() {
+                m.remove("count");
+            }
+            block
+        })
+        .collect()
+}
+
+/// Appends to `out` every key under `path` whose value differs between `a` and `b`: the
+/// deepest key that differs (tables key by key, lists of tables of one length item by item).
+fn diff_json(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<KeyChange>) {
+    use serde_json::Value as J;
+    if a == b {
+        return;
+    }
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match (a, b) {
+        (J::Object(x), J::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let (p, q) = (
+                    x.get(k.as_str()).unwrap_or(&J::Null),
+                    y.get(k.as_str()).unwrap_or(&J::Null),
+                );
+                diff_json(&join(k), p, q, out);
+            }
+        }
+        // Lists of tables item by item; a list of values (bounds, a command) is one value.
+        (J::Array(x), J::Array(y)) if x.len() == y.len() && x.iter().chain(y).all(J::is_object) => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                diff_json(&format!("{path}[{i}]"), p, q, out);
+            }
+        }
+        _ => out.push(KeyChange {
+            key: path.to_string(),
+            stored: short_json(a),
+            given: short_json(b),
+        }),
+    }
+}
+
+/// A value for a message: compact JSON, at most 60 characters; "unset" for none.
+fn short_json(v: &serde_json::Value) -> String {
+    if v.is_null() {
+        return "unset".into();
+    }
+    let text = v.to_string();
+    if text.chars().count() <= 60 {
+        text
+    } else {
+        format!("{}...", text.chars().take(57).collect::<String>())
+    }
 }
 
 /// The programs a definition names, found on the file system once, after parsing and before

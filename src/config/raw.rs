@@ -152,6 +152,7 @@ pub struct RawCompute {
     pub bayesian_wait_for_all: bool,
     pub gpus_per_worker: Option<usize>,
     pub gpus_per_node: Option<usize>,
+    pub max_consecutive_failures: Option<u32>,
 }
 
 /// The key toml uses to hand a date-time to serde as a one-entry map.

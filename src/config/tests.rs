@@ -91,6 +91,23 @@ fn closed_choices_parse_once_into_enums() {
     ))
     .expect("valid");
     assert!(matches!(&d.space.blocks[0].strategies[0], Strategy::Random(r) if r.log));
+    // Both log spellings, with both strategies.
+    for (strategy, spelling) in [
+        ("random", "log = true"),
+        ("bayesian", "distribution = \"log-uniform\""),
+        ("bayesian", "log = true, distribution = \"log-uniform\""),
+    ] {
+        let d = parse(&edit(
+            "x = { random = [-5, 5], round = 2 }",
+            &format!("x = {{ {strategy} = [0.1, 5], {spelling} }}"),
+        ))
+        .expect("valid");
+        let log = match &d.space.blocks[0].strategies[0] {
+            Strategy::Random(r) | Strategy::Bayesian(r) => r.log,
+            _ => false,
+        };
+        assert!(log, "{strategy} with {spelling}");
+    }
     for name in PlotName::ALL {
         let text = format!("{BASE}[monitor]\nplots = [\"{name}\"]\n");
         assert_eq!(parse(&text).expect("valid").monitor.plots, [name]);
@@ -191,9 +208,12 @@ fn every_check_names_its_key() {
         (edit(x, "x = { random = [5, -5] }"), "sets[0].x", "reversed or empty"),
         (edit(x, "x = { random = [5, 5] }"), "sets[0].x", "reversed or empty"),
         (edit(x, "x = { bayesian = [-1, 5], log = true }"), "sets[0].x", "must be positive"),
-        (edit("k = { choice = [1, 2, 3] }", "k = { random = [0.2, 0.8] }"), "sets[0].k", "no whole number"),
-        (edit(x, "x = { choice = [1], distribution = \"uniform\" }"), "sets[0].x", "goes with `random`"),
-        (edit(x, "x = { random = [1, 2], log = true }"), "sets[0].x", "`log` goes with `bayesian`"),
+        (edit("k = { choice = [1, 2, 3] }", "k = { random = [0.2, 0.8] }"), "sets[0].k", "must be whole numbers"),
+        (edit("k = { choice = [1, 2, 3] }", "k = { random = [1.5, 4.5] }"), "sets[0].k", "must be whole numbers"),
+        (edit("k = { choice = [1, 2, 3] }", "k = { bayesian = [1, 4.5] }"), "sets[0].k", "must be whole numbers"),
+        (edit(x, "x = { choice = [1], distribution = \"uniform\" }"), "sets[0].x", "goes with `random` or `bayesian`"),
+        (edit(x, "x = { choice = [1], log = true }"), "sets[0].x", "`log` goes with `random` or `bayesian`"),
+        (edit(x, "x = { random = [1, 2], log = true, distribution = \"uniform\" }"), "sets[0].x", "disagree"),
         (edit(x, "x = { choice = [1], round = 2 }"), "sets[0].x", "`round` goes with"),
         (edit(x, "x = { choice = [] }"), "sets[0].x", "empty"),
         (edit(x, "x = \"a\""), "sets[0].x", "not a finite number"),
@@ -418,18 +438,53 @@ fn an_expr_parameter_takes_expressions_per_block() {
 }
 
 #[test]
-fn the_same_definition_ignores_compute_monitor_and_the_folder() {
+fn a_stored_definition_may_grow_and_change_what_changes_no_row() {
     let a = parse(BASE).expect("valid");
-    let b = parse(&format!(
-        "{}[compute]\nprocesses = 7\n[monitor]\nplot_at_end = true\n",
+    let free = format!(
+        "{}[compute]\nprocesses = 7\nmax_consecutive_failures = 0\n[monitor]\nplot_at_end = true\n[bayesian]\nkappa = 3.0\n[[sets]]\nx = 1\nk = 2\n",
         edit("dir = \"exp\"", "dir = \"other\"")
+            .replace("count = 4", "count = 9")
+            .replace(
+                "builtin = \"sphere\"",
+                "builtin = \"sphere\"\ntimeout_s = 5\nretries = 2\nkill_grace_s = 1"
+            )
+    );
+    let b = parse(&free).expect("valid");
+    assert_eq!(a.refused_changes(&b), []);
+    assert_eq!(a.refused_changes(&a), []);
+    // Everything else is named, key by key, with both values.
+    let c = parse(
+        &edit("seed = 3", "seed = 4")
+            .replace("count = 4", "count = 3")
+            .replace("random = [-5, 5]", "random = [-4, 5]"),
+    )
+    .expect("valid");
+    let changes: Vec<String> = a
+        .refused_changes(&c)
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "`experiment.seed` was 3, is 4",
+            "`sets[0].x.random` was [-5.0,5.0], is [-4.0,5.0]",
+            "`sets[0].count` was 4, is 3 (a count can be raised, not lowered)",
+        ]
+    );
+    let d = parse(&format!("{BASE}[[sets]]\nx = 1\nk = 2\n")).expect("valid");
+    let e = d.refused_changes(&a);
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].key, "sets[1]");
+    let f = parse(&edit(
+        "builtin = \"sphere\"",
+        "builtin = \"sphere\"\ndirection = \"maximize\"",
     ))
     .expect("valid");
-    assert!(a.same_definition(&b));
-    let c = parse(&edit("seed = 3", "seed = 4")).expect("valid");
-    assert!(!a.same_definition(&c));
-    let d = parse(&edit("count = 4", "count = 5")).expect("valid");
-    assert!(!a.same_definition(&d));
+    assert_eq!(
+        a.refused_changes(&f)[0].to_string(),
+        "`objective.direction` was \"minimize\", is \"maximize\""
+    );
 }
 
 #[test]

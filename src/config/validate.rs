@@ -76,7 +76,7 @@ impl<'a> Validator<'a> {
         let objective = self.objective(&raw.objective, &space, config_dir)?;
         let compute = self.compute(&raw.compute, &objective.kind)?;
         self.bayesian(&raw.bayesian)?;
-        self.monitor(&raw.monitor)?;
+        self.monitor(&raw.monitor, &space)?;
         Ok(Definition {
             source: self.source.to_string(),
             config_dir: config_dir.to_path_buf(),
@@ -329,15 +329,16 @@ impl<'a> Validator<'a> {
             Some(r) => return Err(fail(format!("`round = {r}`: expected 0 to 15 digits"))),
         };
         let range = |bounds: &[f64], log: bool| self.range(bounds, log, round, kind).map_err(&fail);
-        if raw.distribution.is_some() && raw.random.is_none() {
-            return Err(fail("`distribution` goes with `random`".into()));
-        }
-        if raw.log.is_some() && raw.bayesian.is_none() {
+        let bounded = raw.random.is_some() || raw.bayesian.is_some();
+        if raw.distribution.is_some() && !bounded {
             return Err(fail(
-                "`log` goes with `bayesian`; use `distribution = \"log-uniform\"` with `random`"
-                    .into(),
+                "`distribution` goes with `random` or `bayesian`".into(),
             ));
         }
+        if raw.log.is_some() && !bounded {
+            return Err(fail("`log` goes with `random` or `bayesian`".into()));
+        }
+        let log = log_scale(raw.distribution, raw.log).map_err(&fail)?;
         if raw.round.is_some() && raw.random.is_none() && raw.bayesian.is_none() {
             return Err(fail("`round` goes with `random` or `bayesian`".into()));
         }
@@ -350,11 +351,10 @@ impl<'a> Validator<'a> {
             )?));
         }
         if let Some(b) = &raw.random {
-            let log = raw.distribution.unwrap_or_default() == Distribution::LogUniform;
             return Ok(Strategy::Random(range(b, log)?));
         }
         if let Some(b) = &raw.bayesian {
-            return Ok(Strategy::Bayesian(range(b, raw.log.unwrap_or(false))?));
+            return Ok(Strategy::Bayesian(range(b, log)?));
         }
         let (list, bayes) = match (&raw.choice, &raw.bayesian_choice) {
             (Some(l), _) => (l, false),
@@ -409,8 +409,10 @@ impl<'a> Validator<'a> {
             ));
         }
         let integer = matches!(kind, Kind::Int);
-        if integer && lo.ceil() > hi.floor() {
-            return Err(format!("bounds [{lo}, {hi}] hold no whole number"));
+        if integer && (lo.fract() != 0.0 || hi.fract() != 0.0) {
+            return Err(format!(
+                "bounds [{lo}, {hi}] of an `int` parameter must be whole numbers"
+            ));
         }
         Ok(Range {
             lo: *lo,
@@ -713,6 +715,9 @@ impl<'a> Validator<'a> {
             bayesian_wait_for_all: c.bayesian_wait_for_all,
             gpus_per_worker: c.gpus_per_worker,
             gpus_per_node: c.gpus_per_node,
+            max_consecutive_failures: c
+                .max_consecutive_failures
+                .unwrap_or(super::MAX_CONSECUTIVE_FAILURES),
         })
     }
 
@@ -724,15 +729,45 @@ impl<'a> Validator<'a> {
         Ok(())
     }
 
-    /// Plot names are enums already; a hook command needs a program.
-    fn monitor(&self, m: &MonitorOptions) -> Result<(), ConfigError> {
+    /// Plot names are enums already; a hook command needs a program; plot axes are
+    /// parameters.
+    fn monitor(&self, m: &MonitorOptions, space: &Space) -> Result<(), ConfigError> {
         if m.on_result
             .as_ref()
             .is_some_and(|argv| argv.first().is_none_or(String::is_empty))
         {
             return Err(self.err(None, "monitor.on_result", "the command is empty"));
         }
+        for (key, axis) in [("monitor.plot_x", &m.plot_x), ("monitor.plot_y", &m.plot_y)] {
+            if let Some(name) = axis
+                && !space.parameters.iter().any(|p| &p.name == name)
+            {
+                let known: Vec<&str> = space.parameters.iter().map(|p| p.name.as_str()).collect();
+                return Err(self.err(
+                    None,
+                    key,
+                    format!(
+                        "`{name}` is not a parameter; the parameters are {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+}
+
+/// Whether a `random` or `bayesian` range is on a log scale. Both spellings are accepted by
+/// both strategies (`distribution = "log-uniform"`, `log = true`); given together, they must
+/// agree.
+fn log_scale(distribution: Option<Distribution>, log: Option<bool>) -> Result<bool, String> {
+    let by_distribution = distribution.map(|d| d == Distribution::LogUniform);
+    match (by_distribution, log) {
+        (Some(a), Some(b)) if a != b => Err(format!(
+            "`distribution = \"{}\"` and `log = {b}` disagree; give one of them",
+            if a { "log-uniform" } else { "uniform" }
+        )),
+        (a, b) => Ok(a.or(b).unwrap_or(false)),
     }
 }
 

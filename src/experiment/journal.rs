@@ -1,5 +1,6 @@
 //! `results.csv`: appended the moment a result arrives, fsynced in small batches by a
-//! background thread, and read back (and repaired) on resume.
+//! background thread, and read back (and repaired) on resume; and `history.csv`, where the
+//! rows a retry replaced go.
 //!
 //! The master appends rows to a buffer and hands them to the kernel (the page cache, where a
 //! `kill -9` of the master cannot lose them) whenever no message is waiting, and at least every
@@ -7,6 +8,26 @@
 //! what the kernel holds durable within [`SYNC_EVERY`]. A row is reported anywhere (progress,
 //! hooks) only once it is durable. A crash can leave a torn last line: reading drops it and
 //! its set is re-run.
+//!
+//! # One row per set, and retries
+//! The last row of a set in `results.csv` is its row; every reader reads it so
+//! ([`read_results`]). A row before it is *superseded*: it belongs in `history.csv` (same
+//! columns), and [`settle`] moves it there. `hpo run --retry-failed` replaces the row of a
+//! failed set in three steps, each safe to interrupt with `kill -9`:
+//!
+//! 1. the new row is appended to `results.csv` and made durable like any row: the set now
+//!    has two rows, and every reader takes the new one;
+//! 2. [`settle`] appends the old row to `history.csv` (unless an interrupted settle already
+//!    did: a row is found there by its exact fields) and fsyncs it;
+//! 3. it rewrites `results.csv` without the old row: a temporary file, fsynced, renamed over
+//!    it, the folder fsynced.
+//!
+//! Interrupted after step 1 or 2, the next run that takes the folder's lock settles on open
+//! ([`read_and_repair`]) before anything else; after step 3 there is nothing left to do. At no
+//! point does a set have no row, and after that recovery none has two. The master settles
+//! about once a second while retried rows arrive, and at the end of the run
+//! ([`Journal::settle`]). A row duplicated by hand is treated the same way: the last one
+//! counts, the earlier ones move to `history.csv`.
 
 use super::schema::{self, TAIL_COLUMNS, Tail};
 use crate::objective::{Outcome, Status};
@@ -131,10 +152,11 @@ pub enum JournalError {
 pub struct Repair {
     /// A torn last line was cut off (its set will be re-run).
     pub torn_line: bool,
-    /// Indices that appeared more than once; the first row was kept, the file rewritten and
-    /// the original kept beside it.
-    pub duplicates: Vec<usize>,
-    pub backup: Option<PathBuf>,
+    /// Sets with more than one row: their last row counts, the earlier ones are superseded
+    /// (a retry interrupted before it settled, or a row copied by hand).
+    pub superseded: Vec<usize>,
+    /// Superseded rows moved to history.csv by the repair.
+    pub moved: usize,
     /// The header lacks tail columns this hpo writes (an older hpo's table): reading takes
     /// them as empty; the repair rewrites the header and pads the rows.
     pub old_header: bool,
@@ -181,7 +203,6 @@ impl Journal {
             file.write_all_at(&bytes, 0).map_err(io)?;
             offset = bytes.len() as u64;
         }
-        let file = Arc::new(file);
         let state = Arc::new(SyncState {
             written: AtomicU64::new(0),
             durable: AtomicU64::new(0),
@@ -189,28 +210,61 @@ impl Journal {
             stop: Mutex::new(false),
             wake: Condvar::new(),
         });
-        let syncer = {
-            let (file, state) = (file.clone(), state.clone());
-            let dir = dir.to_path_buf();
-            std::thread::Builder::new()
-                .name("hpo-fsync".into())
-                .spawn(move || {
-                    sync_definition(&dir);
-                    sync_loop(&file, &state)
-                })
-                .map_err(io)?
-        };
-        let journal = Journal {
+        let mut journal = Journal {
             path,
-            file,
+            file: Arc::new(file),
             offset,
             csv: row_writer(),
             appended: 0,
             written: 0,
             state,
-            syncer: Some(syncer),
+            syncer: None,
         };
+        journal.start_syncer()?;
         Ok(journal)
+    }
+
+    fn start_syncer(&mut self) -> Result<(), JournalError> {
+        let (file, state) = (self.file.clone(), self.state.clone());
+        let dir = self
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let syncer = std::thread::Builder::new()
+            .name("hpo-fsync".into())
+            .spawn(move || {
+                sync_definition(&dir);
+                sync_loop(&file, &state)
+            })
+            .map_err(|source| JournalError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.syncer = Some(syncer);
+        Ok(())
+    }
+
+    /// Moves the rows that retried sets replaced to history.csv ([`settle`], steps 2 and 3)
+    /// while the journal is open: every row appended so far is made durable first, and the
+    /// file, replaced by the rename, is opened again. Returns the rows moved.
+    pub fn settle(&mut self) -> Result<usize, JournalError> {
+        self.sync()?;
+        self.stop_syncer();
+        let moved = settle(&self.path);
+        // Whatever settling did, the rows to come go to the file now at `path`.
+        let io = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let file = super::open_rw(&self.path).map_err(io)?;
+        self.offset = file.metadata().map_err(io)?.len();
+        self.file = Arc::new(file);
+        if let Ok(mut stop) = self.state.stop.lock() {
+            *stop = false;
+        }
+        self.start_syncer()?;
+        moved
     }
 
     /// Appends a row to the buffer; returns its sequence number.
@@ -390,8 +444,9 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
     }
     repair.old_header = width < expected.len();
     let table_len: usize = space.blocks.iter().map(|b| b.count).sum();
-    let mut seen = vec![false; table_len];
-    let mut rows = Vec::new();
+    // Where each set's row is in `rows`; a later row of a set supersedes the earlier one.
+    let mut at: Vec<Option<usize>> = vec![None; table_len];
+    let mut rows: Vec<Option<ResultRow>> = Vec::new();
     for (i, rec) in reader.records().enumerate() {
         let line = i + 2;
         let rec = rec.map_err(|e| damaged(line, e.to_string()))?;
@@ -405,20 +460,21 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
                 ),
             ));
         }
-        if seen[row.index] {
-            repair.duplicates.push(row.index);
-            continue;
+        if let Some(earlier) = at[row.index] {
+            rows[earlier] = None;
+            if !repair.superseded.contains(&row.index) {
+                repair.superseded.push(row.index);
+            }
         }
-        seen[row.index] = true;
-        rows.push(row);
+        at[row.index] = Some(rows.len());
+        rows.push(Some(row));
     }
-    Ok((rows, repair))
+    Ok((rows.into_iter().flatten().collect(), repair))
 }
 
 /// Reads `results.csv` as [`read_results`] does and mends the file: a torn last line is cut
-/// off (its set runs again); duplicated rows are removed, keeping the first of each index,
-/// with the original file kept as `results.csv.orig`. Only the run that holds the lock may
-/// call this.
+/// off (its set runs again); superseded rows are moved to history.csv ([`settle`]). Only the
+/// run that holds the lock may call this.
 pub fn read_and_repair(
     path: &Path,
     space: &Space,
@@ -429,32 +485,14 @@ pub fn read_and_repair(
     };
     let (rows, mut repair) = read_results(path, space)?;
     if repair.torn_line {
-        let len = std::fs::read(path)
-            .map_err(io)?
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .map_or(0, |p| p + 1);
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(io)?;
-        f.set_len(len as u64)
-            .and_then(|()| f.sync_data())
-            .map_err(io)?;
+        cut_torn_line(path).map_err(io)?;
     }
-    if !repair.duplicates.is_empty() {
-        let backup = path.with_extension("csv.orig");
-        std::fs::copy(path, &backup).map_err(io)?;
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let _ = w.write_record(header(space));
-        for row in &rows {
-            let _ = w.write_record(row.record());
-        }
-        replace_file(path, &w.into_inner().unwrap_or_default()).map_err(io)?;
-        repair.backup = Some(backup);
-    } else if repair.old_header {
+    if repair.old_header {
         let bytes = std::fs::read(path).map_err(io)?;
-        replace_file(path, &with_current_header(&bytes, space)).map_err(io)?;
+        super::replace_durably(path, &with_current_header(&bytes, space)).map_err(io)?;
+    }
+    if !repair.superseded.is_empty() {
+        repair.moved = settle(path)?;
     }
     Ok((rows, repair))
 }
@@ -481,16 +519,125 @@ fn with_current_header(bytes: &[u8], space: &Space) -> Vec<u8> {
     w.into_inner().unwrap_or_default()
 }
 
-/// Replaces `path` by `bytes` so that a crash leaves either the old file or the new one: a
-/// temporary file beside it, fsynced, renamed over it, and the folder fsynced.
-fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("csv.tmp");
-    let mut f = File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
+/// Cuts a file after its last newline, durably.
+fn cut_torn_line(path: &Path) -> std::io::Result<()> {
+    let len = std::fs::read(path)?
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |p| p + 1);
+    let f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.set_len(len as u64).and_then(|()| f.sync_data())
+}
+
+/// The header and the whole-line records of a CSV file written by hpo; a missing file has none.
+fn raw_records(path: &Path) -> std::io::Result<Option<(csv::ByteRecord, Vec<csv::ByteRecord>)>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(&bytes[..whole]);
+    let header = reader
+        .byte_headers()
+        .map_err(std::io::Error::other)?
+        .clone();
+    let records = reader
+        .byte_records()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(std::io::Error::other)?;
+    Ok(Some((header, records)))
+}
+
+/// Moves every superseded row of `results.csv` (a row of a set that has a later one) to
+/// `history.csv` beside it, crash-safely (steps 2 and 3 of the protocol in this module's
+/// documentation): history first, then `results.csv` rewritten and renamed over itself.
+/// Returns the rows moved (0, and nothing written, when there are none). The caller holds the
+/// lock, and `results.csv` ends in a whole line.
+pub fn settle(path: &Path) -> Result<usize, JournalError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| JournalError::Io { path: p, source }
+    };
+    let Some((header, records)) = raw_records(path).map_err(io(path))? else {
+        return Ok(0);
+    };
+    let index = |r: &csv::ByteRecord| -> Option<usize> {
+        std::str::from_utf8(r.get(0)?).ok()?.parse().ok()
+    };
+    let mut last = std::collections::HashMap::new();
+    for (pos, r) in records.iter().enumerate() {
+        if let Some(i) = index(r) {
+            last.insert(i, pos);
+        }
+    }
+    let superseded = |pos: usize, r: &csv::ByteRecord| index(r).is_some_and(|i| last[&i] != pos);
+    let old: Vec<&csv::ByteRecord> = records
+        .iter()
+        .enumerate()
+        .filter(|(pos, r)| superseded(*pos, r))
+        .map(|(_, r)| r)
+        .collect();
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let history = path.with_file_name(super::HISTORY_FILE);
+    append_history(&history, &header, &old).map_err(io(&history))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let kept = records
+        .iter()
+        .enumerate()
+        .filter(|(pos, r)| !superseded(*pos, r));
+    let written = std::iter::once(&header)
+        .chain(kept.map(|(_, r)| r))
+        .try_for_each(|r| w.write_byte_record(r));
+    let bytes = written
+        .map_err(std::io::Error::other)
+        .and_then(|()| w.into_inner().map_err(|e| e.into_error()))
+        .map_err(io(path))?;
+    super::replace_durably(path, &bytes).map_err(io(path))?;
+    Ok(old.len())
+}
+
+/// Appends `rows` to history.csv (created with `header`), leaving out those it already holds
+/// (an interrupted settle's), and makes them durable.
+fn append_history(
+    history: &Path,
+    header: &csv::ByteRecord,
+    rows: &[&csv::ByteRecord],
+) -> std::io::Result<()> {
+    let held: std::collections::HashSet<Vec<Vec<u8>>> = match raw_records(history)? {
+        Some((_, records)) => records
+            .iter()
+            .map(|r| r.iter().map(<[u8]>::to_vec).collect())
+            .collect(),
+        None => Default::default(),
+    };
+    let created = !history.exists();
+    if !created {
+        // A line torn by a crash during an earlier append is cut off; the row is rewritten.
+        cut_torn_line(history)?;
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    if created || std::fs::metadata(history)?.len() == 0 {
+        w.write_byte_record(header).map_err(std::io::Error::other)?;
+    }
+    for r in rows {
+        let fields: Vec<Vec<u8>> = r.iter().map(<[u8]>::to_vec).collect();
+        if !held.contains(&fields) {
+            w.write_byte_record(r).map_err(std::io::Error::other)?;
+        }
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(history)?;
+    f.write_all(&bytes).and_then(|()| f.sync_data())?;
+    if created {
+        super::sync_dir(history)?;
     }
     Ok(())
 }
@@ -726,8 +873,9 @@ mod tests {
         )
         .expect("write");
         let (rows, repair) = read_results(&path, &s).expect("reads");
-        assert_eq!(rows.iter().map(|r| r.index).collect::<Vec<_>>(), [0, 2]);
-        assert_eq!(repair.duplicates, [0]);
+        // The last row of a set counts, where it is.
+        assert_eq!(rows.iter().map(|r| r.index).collect::<Vec<_>>(), [2, 0]);
+        assert_eq!(repair.superseded, [0]);
         assert!(!repair.torn_line);
         // A torn last line is not an error: it is cut off on repair.
         std::fs::write(&path, format!("{head}{}3,0.5,1", line(&row(1)))).expect("write");
@@ -780,7 +928,7 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
         // The run that holds the folder rewrites the header and pads the row.
         let (again, repair) = read_and_repair(&path, &s).expect("repairs");
-        assert!(repair.old_header && repair.backup.is_none());
+        assert!(repair.old_header && repair.moved == 0);
         assert_eq!(again, rows);
         let upgraded = std::fs::read_to_string(&path).expect("read");
         let mut lines = upgraded.lines();
@@ -796,6 +944,91 @@ mod tests {
         )
         .expect("write");
         assert!(read_results(&path, &s).is_err());
+    }
+
+    /// The rows of set `index` with distinct times: `n` = 0, 1, ... are its attempts.
+    fn attempt(index: usize, n: u64) -> ResultRow {
+        let mut r = row(index);
+        r.started += Duration::from_secs(10 * n);
+        r.ended += Duration::from_secs(10 * n);
+        if n > 0 {
+            r.outcome = Outcome::ok(n as f64);
+        }
+        r
+    }
+
+    fn csv_of(rows: &[ResultRow]) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let _ = w.write_record(header(&space()));
+        for r in rows {
+            let _ = w.write_record(r.record());
+        }
+        String::from_utf8(w.into_inner().expect("csv")).expect("utf-8")
+    }
+
+    /// A retry interrupted at each step of the protocol recovers to one row per set, with the
+    /// replaced row once in history.csv.
+    #[test]
+    fn a_retry_interrupted_at_any_step_recovers_to_one_row_per_set() {
+        let s = space();
+        let (old, new) = (attempt(1, 0), attempt(1, 1));
+        let before = [attempt(0, 0), old.clone(), attempt(2, 0)];
+        let after_step_1 = [
+            before[0].clone(),
+            old.clone(),
+            before[2].clone(),
+            new.clone(),
+        ];
+        let settled = [before[0].clone(), before[2].clone(), new.clone()];
+        let history_with = |rows: &[ResultRow], torn: &str| format!("{}{torn}", csv_of(rows));
+        // (results.csv, history.csv) as a kill -9 leaves them.
+        let states: Vec<(String, Option<String>)> = vec![
+            // Before step 1 (the new row not yet written, or torn).
+            (csv_of(&before), None),
+            (format!("{}1,0.25,-3", csv_of(&before)), None),
+            // After step 1.
+            (csv_of(&after_step_1), None),
+            // During step 2: history's append torn, or done.
+            (csv_of(&after_step_1), Some(history_with(&[], "1,0.25,-3,"))),
+            (
+                csv_of(&after_step_1),
+                Some(history_with(std::slice::from_ref(&old), "")),
+            ),
+            // After step 3.
+            (
+                csv_of(&settled),
+                Some(history_with(std::slice::from_ref(&old), "")),
+            ),
+        ];
+        for (k, (results, history)) in states.into_iter().enumerate() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("results.csv");
+            let hist = dir.path().join(super::super::HISTORY_FILE);
+            std::fs::write(&path, &results).expect("write");
+            if let Some(h) = &history {
+                std::fs::write(&hist, h).expect("write");
+            }
+            let (rows, _) = read_and_repair(&path, &s).expect("recovers");
+            let (again, repair) = read_results(&path, &s).expect("reads");
+            assert_eq!(rows, again, "state {k}: the file holds what was read");
+            assert!(repair.superseded.is_empty(), "state {k}: one row per set");
+            let by_set: Vec<usize> = again.iter().map(|r| r.index).collect();
+            let mut sorted = by_set.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, [0, 1, 2], "state {k}");
+            let set1 = again.iter().find(|r| r.index == 1).expect("set 1");
+            let replaced = k >= 2;
+            assert_eq!(set1 == &new, replaced, "state {k}");
+            let history_rows = if hist.exists() {
+                read_results(&hist, &s).expect("history reads").0
+            } else {
+                Vec::new()
+            };
+            let expected = if replaced { vec![old.clone()] } else { vec![] };
+            assert_eq!(history_rows, expected, "state {k}: history");
+            // Settling again changes nothing.
+            assert_eq!(settle(&path).expect("settles"), 0);
+        }
     }
 
     proptest! {

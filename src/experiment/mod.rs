@@ -8,21 +8,24 @@
 //!                       (`<bayesian>` and `<expr>` until a worker fills them; an `expr`
 //!                       parameter whose block gives expressions holds the one drawn)
 //! DIR/results.csv       one row per finished set, appended and fsynced as results arrive
+//! DIR/history.csv       rows replaced by a retry (`hpo run --retry-failed`), see [`journal`]
 //! DIR/status.json       the running master's live view ([`live`]), rewritten each second
 //! DIR/worker_out/000042/  the folder of set 42 (params.json, stdout.txt, stderr.txt)
 //! DIR/.lock             held (flock) by the run that owns the folder
 //! ```
 
+mod grow;
 pub mod journal;
 pub mod live;
 mod lock;
 pub mod schema;
 pub mod summary;
 
+pub use grow::{Grown, grow};
 pub use journal::{Journal, JournalError, Repair, ResultRow};
 pub use lock::Lock;
 
-use crate::config::{ConfigError, Definition};
+use crate::config::{ConfigError, Definition, KeyChange};
 use crate::space::{Cell, Kind, SetSpec, Space, draw_table};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -32,6 +35,7 @@ pub const CONFIG_FILE: &str = "experiment.toml";
 pub const META_FILE: &str = "meta.json";
 pub const TABLE_FILE: &str = "parameters.csv";
 pub const RESULTS_FILE: &str = "results.csv";
+pub const HISTORY_FILE: &str = "history.csv";
 pub const STATUS_FILE: &str = "status.json";
 pub const WORKER_OUT: &str = "worker_out";
 const BAYESIAN_CELL: &str = "<bayesian>";
@@ -46,10 +50,17 @@ pub enum ExperimentError {
     )]
     NotAnExperiment { dir: PathBuf },
     #[error(
-        "{dir} holds a different experiment definition than {config}; the parameters, sets, \
-         objective or seed changed. Use another `dir` (or --dir), or delete the folder to start over"
+        "{} holds another experiment than {}: {}. An experiment can grow (append [[sets]] \
+         blocks, raise a block's `count`) and take new `timeout_s`, `retries`, `kill_grace_s`, \
+         [compute], [monitor] and [bayesian]; anything else is a new experiment: give it another \
+         `dir` (or --dir), or delete {} to start over",
+        dir.display(), config.display(), list(changes), dir.display()
     )]
-    DefinitionChanged { dir: PathBuf, config: PathBuf },
+    DefinitionChanged {
+        dir: PathBuf,
+        config: PathBuf,
+        changes: Vec<KeyChange>,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -65,6 +76,12 @@ pub enum ExperimentError {
     Draw(#[from] crate::space::DrawError),
     #[error(transparent)]
     Journal(#[from] JournalError),
+}
+
+/// `a; b; c`.
+fn list(changes: &[KeyChange]) -> String {
+    let items: Vec<String> = changes.iter().map(KeyChange::to_string).collect();
+    items.join("; ")
 }
 
 impl ExperimentError {
@@ -124,19 +141,35 @@ pub fn read_stored(dir: &Path) -> Result<(Definition, Vec<ResultRow>), Experimen
     Ok((exp, rows))
 }
 
-/// What `hpo run` or `hpo init` was pointed at, resolved to an experiment and its folder.
-/// A configuration whose folder exists must hold the same definition.
+/// What an experiment folder holds, compared with the configuration `hpo run` or `hpo init`
+/// was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Folder {
+    /// No folder yet: [`create`] makes it.
+    New,
+    /// The folder holds this experiment as given.
+    Holds,
+    /// The configuration grows the stored experiment, or changes keys that may change: the
+    /// run that takes the lock stores it with [`grow()`]. `stored_sets`: the sets of the stored
+    /// definition.
+    Grows { stored_sets: usize },
+}
+
+/// What `hpo run` or `hpo init` was pointed at (a configuration or an experiment folder),
+/// resolved to an experiment and the state of its folder. A configuration whose folder exists
+/// must hold the same experiment, or grow it ([`Definition::refused_changes`]); it then runs
+/// with the folder's configuration folder, as the stored definition does.
 pub fn resolve(
     target: &Path,
     dir_override: Option<&Path>,
-) -> Result<(Definition, bool), ExperimentError> {
+) -> Result<(Definition, Folder), ExperimentError> {
     if target.is_dir() {
         if !is_experiment(target) {
             return Err(ExperimentError::NotAnExperiment {
                 dir: target.to_path_buf(),
             });
         }
-        return Ok((load_stored(target)?, true));
+        return Ok((load_stored(target)?, Folder::Holds));
     }
     let mut exp = Definition::load(target)?;
     if let Some(d) = dir_override {
@@ -144,19 +177,24 @@ pub fn resolve(
     }
     if is_experiment(&exp.dir) {
         let stored = load_stored(&exp.dir)?;
-        if !stored.same_definition(&exp) {
+        let changes = stored.refused_changes(&exp);
+        if !changes.is_empty() {
             return Err(ExperimentError::DefinitionChanged {
                 dir: exp.dir.clone(),
                 config: target.to_path_buf(),
+                changes,
             });
         }
-        // The compute and monitor sections of the configuration given now win, and later
-        // errors name that file.
-        let mut stored = stored;
-        stored.compute = exp.compute;
-        stored.monitor = exp.monitor;
-        stored.file = exp.file;
-        return Ok((stored, true));
+        if stored.source == exp.source {
+            // Later errors name the file given.
+            let mut stored = stored;
+            stored.file = exp.file;
+            return Ok((stored, Folder::Holds));
+        }
+        let stored_sets = stored.total_sets();
+        let mut given = Definition::parse(&exp.source, target, &stored.config_dir)?;
+        given.dir = stored.dir;
+        return Ok((given, Folder::Grows { stored_sets }));
     }
     if exp.dir.exists()
         && std::fs::read_dir(&exp.dir)
@@ -167,7 +205,7 @@ pub fn resolve(
             dir: exp.dir.clone(),
         });
     }
-    Ok((exp, false))
+    Ok((exp, Folder::New))
 }
 
 /// Creates the experiment folder with its definition and drawn table. The folder appears
@@ -240,8 +278,15 @@ fn table_csv(space: &Space, table: &[SetSpec]) -> Vec<u8> {
     w.into_inner().unwrap_or_default()
 }
 
-/// Reads the drawn table back.
+/// Reads the drawn table back: the sets of the definition `space` describes. Rows past them
+/// are left over from a growth that a crash interrupted before its definition was stored (see
+/// [`grow()`]) and are not read.
 pub fn read_table(dir: &Path, space: &Space) -> Result<Vec<SetSpec>, ExperimentError> {
+    read_sets(dir, space, space.blocks.iter().map(|b| b.count).sum())
+}
+
+/// The first `sets` rows of the drawn table.
+fn read_sets(dir: &Path, space: &Space, sets: usize) -> Result<Vec<SetSpec>, ExperimentError> {
     let path = dir.join(TABLE_FILE);
     let bytes = std::fs::read(&path).map_err(io_err(&path))?;
     let bad = |line: usize, problem: String| ExperimentError::Table {
@@ -251,8 +296,8 @@ pub fn read_table(dir: &Path, space: &Space) -> Result<Vec<SetSpec>, ExperimentE
     };
     let mut reader = csv::Reader::from_reader(bytes.as_slice());
     let n = space.parameters.len();
-    let mut table = Vec::new();
-    for (i, rec) in reader.records().enumerate() {
+    let mut table = Vec::with_capacity(sets);
+    for (i, rec) in reader.records().take(sets).enumerate() {
         let line = i + 2;
         let rec = rec.map_err(|e| bad(line, e.to_string()))?;
         if rec.len() != n + 2 {
@@ -296,7 +341,40 @@ pub fn read_table(dir: &Path, space: &Space) -> Result<Vec<SetSpec>, ExperimentE
             cells,
         });
     }
+    if table.len() < sets {
+        return Err(bad(
+            table.len() + 2,
+            format!(
+                "the table holds {} sets; the experiment's definition has {sets}",
+                table.len()
+            ),
+        ));
+    }
     Ok(table)
+}
+
+/// Replaces `path` with `bytes` so that a crash at any moment leaves either the old file or
+/// the new one, whole: a temporary file beside it, fsynced, renamed over it, and the folder
+/// fsynced so the rename itself is durable.
+pub(crate) fn replace_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes).and_then(|()| f.sync_all())?;
+    std::fs::rename(&tmp, path)?;
+    sync_dir(path)
+}
+
+/// Makes the entries of the folder holding `path` durable (a rename, a new file).
+pub(crate) fn sync_dir(path: &Path) -> std::io::Result<()> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::File::open(parent)?.sync_all()
 }
 
 /// Opens `path` for reading and writing, creating it when missing and keeping what it holds.

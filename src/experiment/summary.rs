@@ -10,9 +10,12 @@
 //!   intervals), so the pauses between a stopped run and its resumption do not count;
 //! - utilization: busy time / (workers x wall span), workers being those of the live run or,
 //!   after it, the number of distinct workers in the rows;
-//! - throughput: stored rows / wall span.
+//! - throughput: stored rows / wall span;
+//! - a set counts once: a set the live view lists as running whose row this run already wrote
+//!   (the live view is up to a second old) is done, not running; a set running again
+//!   (`--retry-failed`) while its earlier row is still stored is running, not done.
 
-use super::live::LiveStatus;
+use super::live::{LiveStatus, RunningSet};
 use super::{ExperimentError, Lock, ResultRow};
 use crate::config::{Definition, Direction};
 use crate::objective::Status;
@@ -233,6 +236,24 @@ pub struct StatusReport {
     /// Seconds until the waiting and running sets are done at the throughput so far (only
     /// while a run is active).
     pub eta_s: Option<f64>,
+    /// The failed (or timed-out) row that ended last, as `best` is shown.
+    pub last_failure: Option<Json>,
+}
+
+/// The sets the live view lists as running that really are: a set whose row ended after the
+/// live run started has finished (the view is up to a second older than the row).
+fn really_running<'a>(live: &'a LiveStatus, rows: &[ResultRow]) -> Vec<&'a RunningSet> {
+    let run_started = humantime::parse_rfc3339(&live.started).ok();
+    let ended: std::collections::HashMap<usize, SystemTime> =
+        rows.iter().map(|r| (r.index, r.ended)).collect();
+    live.running
+        .iter()
+        .filter(|r| match (ended.get(&r.index), run_started) {
+            (Some(ended), Some(started)) => *ended < started,
+            (Some(_), None) => false,
+            (None, _) => true,
+        })
+        .collect()
 }
 
 /// Puts the report together. `live`: the running master's status (only when it holds the lock).
@@ -245,33 +266,34 @@ pub fn summarize(
     live: Option<&LiveStatus>,
     now: SystemTime,
 ) -> StatusReport {
+    let running_sets = live.map(|l| really_running(l, rows)).unwrap_or_default();
+    // A set running again counts as running until its new row replaces the stored one.
+    let again: std::collections::HashSet<usize> = running_sets.iter().map(|r| r.index).collect();
+    let counted: Vec<ResultRow> = rows
+        .iter()
+        .filter(|r| !again.contains(&r.index))
+        .cloned()
+        .collect();
+    let rows = counted.as_slice();
     let c = counts(rows);
-    let running: Vec<Running> = live
-        .map(|l| {
-            l.running
-                .iter()
-                .map(|r| {
-                    let elapsed_s = humantime::parse_rfc3339(&r.started)
-                        .ok()
-                        .map_or(0.0, |t| secs_between(t, now));
-                    Running {
-                        index: r.index,
-                        worker: r.worker,
-                        started: r.started.clone(),
-                        elapsed_s,
-                    }
-                })
-                .collect()
+    let running: Vec<Running> = running_sets
+        .iter()
+        .map(|r| {
+            let elapsed_s = humantime::parse_rfc3339(&r.started)
+                .ok()
+                .map_or(0.0, |t| secs_between(t, now));
+            Running {
+                index: r.index,
+                worker: r.worker,
+                started: r.started.clone(),
+                elapsed_s,
+            }
         })
-        .unwrap_or_default();
-    let starts: Vec<SystemTime> = live
-        .map(|l| {
-            l.running
-                .iter()
-                .filter_map(|r| humantime::parse_rfc3339(&r.started).ok())
-                .collect()
-        })
-        .unwrap_or_default();
+        .collect();
+    let starts: Vec<SystemTime> = running_sets
+        .iter()
+        .filter_map(|r| humantime::parse_rfc3339(&r.started).ok())
+        .collect();
     let u = usage(
         rows,
         live.map(|l| l.workers),
@@ -280,6 +302,11 @@ pub fn summarize(
     let waiting = total.saturating_sub(rows.len() + running.len());
     let eta_s = (live.is_some() && u.throughput_per_s > 0.0)
         .then(|| (waiting + running.len()) as f64 / u.throughput_per_s);
+    let last_failure = rows
+        .iter()
+        .filter(|r| r.outcome.status.is_failure())
+        .max_by_key(|r| r.ended)
+        .map(|r| row_json(names, r));
     StatusReport {
         dir: dir.to_string(),
         active: live.is_some(),
@@ -301,6 +328,7 @@ pub fn summarize(
         utilization: u.utilization,
         throughput_per_s: u.throughput_per_s,
         eta_s,
+        last_failure,
     }
 }
 
@@ -481,9 +509,51 @@ mod tests {
             Some(json!({}))
         );
         assert!(s.eta_s.is_some_and(|e| e > 0.0));
+        assert_eq!(
+            s.last_failure.as_ref().map(|f| f["index"].clone()),
+            Some(serde_json::json!(1))
+        );
         let after = summarize("d", &names, Direction::Minimize, 10, &rows, None, at(3.0));
         assert!(!after.active && after.eta_s.is_none() && after.running.is_empty());
         assert_eq!(human_secs(42.0), "42.0 s");
+    }
+
+    /// The live view is rewritten about once a second, results.csv as rows arrive: a set
+    /// that finished since the view was written is done, not running as well.
+    #[test]
+    fn a_set_is_never_counted_twice() {
+        let names = vec!["x".to_string(), "act".to_string()];
+        let running = |index: usize, started: f64| RunningSet {
+            index,
+            worker: 1,
+            started: humantime::format_rfc3339_millis(at(started)).to_string(),
+        };
+        let live = LiveStatus {
+            workers: 2,
+            started: humantime::format_rfc3339_millis(at(10.0)).to_string(),
+            // Set 2 finished (its row below) after the view was written; set 0 runs again
+            // (a retry) while its earlier row, from before this run, is still stored.
+            running: vec![running(2, 11.0), running(0, 12.0), running(3, 12.0)],
+            ..LiveStatus::default()
+        };
+        let rows = vec![
+            row(0, 1, 0.0, 1.0, None),
+            row(1, 2, 0.0, 1.0, Some(1.0)),
+            row(2, 1, 11.0, 12.5, Some(2.0)),
+        ];
+        let s = summarize(
+            "d",
+            &names,
+            Direction::Minimize,
+            6,
+            &rows,
+            Some(&live),
+            at(13.0),
+        );
+        let running: Vec<usize> = s.running.iter().map(|r| r.index).collect();
+        assert_eq!(running, [0, 3]);
+        assert_eq!((s.done, s.ok, s.failed), (2, 2, 0));
+        assert_eq!(s.done + s.running.len() + s.waiting, 6);
         assert_eq!(human_secs(185.0), "3 min 5 s");
         assert_eq!(human_secs(7800.0), "2 h 10 min");
     }

@@ -7,8 +7,8 @@ pub mod mpi;
 use crate::backend::WorkerInfo;
 use crate::backend::fork::ForkPool;
 use crate::config::{Definition, ObjectiveKind, Programs};
-use crate::experiment::{self, Journal, Lock, Repair, journal};
-use crate::master::{self, MasterOptions, RunSummary};
+use crate::experiment::{self, Folder, Journal, Lock, Repair, journal};
+use crate::master::{self, DeadlineSource, MasterOptions};
 use crate::messages::{note, warning};
 use crate::monitor::{Observer, ProgressDisplay};
 use crate::objective::{self, Objective};
@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::master::RunSummary;
 pub use mpi::{MpiRole, run_mpi};
 
 /// Whether this process is a rank of an MPI launch (`mpirun`, `srun`): then
@@ -57,6 +58,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Time left in the job; no set starts that cannot finish before it.
     pub walltime: Option<Duration>,
+    /// Run the failed and timed-out sets again (`--retry-failed`).
+    pub retry_failed: bool,
 }
 
 /// A folder ready to run: definition, the programs it names, lock, drawn table and the rows
@@ -69,15 +72,28 @@ pub struct Prepared {
     pub lock: Lock,
 }
 
+impl Prepared {
+    /// How many sets a run evaluates: those without a row, and with `retry_failed` the
+    /// failed ones.
+    pub fn sets_to_run(&self, retry_failed: bool) -> usize {
+        let failed = self
+            .rows
+            .iter()
+            .filter(|r| r.outcome.status.is_failure())
+            .count();
+        self.table.len() - self.rows.len() + if retry_failed { failed } else { 0 }
+    }
+}
+
 /// Resolves `target` (a configuration or an experiment folder), checks everything the run
 /// needs (the objective's kind, the programs it names), then creates the folder when it does
-/// not exist yet, and locks it.
+/// not exist yet, locks it, and grows it when the configuration asks for more.
 pub fn prepare(
     target: &Path,
     dir: Option<&Path>,
     custom_objective: bool,
 ) -> anyhow::Result<Prepared> {
-    let (exp, exists) = experiment::resolve(target, dir)?;
+    let (exp, folder) = experiment::resolve(target, dir)?;
     if exp.objective.kind == ObjectiveKind::Custom && !custom_objective {
         return Err(LaunchError::CustomObjective {
             config: exp.dir.join(experiment::CONFIG_FILE),
@@ -85,15 +101,19 @@ pub fn prepare(
         .into());
     }
     let programs = Programs::find(&exp)?;
-    let created = if exists {
-        None
-    } else {
-        Some(experiment::create(&exp)?)
+    let created = match folder {
+        Folder::New => Some(experiment::create(&exp)?),
+        Folder::Holds | Folder::Grows { .. } => None,
     };
     let lock = Lock::acquire(&exp.dir)?;
-    let table = match created {
-        Some(table) => table,
-        None => experiment::read_table(&exp.dir, &exp.space)?,
+    let table = match (created, folder) {
+        (Some(table), _) => table,
+        (None, Folder::Grows { stored_sets }) => {
+            let grown = experiment::grow(&exp, stored_sets)?;
+            report_growth(&exp, &grown);
+            grown.table
+        }
+        (None, _) => experiment::read_table(&exp.dir, &exp.space)?,
     };
     let (rows, repair) =
         journal::read_and_repair(&exp.dir.join(experiment::RESULTS_FILE), &exp.space)?;
@@ -128,22 +148,39 @@ fn warn_files_left_behind(exp: &Definition) {
     }
 }
 
+/// Says what growing the folder stored (`hpo run` and `hpo init`).
+pub fn report_growth(exp: &Definition, grown: &experiment::Grown) {
+    let dir = exp.dir.display();
+    let sets = &grown.new_sets;
+    if sets.is_empty() {
+        note!(
+            "{dir}: the configuration's changes are stored ({}); no new sets",
+            experiment::CONFIG_FILE
+        );
+    } else {
+        note!(
+            "{dir} grows by {} set(s), {} to {}; the {} sets before them and their rows are unchanged",
+            sets.len(),
+            sets.start,
+            sets.end - 1,
+            sets.start
+        );
+    }
+}
+
 fn report_repair(repair: &Repair) {
     if repair.torn_line {
         note!(
             "results.csv ended in a torn line (an interrupted write); it was cut off and that set will run again"
         );
     }
-    if !repair.duplicates.is_empty() {
-        let backup = repair
-            .backup
-            .as_ref()
-            .map(|b| b.display().to_string())
-            .unwrap_or_default();
+    if !repair.superseded.is_empty() {
         note!(
-            "results.csv held {} duplicated row(s) (sets {:?}); kept the first of each, original saved as {backup}",
-            repair.duplicates.len(),
-            repair.duplicates
+            "results.csv held more than one row of {} set(s) ({:?}), as an interrupted retry leaves them; the last row of each counts, {} earlier row(s) moved to {}",
+            repair.superseded.len(),
+            repair.superseded,
+            repair.moved,
+            experiment::HISTORY_FILE
         );
     }
 }
@@ -157,7 +194,7 @@ pub fn run_processes(
 ) -> anyhow::Result<RunSummary> {
     let prepared = prepare(target, options.dir.as_deref(), factory.is_some())?;
     let exp = prepared.experiment.clone();
-    let remaining = prepared.table.len() - prepared.rows.len();
+    let remaining = prepared.sets_to_run(options.retry_failed);
     let k = options.processes.unwrap_or(exp.compute.processes);
     let k = k.min(remaining.max(1));
     let threads = std::env::var("OMP_NUM_THREADS")
@@ -246,7 +283,12 @@ pub fn run_master_here(
     observers.extend(crate::monitor::hooks::observers(exp, &prepared.programs));
     let master_options = MasterOptions {
         deadline: crate::slurm::deadline(options.walltime),
+        deadline_source: match options.walltime {
+            Some(w) => DeadlineSource::Walltime(w),
+            None => DeadlineSource::Job,
+        },
         deadline_margin: Duration::from_secs(5),
+        retry_failed: options.retry_failed,
     };
     let result = master::run_master(
         exp,

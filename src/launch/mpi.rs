@@ -21,7 +21,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub enum MpiRole {
     /// Rank 0: the master's summary.
-    Master(RunSummary),
+    Master(Box<RunSummary>),
     /// A worker rank, with its exit code (it prints nothing of the run's outcome).
     Worker(u8),
     /// Rank 0 failed before the run started and has printed why: exit with this code.
@@ -96,7 +96,7 @@ pub fn run_mpi(
             Ok(summary) => {
                 drop(transport);
                 drop(prepared.lock);
-                Ok(MpiRole::Master(summary))
+                Ok(MpiRole::Master(Box::new(summary)))
             }
             Err(e) => {
                 // The workers wait for tasks that will not come: take the whole job down.

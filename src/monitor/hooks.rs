@@ -46,18 +46,23 @@ pub fn observers(exp: &Definition, programs: &Programs) -> Vec<Box<dyn Observer>
     if !m.plots.is_empty() && (m.plot_every > 0 || m.plot_on_best || m.plot_at_end) {
         let dir = exp.dir.clone();
         let plots = m.plots.clone();
+        // plot_3d on the axes the configuration names.
+        let options = crate::plot::PlotOptions {
+            x: m.plot_x.clone(),
+            y: m.plot_y.clone(),
+            ..crate::plot::PlotOptions::default()
+        };
         let mut last_error = String::new();
-        let job =
-            move || match crate::plot::render(&dir, &plots, &crate::plot::PlotOptions::default()) {
-                Ok(_) => last_error.clear(),
-                Err(e) => {
-                    let e = e.to_string();
-                    if e != last_error {
-                        note!("monitor: the plots could not be drawn: {e}");
-                        last_error = e;
-                    }
+        let job = move || match crate::plot::render(&dir, &plots, &options) {
+            Ok(_) => last_error.clear(),
+            Err(e) => {
+                let e = e.to_string();
+                if e != last_error {
+                    note!("monitor: the plots could not be drawn: {e}");
+                    last_error = e;
                 }
-            };
+            }
+        };
         out.push(Box::new(PlotHook::new(
             Triggers {
                 every: m.plot_every,

@@ -31,6 +31,16 @@ pub(crate) enum Status {
 }
 
 impl Status {
+    /// Whether the set failed: what `retries` re-runs, `hpo run --retry-failed` runs again
+    /// and `[compute] max_consecutive_failures` counts. Every other status is a success for
+    /// them (a status added later must say which it is here).
+    pub fn is_failure(self) -> bool {
+        match self {
+            Status::Ok => false,
+            Status::Failed | Status::Timeout => true,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",

@@ -1,7 +1,11 @@
 //! `result_evolution`: each set's result over its index, random and Bayesian sets told apart,
-//! the best result so far as a step line, failed sets as red crosses along the bottom.
+//! the best result so far as a step line, failed sets as red crosses along the bottom; the
+//! legend in a strip below the chart.
 
-use super::{BAYES, Drawn, FAILED, GRID, INK, PlotData, RANDOM, de, fmt_num, font, padded};
+use super::{
+    BAYES, BEST, Drawn, FAILED, GRID, INK, LEGEND_HEIGHT, Marker, PlotData, RANDOM, de, fmt_num,
+    font, legend, padded,
+};
 use crate::objective::Status;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -23,16 +27,14 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
     let max_index = data.rows.iter().map(|r| r.index).max().unwrap_or(0);
     let (x0, x1) = padded(0.0, max_index as f64, 0.02);
     let (lo, hi) = data.result_range().unwrap_or((0.0, 1.0));
-    let (mut y0, mut y1) = padded(lo, hi, 0.06);
+    let (mut y0, y1) = padded(lo, hi, 0.06);
     if !failed.is_empty() {
         // Room under the lowest result for the row of failed sets.
         y0 -= (y1 - y0) * 0.06;
     }
-    // Room for the legend, on the side of the worse results.
-    match data.direction {
-        crate::config::Direction::Minimize => y1 += (y1 - y0) * 0.2,
-        crate::config::Direction::Maximize => y0 -= (y1 - y0) * 0.2,
-    }
+    let (_, h) = root.dim_in_pixel();
+    let (root, strip) = root.split_vertically(h.saturating_sub(LEGEND_HEIGHT));
+    let mut entries: Vec<(Marker, String)> = Vec::new();
     let best = data.best();
     let caption = {
         let mut s = format!("{}: result by set ({} ok", data.name, ok.len());
@@ -42,9 +44,10 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
         s.push(')');
         s
     };
-    let mut chart = ChartBuilder::on(root)
+    let mut chart = ChartBuilder::on(&root)
         .caption(caption, font(22.0))
         .margin(14)
+        .margin_bottom(0)
         .x_label_area_size(55)
         .y_label_area_size(80)
         .build_cartesian_2d(x0..x1, y0..y1)
@@ -109,9 +112,8 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
                     .iter()
                     .map(|&p| Circle::new(p, size, RANDOM.mix(0.75).filled())),
             )
-            .map_err(de)?
-            .label(format!("random ({})", random.len()))
-            .legend(|(x, y)| Circle::new((x + 8, y), 5, RANDOM.filled()));
+            .map_err(de)?;
+        entries.push((Marker::Disc(RANDOM), format!("random ({})", random.len())));
     }
     if !bayes.is_empty() {
         chart
@@ -120,16 +122,17 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
                     .iter()
                     .map(|&p| TriangleMarker::new(p, size + 2, BAYES.mix(0.85).filled())),
             )
-            .map_err(de)?
-            .label(format!("Bayesian ({})", bayes.len()))
-            .legend(|(x, y)| TriangleMarker::new((x + 8, y), 7, BAYES.filled()));
+            .map_err(de)?;
+        entries.push((
+            Marker::Triangle(BAYES),
+            format!("Bayesian ({})", bayes.len()),
+        ));
     }
     if !steps.is_empty() {
         chart
             .draw_series(LineSeries::new(steps, INK.stroke_width(2)))
-            .map_err(de)?
-            .label("best so far")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], INK.stroke_width(2)));
+            .map_err(de)?;
+        entries.push((Marker::Line(INK), "best so far".into()));
     }
     if !failed.is_empty() {
         let yf = y0 + (y1 - y0) * 0.03;
@@ -139,33 +142,24 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
                     .iter()
                     .map(|&i| Cross::new((i as f64, yf), 4, FAILED.stroke_width(2))),
             )
-            .map_err(de)?
-            .label(format!("failed ({})", failed.len()))
-            .legend(|(x, y)| Cross::new((x + 8, y), 4, FAILED.stroke_width(2)));
+            .map_err(de)?;
+        entries.push((Marker::Cross(FAILED), format!("failed ({})", failed.len())));
     }
     if let Some((r, v)) = best {
         chart
             .draw_series(std::iter::once(Circle::new(
                 (r.index as f64, v),
                 size + 5,
-                RGBColor(220, 20, 60).stroke_width(2),
+                BEST.stroke_width(2),
             )))
-            .map_err(de)?
-            .label(format!("best {} (set {})", fmt_num(v), r.index))
-            .legend(|(x, y)| Circle::new((x + 8, y), 6, RGBColor(220, 20, 60).stroke_width(2)));
+            .map_err(de)?;
+        entries.push((
+            Marker::Ring(BEST),
+            format!("best {} (set {})", fmt_num(v), r.index),
+        ));
     }
     if !data.rows.is_empty() {
-        chart
-            .configure_series_labels()
-            .position(match data.direction {
-                crate::config::Direction::Minimize => SeriesLabelPosition::UpperRight,
-                crate::config::Direction::Maximize => SeriesLabelPosition::LowerRight,
-            })
-            .background_style(WHITE.mix(0.85))
-            .border_style(INK.mix(0.5))
-            .label_font(font(14.0))
-            .draw()
-            .map_err(de)?;
+        legend(&strip, 94, &entries)?;
     }
     Ok(())
 }

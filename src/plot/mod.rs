@@ -22,6 +22,8 @@ use std::sync::OnceLock;
 
 /// The folder inside the experiment folder the plots are written to.
 pub const PLOT_DIR: &str = "plots";
+/// In [`PLOT_DIR`]: the last axes `hpo plot` was given for plot_3d.
+const AXES_FILE: &str = "plot_3d.axes.json";
 
 /// DejaVu Sans (Bitstream Vera licence, see assets/fonts/LICENSE-DejaVu.txt): plots render the
 /// same on a machine without any system font.
@@ -55,6 +57,51 @@ impl PlotError {
     pub fn is_usage(&self) -> bool {
         matches!(self, PlotError::NoSuchParameter { .. })
     }
+}
+
+/// plot_3d's horizontal and vertical parameters (`None`: the default one).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Axes {
+    pub x: Option<String>,
+    pub y: Option<String>,
+}
+
+/// The last axes `hpo plot` was given for `dir` (none when it was never given any).
+pub fn remembered_axes(dir: &Path) -> Axes {
+    std::fs::read(dir.join(PLOT_DIR).join(AXES_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// Remembers the axes `hpo plot` was given (each one given replaces the one remembered), so a
+/// later `hpo plot` or `hpo report` draws them too. Names that are not parameters are refused.
+pub fn remember_axes(dir: &Path, given: &Axes) -> Result<(), PlotError> {
+    let names = experiment::load_stored(dir)?.space.names().to_vec();
+    for name in [&given.x, &given.y].into_iter().flatten() {
+        if !names.contains(name) {
+            return Err(PlotError::NoSuchParameter {
+                name: name.clone(),
+                known: names.join(", "),
+            });
+        }
+    }
+    let before = remembered_axes(dir);
+    let axes = Axes {
+        x: given.x.clone().or(before.x),
+        y: given.y.clone().or(before.y),
+    };
+    let out = dir.join(PLOT_DIR);
+    let path = out.join(AXES_FILE);
+    let io = |source| PlotError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&out).map_err(io)?;
+    let tmp = out.join(format!(".{AXES_FILE}.tmp"));
+    std::fs::write(&tmp, serde_json::to_vec(&axes).unwrap_or_default())
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(io)
 }
 
 /// What `hpo plot` can be asked for.
@@ -330,6 +377,32 @@ pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
         .collect()
 }
 
+/// A value for a table: 6 significant digits without trailing zeros (`0.979630` is
+/// `0.97963`), scientific when very large or small; whole numbers as they are.
+pub fn fmt_value(v: f64) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return if v == 0.0 { "0".into() } else { v.to_string() };
+    }
+    let a = v.abs();
+    if v.fract() == 0.0 && a < 1e15 {
+        return format!("{v:.0}");
+    }
+    if !(1e-4..1e9).contains(&a) {
+        let s = format!("{v:.5e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exp}");
+    }
+    let digits = (5 - a.log10().floor() as i32).clamp(0, 12) as usize;
+    let s = format!("{v:.digits$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" { "0".into() } else { s }
+}
+
 /// A number as a tick label: short, without trailing zeros, scientific when very large or small.
 pub fn fmt_num(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
@@ -410,6 +483,8 @@ pub(crate) const RANDOM: RGBColor = RGBColor(31, 119, 180);
 pub(crate) const BAYES: RGBColor = RGBColor(255, 127, 14);
 pub(crate) const GRID: RGBColor = RGBColor(225, 225, 225);
 pub(crate) const INK: RGBColor = RGBColor(40, 40, 40);
+/// The best set's ring.
+pub(crate) const BEST: RGBColor = RGBColor(220, 20, 60);
 
 /// Registers the bundled font once.
 pub fn fonts() -> Result<(), PlotError> {
@@ -488,6 +563,80 @@ pub(crate) fn colour_bar<DB: DrawingBackend>(
             INK.stroke_width(1),
         )))
         .map_err(de)?;
+    Ok(())
+}
+
+/// The marker of a legend entry.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Marker {
+    /// A filled circle with a dark outline (plot_3d's random sets).
+    Dot(RGBColor),
+    /// A filled circle without outline.
+    Disc(RGBColor),
+    /// A filled triangle with a dark outline.
+    Triangle(RGBColor),
+    /// A short line.
+    Line(RGBColor),
+    /// A cross (failed sets).
+    Cross(RGBColor),
+    /// A ring (the best set).
+    Ring(RGBColor),
+}
+
+/// The height of a legend strip ([`legend`]).
+pub(crate) const LEGEND_HEIGHT: u32 = 32;
+
+/// Draws a legend in one row across `area`, a strip beside the chart (never over its data),
+/// starting `left` pixels from the strip's left edge.
+pub(crate) fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    left: i32,
+    entries: &[(Marker, String)],
+) -> Drawn {
+    let style = font(14.0);
+    let (_, h) = area.dim_in_pixel();
+    let y = h as i32 / 2;
+    let mut x = left;
+    for (marker, label) in entries {
+        let c = (x + 8, y);
+        match *marker {
+            Marker::Dot(colour) => area
+                .draw(
+                    &(EmptyElement::at(c)
+                        + Circle::new((0, 0), 5, colour.filled())
+                        + Circle::new((0, 0), 5, BLACK.stroke_width(1))),
+                )
+                .map_err(de)?,
+            Marker::Disc(colour) => area.draw(&Circle::new(c, 5, colour.filled())).map_err(de)?,
+            Marker::Triangle(colour) => area
+                .draw(
+                    &(EmptyElement::at(c)
+                        + TriangleMarker::new((0, 0), 10, BLACK.filled())
+                        + TriangleMarker::new((0, 0), 7, colour.filled())),
+                )
+                .map_err(de)?,
+            Marker::Line(colour) => area
+                .draw(&PathElement::new(
+                    vec![(x, y), (x + 18, y)],
+                    colour.stroke_width(2),
+                ))
+                .map_err(de)?,
+            Marker::Cross(colour) => area
+                .draw(&Cross::new(c, 5, colour.stroke_width(2)))
+                .map_err(de)?,
+            Marker::Ring(colour) => area
+                .draw(&Circle::new(c, 6, colour.stroke_width(3)))
+                .map_err(de)?,
+        }
+        let (w, th) = area.estimate_text_size(label, &style).map_err(de)?;
+        area.draw(&Text::new(
+            label.clone(),
+            (x + 24, y - th as i32 / 2),
+            style.clone(),
+        ))
+        .map_err(de)?;
+        x += 24 + w as i32 + 22;
+    }
     Ok(())
 }
 
@@ -620,6 +769,19 @@ mod tests {
         assert_eq!(fmt_num(12345.0), "12345");
         assert_eq!(fmt_num(2.5e-5), "2.5e-5");
         assert_eq!(fmt_num(1e6), "1e6");
+    }
+
+    #[test]
+    fn values_have_six_significant_digits() {
+        assert_eq!(fmt_value(0.9796296296296296), "0.97963");
+        assert_eq!(fmt_value(123.456789), "123.457");
+        assert_eq!(fmt_value(-0.000123456789), "-0.000123457");
+        assert_eq!(fmt_value(3.0), "3");
+        assert_eq!(fmt_value(1.5e-7), "1.5e-7");
+        assert_eq!(fmt_value(2.0e12), "2000000000000");
+        assert_eq!(fmt_value(2.5e12), "2500000000000");
+        assert_eq!(fmt_value(12345678912.345), "1.23457e10");
+        assert_eq!(fmt_value(0.0), "0");
     }
 
     #[test]

@@ -1,14 +1,22 @@
-//! `plot_3d`: the result (colour) over two parameters, with an interpolated heat map and
-//! contour lines under the samples, random and Bayesian sets told apart by their marker, and a
-//! colour bar. With one parameter the vertical axis is the result itself. Optionally animated:
-//! a GIF adding samples in the order they finished.
+//! `plot_3d`: the result (colour) over two parameters, with a heat map under the samples,
+//! random and Bayesian sets told apart by their marker, a colour bar, and the legend in a strip
+//! below the chart. With one parameter the vertical axis is the result itself. Optionally
+//! animated: a GIF adding samples in the order they finished.
+//!
+//! The heat map never interpolates between categories or whole numbers: a categorical axis,
+//! and an `int` one spanning at most [`MAX_CELLS`] values, is drawn as cells, one per category
+//! or number. Over two such axes each cell shows the mean result of its samples; over one, each
+//! cell's strip is interpolated along the other, numeric axis from that cell's samples only;
+//! over two numeric axes the map is interpolated by inverse-distance weighting, with contour
+//! lines. Cells and strips without samples stay blank.
 
 use super::{
-    Axis, ColourScale, Drawn, FAILED, GRID, INK, PlotData, PlotError, PlotOptions, colour_bar, de,
-    fmt_num, font,
+    Axis, BEST, ColourScale, Drawn, FAILED, GRID, INK, LEGEND_HEIGHT, Marker, PlotData, PlotError,
+    PlotOptions, colour_bar, de, fmt_num, font, legend,
 };
 use crate::experiment::ResultRow;
 use crate::objective::Status;
+use crate::space::Value;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -22,6 +30,9 @@ const LEVELS: usize = 9;
 const MAX_FRAMES: usize = 300;
 const BAR_WIDTH: u32 = 110;
 const X_LABELS: u32 = 55;
+const Y_LABELS: u32 = 75;
+/// An `int` axis spanning at most this many whole numbers is drawn as cells.
+pub const MAX_CELLS: usize = 40;
 
 /// What every frame shares: the axes and colours are those of all rows, so frames line up.
 pub struct Scene<'a> {
@@ -31,8 +42,69 @@ pub struct Scene<'a> {
     py: Option<usize>,
     ax: Axis,
     ay: Axis,
+    /// The cells of a discrete axis (categories, whole numbers), as positions in order.
+    xcells: Option<Vec<f64>>,
+    ycells: Option<Vec<f64>>,
     scale: ColourScale,
     contour: bool,
+}
+
+/// The cells of the axis of parameter `p`: every category, or every whole number of an `int`
+/// axis spanning at most [`MAX_CELLS`]; `None` for a numeric axis.
+fn cells_of(data: &PlotData, p: usize, axis: &Axis) -> Option<Vec<f64>> {
+    match axis {
+        Axis::Categorical { labels } => Some((0..labels.len()).map(|i| i as f64).collect()),
+        Axis::Numeric { lo, hi, log: false } => {
+            let mut values = data.rows.iter().filter_map(|r| r.values.get(p));
+            let whole = values.all(|v| matches!(v, Value::Int(_)));
+            let span = hi - lo + 1.0;
+            (whole && span <= MAX_CELLS as f64)
+                .then(|| (0..span as usize).map(|k| lo + k as f64).collect())
+        }
+        Axis::Numeric { .. } => None,
+    }
+}
+
+/// The drawn range of an axis: whole cells at the ends of a discrete one.
+fn drawn_range(axis: &Axis, cells: Option<&Vec<f64>>) -> (f64, f64) {
+    match (axis, cells) {
+        (Axis::Numeric { .. }, Some(c)) => (
+            c.first().copied().unwrap_or(0.0) - 0.5,
+            c.last().copied().unwrap_or(0.0) + 0.5,
+        ),
+        _ => axis.range(),
+    }
+}
+
+/// One rectangle of the heat map, in chart coordinates, and its value.
+struct Patch {
+    x: (f64, f64),
+    y: (f64, f64),
+    v: f64,
+}
+
+/// The index of the cell nearest to `at`.
+fn cell_at(cells: &[f64], at: f64) -> Option<usize> {
+    cells
+        .iter()
+        .enumerate()
+        .min_by(|a, b| (a.1 - at).abs().total_cmp(&(b.1 - at).abs()))
+        .map(|(k, _)| k)
+}
+
+/// Inverse-distance weighted value (power 2) at `at` of `pts` (position, value) along one
+/// axis of width `width`.
+fn idw_1d(pts: &[(f64, f64)], at: f64, width: f64) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for &(p, v) in pts {
+        let d2 = ((p - at) / width.max(f64::MIN_POSITIVE)).powi(2);
+        if d2 < 1e-18 {
+            return v;
+        }
+        num += v / d2;
+        den += 1.0 / d2;
+    }
+    if den > 0.0 { num / den } else { f64::NAN }
 }
 
 impl<'a> Scene<'a> {
@@ -54,15 +126,108 @@ impl<'a> Scene<'a> {
             Some(p) => axes.get(p).cloned().unwrap_or(Axis::linear(0.0, 1.0)),
             None => Axis::linear(scale.lo, scale.hi),
         };
+        let xcells = cells_of(data, px, &ax);
+        let ycells = py.and_then(|p| cells_of(data, p, &ay));
         Ok(Scene {
             data,
             px,
             py,
             ax,
             ay,
+            xcells,
+            ycells,
             scale,
             contour: options.contour,
         })
+    }
+
+    /// The heat map of the samples `pts` (x, y, result) over the drawn ranges; see the
+    /// module's documentation.
+    fn patches(&self, pts: &[(f64, f64, f64)], xr: (f64, f64), yr: (f64, f64)) -> Vec<Patch> {
+        let span = |cells: &[f64], k: usize| (cells[k] - 0.5, cells[k] + 0.5);
+        let strips = |n: usize, (a, b): (f64, f64)| {
+            let w = (b - a) / n as f64;
+            (0..n).map(move |i| (a + i as f64 * w, a + (i + 1) as f64 * w))
+        };
+        let mut out = Vec::new();
+        match (&self.xcells, &self.ycells) {
+            (Some(xc), Some(yc)) => {
+                let mut sums = vec![(0.0, 0usize); xc.len() * yc.len()];
+                for &(x, y, v) in pts {
+                    if let (Some(i), Some(j)) = (cell_at(xc, x), cell_at(yc, y)) {
+                        let s = &mut sums[j * xc.len() + i];
+                        *s = (s.0 + v, s.1 + 1);
+                    }
+                }
+                for (k, (sum, n)) in sums.into_iter().enumerate() {
+                    if n > 0 {
+                        let (i, j) = (k % xc.len(), k / xc.len());
+                        out.push(Patch {
+                            x: span(xc, i),
+                            y: span(yc, j),
+                            v: sum / n as f64,
+                        });
+                    }
+                }
+            }
+            (Some(xc), None) => {
+                for (i, _) in xc.iter().enumerate() {
+                    let column: Vec<(f64, f64)> = pts
+                        .iter()
+                        .filter(|p| cell_at(xc, p.0) == Some(i))
+                        .map(|p| (p.1, p.2))
+                        .collect();
+                    if column.is_empty() {
+                        continue;
+                    }
+                    for y in strips(GRID_Y, yr) {
+                        let v = idw_1d(&column, (y.0 + y.1) / 2.0, yr.1 - yr.0);
+                        out.push(Patch {
+                            x: span(xc, i),
+                            y,
+                            v,
+                        });
+                    }
+                }
+            }
+            (None, Some(yc)) => {
+                for (j, _) in yc.iter().enumerate() {
+                    let row: Vec<(f64, f64)> = pts
+                        .iter()
+                        .filter(|p| cell_at(yc, p.1) == Some(j))
+                        .map(|p| (p.0, p.2))
+                        .collect();
+                    if row.is_empty() {
+                        continue;
+                    }
+                    for x in strips(GRID_X, xr) {
+                        let v = idw_1d(&row, (x.0 + x.1) / 2.0, xr.1 - xr.0);
+                        out.push(Patch {
+                            x,
+                            y: span(yc, j),
+                            v,
+                        });
+                    }
+                }
+            }
+            (None, None) => {
+                let grid = interpolate(pts, xr, yr);
+                let cw = (xr.1 - xr.0) / GRID_X as f64;
+                let ch = (yr.1 - yr.0) / GRID_Y as f64;
+                for (k, v) in grid.into_iter().enumerate() {
+                    let (a, b) = (
+                        xr.0 + (k % GRID_X) as f64 * cw,
+                        yr.0 + (k / GRID_X) as f64 * ch,
+                    );
+                    out.push(Patch {
+                        x: (a - cw * 0.5, a + cw * 0.5),
+                        y: (b - ch * 0.5, b + ch * 0.5),
+                        v,
+                    });
+                }
+            }
+        }
+        out
     }
 
     fn xy(&self, row: &ResultRow, y_fallback: f64) -> (f64, f64) {
@@ -84,31 +249,15 @@ impl<'a> Scene<'a> {
         }
     }
 
-    /// Draws the first `n` rows (in the order they finished). Long by nature: one figure drawn
-    /// top to bottom, every part in the same chart coordinates.
+    /// Draws the first `n` rows (in the order they finished): the chart with its heat map and
+    /// samples, the legend in a strip below it, the colour bar beside it.
     pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, n: usize) -> Drawn {
         let rows = &self.data.rows[..n.min(self.data.rows.len())];
-        let (w, _) = root.dim_in_pixel();
+        let (w, h) = root.dim_in_pixel();
         let (main, bar) = root.split_horizontally(w.saturating_sub(BAR_WIDTH));
-        let (x0, x1) = self.ax.range();
-        let (y0, y1) = self.ay.range();
-        let ok: Vec<(&ResultRow, f64)> = rows
-            .iter()
-            .filter_map(|r| {
-                r.outcome
-                    .result
-                    .filter(|_| r.outcome.status == Status::Ok)
-                    .map(|v| (r, v))
-            })
-            .collect();
-        let failed = rows.len() - ok.len();
-        let best = ok.iter().copied().reduce(|a, b| {
-            if self.data.direction.better(b.1, a.1) {
-                b
-            } else {
-                a
-            }
-        });
+        let (main, strip) = main.split_vertically(h.saturating_sub(LEGEND_HEIGHT));
+        let (x0, x1) = drawn_range(&self.ax, self.xcells.as_ref());
+        let (y0, y1) = drawn_range(&self.ay, self.ycells.as_ref());
         let title = match self.py {
             Some(_) => format!(
                 "{}: result over {} and {}",
@@ -125,169 +274,49 @@ impl<'a> Scene<'a> {
         let mut chart = ChartBuilder::on(&main)
             .caption(title, font(22.0))
             .margin(12)
+            .margin_bottom(0)
             .x_label_area_size(X_LABELS)
-            .y_label_area_size(75)
+            .y_label_area_size(Y_LABELS)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(de)?;
         let (ax, ay) = (&self.ax, &self.ay);
+        let (xc, yc) = (self.xcells.is_some(), self.ycells.is_some());
+        // A discrete axis is labelled at its cells only.
+        let label = |axis: &Axis, cells: bool, v: f64| {
+            if cells && (v - v.round()).abs() > 1e-6 {
+                String::new()
+            } else {
+                axis.label(v)
+            }
+        };
+        let ticks = |axis: &Axis, cells: &Option<Vec<f64>>| match cells {
+            Some(c) => c.len() + 1,
+            None => axis.ticks(),
+        };
         chart
             .configure_mesh()
             .light_line_style(WHITE.mix(0.0))
             .bold_line_style(GRID)
-            .x_labels(ax.ticks())
-            .y_labels(ay.ticks())
-            .x_label_formatter(&|v| ax.label(*v))
-            .y_label_formatter(&|v| ay.label(*v))
+            .x_labels(ticks(ax, &self.xcells))
+            .y_labels(ticks(ay, &self.ycells))
+            .x_label_formatter(&|v| label(ax, xc, *v))
+            .y_label_formatter(&|v| label(ay, yc, *v))
             .x_desc(self.name(Some(self.px)))
             .y_desc(self.name(self.py))
             .label_style(font(14.0))
             .axis_desc_style(font(16.0))
             .draw()
             .map_err(de)?;
-
+        let ok: Vec<&ResultRow> = rows
+            .iter()
+            .filter(|r| r.outcome.status == Status::Ok && r.outcome.result.is_some())
+            .collect();
         if self.contour && self.py.is_some() && ok.len() >= 3 {
-            let pts: Vec<(f64, f64, f64)> = ok
-                .iter()
-                .map(|(r, v)| {
-                    let (x, y) = self.xy(r, 0.0);
-                    (x, y, *v)
-                })
-                .filter(|p| p.0.is_finite() && p.1.is_finite())
-                .collect();
-            let grid = interpolate(&pts, (x0, x1), (y0, y1));
-            let cw = (x1 - x0) / GRID_X as f64;
-            let ch = (y1 - y0) / GRID_Y as f64;
-            chart
-                .draw_series(grid.iter().enumerate().map(|(k, v)| {
-                    let (i, j) = (k % GRID_X, k / GRID_X);
-                    let (a, b) = (x0 + i as f64 * cw, y0 + j as f64 * ch);
-                    let c = self.scale.colour(*v);
-                    let soft = RGBColor(soften(c.0), soften(c.1), soften(c.2));
-                    Rectangle::new(
-                        [(a - cw * 0.5, b - ch * 0.5), (a + cw * 0.5, b + ch * 0.5)],
-                        soft.filled(),
-                    )
-                }))
-                .map_err(de)?;
-            let levels: Vec<f64> = (1..=LEVELS)
-                .map(|l| {
-                    self.scale.lo + (self.scale.hi - self.scale.lo) * l as f64 / (LEVELS + 1) as f64
-                })
-                .collect();
-            let segments = contours(&grid, &levels, (x0, cw), (y0, ch));
-            chart
-                .draw_series(
-                    segments
-                        .into_iter()
-                        .map(|(a, b)| PathElement::new(vec![a, b], INK.mix(0.35).stroke_width(1))),
-                )
-                .map_err(de)?;
+            self.draw_heat_map(&mut chart, &ok, (x0, x1), (y0, y1))?;
         }
-
-        let size = if rows.len() > 400 {
-            3
-        } else if rows.len() > 100 {
-            4
-        } else {
-            6
-        };
-        let scale = self.scale;
-        let point = |r: &&ResultRow| {
-            let (x, y) = self.xy(r, y0);
-            (x.is_finite() && y.is_finite()).then_some((x, y, r.outcome.result.unwrap_or(0.0)))
-        };
-        let random: Vec<(f64, f64, f64)> = ok
-            .iter()
-            .map(|(r, _)| r)
-            .filter(|r| !r.bayesian)
-            .filter_map(point)
-            .collect();
-        let bayes: Vec<(f64, f64, f64)> = ok
-            .iter()
-            .map(|(r, _)| r)
-            .filter(|r| r.bayesian)
-            .filter_map(point)
-            .collect();
-        if !random.is_empty() {
-            chart
-                .draw_series(random.iter().map(|&(x, y, v)| {
-                    EmptyElement::at((x, y))
-                        + Circle::new((0, 0), size, scale.colour(v).filled())
-                        + Circle::new((0, 0), size, BLACK.mix(0.8).stroke_width(1))
-                }))
-                .map_err(de)?
-                .label(format!("random ({})", random.len()))
-                .legend(|(x, y)| {
-                    EmptyElement::at((x + 8, y))
-                        + Circle::new((0, 0), 5, RGBColor(150, 150, 150).filled())
-                        + Circle::new((0, 0), 5, BLACK.stroke_width(1))
-                });
-        }
-        if !bayes.is_empty() {
-            let s = size + 2;
-            chart
-                .draw_series(bayes.iter().map(|&(x, y, v)| {
-                    EmptyElement::at((x, y))
-                        + TriangleMarker::new((0, 0), s + 3, BLACK.mix(0.8).filled())
-                        + TriangleMarker::new((0, 0), s, scale.colour(v).filled())
-                }))
-                .map_err(de)?
-                .label(format!("Bayesian ({})", bayes.len()))
-                .legend(|(x, y)| {
-                    EmptyElement::at((x + 8, y))
-                        + TriangleMarker::new((0, 0), 10, BLACK.filled())
-                        + TriangleMarker::new((0, 0), 7, RGBColor(150, 150, 150).filled())
-                });
-        }
-        if failed > 0 {
-            let y_failed = y0 + (y1 - y0) * 0.015;
-            let crosses: Vec<(f64, f64)> = rows
-                .iter()
-                .filter(|r| r.outcome.status != Status::Ok || r.outcome.result.is_none())
-                .map(|r| {
-                    if self.py.is_some() {
-                        self.xy(r, y_failed)
-                    } else {
-                        (self.xy(r, y_failed).0, y_failed)
-                    }
-                })
-                .filter(|p| p.0.is_finite() && p.1.is_finite())
-                .collect();
-            chart
-                .draw_series(
-                    crosses
-                        .iter()
-                        .map(|&p| Cross::new(p, size.max(4), FAILED.stroke_width(2))),
-                )
-                .map_err(de)?
-                .label(format!("failed ({failed})"))
-                .legend(|(x, y)| Cross::new((x + 8, y), 5, FAILED.stroke_width(2)));
-        }
-        if let Some((r, v)) = best {
-            let (x, y) = self.xy(r, y0);
-            if x.is_finite() && y.is_finite() {
-                chart
-                    .draw_series(std::iter::once(Circle::new(
-                        (x, y),
-                        size + 6,
-                        RGBColor(220, 20, 60).stroke_width(3),
-                    )))
-                    .map_err(de)?
-                    .label(format!("best {} (set {})", fmt_num(v), r.index))
-                    .legend(|(x, y)| {
-                        Circle::new((x + 8, y), 6, RGBColor(220, 20, 60).stroke_width(3))
-                    });
-            }
-        }
+        let entries = self.draw_samples(&mut chart, rows, &ok, (y0, y1))?;
         if !rows.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(INK.mix(0.5))
-                .label_font(font(14.0))
-                .draw()
-                .map_err(de)?;
+            legend(&strip, Y_LABELS as i32 + 12, &entries)?;
         }
         if n < self.data.rows.len() {
             main.draw(&Text::new(
@@ -309,7 +338,181 @@ impl<'a> Scene<'a> {
             bottom,
         )
     }
+
+    /// The heat map (and, over two numeric axes, its contour lines) under the samples.
+    fn draw_heat_map<DB: DrawingBackend>(
+        &self,
+        chart: &mut Chart<'_, DB>,
+        ok: &[&ResultRow],
+        xr: (f64, f64),
+        yr: (f64, f64),
+    ) -> Drawn {
+        let pts: Vec<(f64, f64, f64)> = ok
+            .iter()
+            .map(|r| {
+                let (x, y) = self.xy(r, 0.0);
+                (x, y, r.outcome.result.unwrap_or(f64::NAN))
+            })
+            .filter(|p| p.0.is_finite() && p.1.is_finite() && p.2.is_finite())
+            .collect();
+        let patches = self.patches(&pts, xr, yr);
+        chart
+            .draw_series(patches.iter().filter(|p| p.v.is_finite()).map(|p| {
+                let c = self.scale.colour(p.v);
+                let soft = RGBColor(soften(c.0), soften(c.1), soften(c.2));
+                Rectangle::new([(p.x.0, p.y.0), (p.x.1, p.y.1)], soft.filled())
+            }))
+            .map_err(de)?;
+        if self.xcells.is_none() && self.ycells.is_none() {
+            let grid = interpolate(&pts, xr, yr);
+            let cw = (xr.1 - xr.0) / GRID_X as f64;
+            let ch = (yr.1 - yr.0) / GRID_Y as f64;
+            let levels: Vec<f64> = (1..=LEVELS)
+                .map(|l| {
+                    self.scale.lo + (self.scale.hi - self.scale.lo) * l as f64 / (LEVELS + 1) as f64
+                })
+                .collect();
+            let segments = contours(&grid, &levels, (xr.0, cw), (yr.0, ch));
+            chart
+                .draw_series(
+                    segments
+                        .into_iter()
+                        .map(|(a, b)| PathElement::new(vec![a, b], INK.mix(0.35).stroke_width(1))),
+                )
+                .map_err(de)?;
+        }
+        Ok(())
+    }
+
+    /// The samples: random sets as circles, Bayesian ones as triangles, failed ones as crosses
+    /// along the bottom (at their parameters when both are known), the best one ringed.
+    /// Returns the legend's entries.
+    fn draw_samples<DB: DrawingBackend>(
+        &self,
+        chart: &mut Chart<'_, DB>,
+        rows: &[ResultRow],
+        ok: &[&ResultRow],
+        (y0, y1): (f64, f64),
+    ) -> Result<Vec<(Marker, String)>, String> {
+        let mut entries = Vec::new();
+        let size = if rows.len() > 400 {
+            3
+        } else if rows.len() > 100 {
+            4
+        } else {
+            6
+        };
+        let scale = self.scale;
+        let point = |r: &&ResultRow| {
+            let (x, y) = self.xy(r, y0);
+            (x.is_finite() && y.is_finite()).then_some((x, y, r.outcome.result.unwrap_or(0.0)))
+        };
+        let random: Vec<(f64, f64, f64)> = ok
+            .iter()
+            .filter(|r| !r.bayesian)
+            .filter_map(point)
+            .collect();
+        let bayes: Vec<(f64, f64, f64)> =
+            ok.iter().filter(|r| r.bayesian).filter_map(point).collect();
+        let grey = RGBColor(150, 150, 150);
+        if !random.is_empty() {
+            chart
+                .draw_series(random.iter().map(|&(x, y, v)| {
+                    EmptyElement::at((x, y))
+                        + Circle::new((0, 0), size, scale.colour(v).filled())
+                        + Circle::new((0, 0), size, BLACK.mix(0.8).stroke_width(1))
+                }))
+                .map_err(de)?;
+            entries.push((Marker::Dot(grey), format!("random ({})", random.len())));
+        }
+        if !bayes.is_empty() {
+            let s = size + 2;
+            chart
+                .draw_series(bayes.iter().map(|&(x, y, v)| {
+                    EmptyElement::at((x, y))
+                        + TriangleMarker::new((0, 0), s + 3, BLACK.mix(0.8).filled())
+                        + TriangleMarker::new((0, 0), s, scale.colour(v).filled())
+                }))
+                .map_err(de)?;
+            entries.push((
+                Marker::Triangle(grey),
+                format!("Bayesian ({})", bayes.len()),
+            ));
+        }
+        let failed = rows.len() - ok.len();
+        if failed > 0 {
+            self.draw_failed(chart, rows, y0 + (y1 - y0) * 0.015, size.max(4))?;
+            entries.push((Marker::Cross(FAILED), format!("failed ({failed})")));
+        }
+        let best = ok.iter().copied().reduce(|a, b| {
+            let (va, vb) = (
+                a.outcome.result.unwrap_or(0.0),
+                b.outcome.result.unwrap_or(0.0),
+            );
+            if self.data.direction.better(vb, va) {
+                b
+            } else {
+                a
+            }
+        });
+        if let Some(r) = best {
+            let (x, y) = self.xy(r, y0);
+            if x.is_finite() && y.is_finite() {
+                chart
+                    .draw_series(std::iter::once(Circle::new(
+                        (x, y),
+                        size + 6,
+                        BEST.stroke_width(3),
+                    )))
+                    .map_err(de)?;
+                let v = r.outcome.result.unwrap_or(0.0);
+                entries.push((
+                    Marker::Ring(BEST),
+                    format!("best {} (set {})", fmt_num(v), r.index),
+                ));
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Failed sets as crosses: at their parameters, or at `y_failed` when the vertical axis
+    /// is the result (which they lack).
+    fn draw_failed<DB: DrawingBackend>(
+        &self,
+        chart: &mut Chart<'_, DB>,
+        rows: &[ResultRow],
+        y_failed: f64,
+        size: i32,
+    ) -> Drawn {
+        let crosses: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| r.outcome.status != Status::Ok || r.outcome.result.is_none())
+            .map(|r| {
+                if self.py.is_some() {
+                    self.xy(r, y_failed)
+                } else {
+                    (self.xy(r, y_failed).0, y_failed)
+                }
+            })
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect();
+        chart
+            .draw_series(
+                crosses
+                    .iter()
+                    .map(|&p| Cross::new(p, size, FAILED.stroke_width(2))),
+            )
+            .map_err(de)?;
+        Ok(())
+    }
 }
+
+/// The chart plot_3d draws on.
+type Chart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
 
 /// 55 % colour, 45 % white: the heat map stays behind the samples.
 fn soften(c: u8) -> u8 {

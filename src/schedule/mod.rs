@@ -21,6 +21,8 @@ pub enum Termination {
     Deadline,
     /// Every worker was lost.
     NoWorkers,
+    /// This many evaluations in a row failed (`[compute] max_consecutive_failures`).
+    FailureLimit { failures: u32 },
     /// Results could not be written.
     WriteFailed,
 }
@@ -44,6 +46,9 @@ pub struct Rules {
     /// A Bayesian set goes out only once every Bayesian set before it has had its values
     /// proposed, so each suggestion sees every running point (no two workers propose blind).
     pub one_proposal_at_a_time: bool,
+    /// This many failed rows in a row, with no successful one between, stop the dispatching
+    /// (0: never).
+    pub max_consecutive_failures: u32,
 }
 
 pub struct Scheduler {
@@ -60,6 +65,8 @@ pub struct Scheduler {
     rules: Rules,
     depth: usize,
     stopped: bool,
+    /// Failed rows recorded since the last successful one.
+    streak: u32,
 }
 
 impl Scheduler {
@@ -76,6 +83,7 @@ impl Scheduler {
             rules,
             depth: 1,
             stopped: false,
+            streak: 0,
         }
     }
 
@@ -128,7 +136,9 @@ impl Scheduler {
             .collect()
     }
 
-    /// A set finished on `worker` (`ok`: it produced a result).
+    /// A set finished on `worker` (`ok`: it did not fail; see `Status::is_failure`). A failure
+    /// with retries left is queued again; a recorded failure extends the run of failures,
+    /// which stops the dispatching at the limit ([`Scheduler::failure_limit_reached`]).
     pub fn finished(&mut self, worker: WorkerId, index: usize, ok: bool) -> Disposition {
         if let Some(pos) = self.queues[worker].iter().position(|&i| i == index) {
             self.queues[worker].remove(pos);
@@ -142,9 +152,19 @@ impl Scheduler {
             return Disposition::Retry;
         }
         self.failures.remove(&index);
+        self.streak = if ok { 0 } else { self.streak + 1 };
+        if self.failure_limit_reached() {
+            self.stopped = true;
+        }
         Disposition::Record {
             attempts: failures + 1,
         }
+    }
+
+    /// Whether the last `max_consecutive_failures` recorded sets all failed.
+    pub fn failure_limit_reached(&self) -> bool {
+        let limit = self.rules.max_consecutive_failures;
+        limit > 0 && self.streak >= limit
     }
 
     /// A set that was handed out but not evaluated (dropped at a stop, cut off at the end of
@@ -277,6 +297,40 @@ mod tests {
         assert_eq!(s.fill(0), vec![0]);
         assert_eq!(s.finished(0, 0, false), Disposition::Record { attempts: 2 });
         assert_eq!(s.fill(0), vec![1]);
+    }
+
+    #[test]
+    fn consecutive_failures_stop_the_dispatching_and_a_success_resets_them() {
+        let rules = Rules {
+            retries: 1,
+            max_consecutive_failures: 3,
+            ..Rules::default()
+        };
+        let mut s = Scheduler::new((0..10).collect(), vec![false; 10], 1, rules);
+        let run = |s: &mut Scheduler, ok: bool| {
+            let i = s.fill(0)[0];
+            s.finished(0, i, ok)
+        };
+        // Two failed rows (each after its retry), a success, then three failed rows.
+        for ok in [false, false, false, false, true] {
+            run(&mut s, ok);
+        }
+        assert!(!s.failure_limit_reached() && !s.is_stopped());
+        for _ in 0..2 {
+            assert_eq!(run(&mut s, false), Disposition::Retry, "a retry is no row");
+            run(&mut s, false);
+        }
+        assert!(!s.is_stopped());
+        run(&mut s, false);
+        assert_eq!(run(&mut s, false), Disposition::Record { attempts: 2 });
+        assert!(s.failure_limit_reached() && s.is_stopped() && s.is_done());
+        assert!(s.fill(0).is_empty());
+        // 0: never stop.
+        let mut s = Scheduler::new((0..20).collect(), vec![false; 20], 1, Rules::default());
+        for _ in 0..20 {
+            run(&mut s, false);
+        }
+        assert!(!s.is_stopped() && s.is_done());
     }
 
     #[test]

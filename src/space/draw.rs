@@ -52,6 +52,76 @@ pub fn draw_table(space: &Space, seed: u64) -> Result<Vec<SetSpec>, DrawError> {
     Ok(table)
 }
 
+/// The sets a grown `space` adds to its drawn `table` (blocks appended, counts raised): for
+/// each block in order, the sets it lacks, with the next indices. The table already drawn is
+/// never redrawn, only extended: its sets keep their indices and values. The new sets come from
+/// a generator seeded by `seed` and the first new index, and a `prevent_duplicate` block's new
+/// sets differ from every set before them. Same table, space and seed: same sets.
+pub fn extend_table(
+    space: &Space,
+    seed: u64,
+    table: &[SetSpec],
+) -> Result<Vec<SetSpec>, DrawError> {
+    let mut have = vec![0usize; space.blocks.len()];
+    for set in table {
+        if let Some(n) = have.get_mut(set.block) {
+            *n += 1;
+        }
+    }
+    let plan: Vec<(usize, usize)> = space
+        .blocks
+        .iter()
+        .enumerate()
+        .filter(|(b, block)| block.count > have[*b])
+        .map(|(b, block)| (b, block.count - have[b]))
+        .collect();
+    let checked = plan.iter().any(|(b, _)| space.blocks[*b].prevent_duplicate);
+    let mut seen: HashSet<Vec<String>> = if checked {
+        table
+            .iter()
+            .filter(|s| !s.is_bayesian())
+            .map(|s| key(&s.cells))
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(growth_seed(seed, table.len()));
+    let mut more = Vec::new();
+    for (b, n) in plan {
+        let block = &space.blocks[b];
+        for _ in 0..n {
+            let index = table.len() + more.len();
+            let mut cells = draw_set(block, &mut rng);
+            if block.prevent_duplicate && !block.is_bayesian() {
+                let mut tries = 0;
+                while !seen.insert(key(&cells)) {
+                    tries += 1;
+                    if tries >= MAX_REDRAWS {
+                        return Err(DrawError::Exhausted { block: b, index });
+                    }
+                    cells = draw_set(block, &mut rng);
+                }
+            } else if checked && !block.is_bayesian() {
+                seen.insert(key(&cells));
+            }
+            more.push(SetSpec {
+                index,
+                block: b,
+                cells,
+            });
+        }
+    }
+    Ok(more)
+}
+
+/// The seed of the sets drawn when a table of `len` sets grows: a function of the experiment's
+/// seed and `len` only, apart from the seed the first table was drawn with.
+fn growth_seed(seed: u64, len: usize) -> u64 {
+    let mut z = seed ^ 0xA076_1D64_78BD_642F ^ (len as u64).wrapping_mul(0xE703_7ED1_A0B4_28DB);
+    z = (z ^ (z >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z ^ (z >> 29)
+}
+
 fn key(cells: &[Cell]) -> Vec<String> {
     cells
         .iter()
@@ -167,6 +237,68 @@ mod tests {
         assert_eq!(keys.len(), 4);
         assert_eq!(
             draw_table(&space(true, 5), 1),
+            Err(DrawError::Exhausted { block: 0, index: 4 })
+        );
+    }
+
+    /// A space with blocks of these counts (the first checked for duplicates) over x and c.
+    fn blocks(counts: &[usize]) -> Space {
+        let mut s = space(true, counts[0]);
+        let template = s.blocks[0].clone();
+        for &count in &counts[1..] {
+            s.blocks.push(Block {
+                count,
+                prevent_duplicate: false,
+                ..template.clone()
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn raising_a_count_never_changes_a_drawn_cell() {
+        let wide = |mut s: Space| {
+            for b in &mut s.blocks {
+                b.strategies[0] = Strategy::Random(Range {
+                    lo: 0.0,
+                    hi: 1.0,
+                    log: false,
+                    round: Some(3),
+                    integer: false,
+                });
+            }
+            s
+        };
+        let before = wide(blocks(&[3, 5]));
+        let table = draw_table(&before, 11).unwrap();
+        // Block 0 raised to 6, block 1 to 7, and a third block appended.
+        let after = wide(blocks(&[6, 7, 2]));
+        let more = extend_table(&after, 11, &table).unwrap();
+        assert_eq!(
+            more,
+            extend_table(&after, 11, &table).unwrap(),
+            "deterministic"
+        );
+        let blocks_of: Vec<(usize, usize)> = more.iter().map(|s| (s.index, s.block)).collect();
+        assert_eq!(
+            blocks_of,
+            [(8, 0), (9, 0), (10, 0), (11, 1), (12, 1), (13, 2), (14, 2)]
+        );
+        let mut grown = table.clone();
+        grown.extend(more);
+        // Every earlier cell as it was; block 0's sets stay distinct across the growth.
+        assert_eq!(grown[..table.len()], table[..]);
+        let block0: HashSet<_> = grown
+            .iter()
+            .filter(|s| s.block == 0)
+            .map(|s| key(&s.cells))
+            .collect();
+        assert_eq!(block0.len(), 6);
+        // Nothing to add: nothing added.
+        assert!(extend_table(&after, 11, &grown).unwrap().is_empty());
+        // A block that cannot have more distinct sets says so.
+        assert_eq!(
+            extend_table(&blocks(&[5]), 1, &draw_table(&blocks(&[4]), 1).unwrap()),
             Err(DrawError::Exhausted { block: 0, index: 4 })
         );
     }

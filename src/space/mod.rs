@@ -9,7 +9,7 @@ mod draw;
 mod encode;
 mod expr;
 
-pub use draw::{DrawError, draw_table};
+pub use draw::{DrawError, draw_table, extend_table};
 pub(crate) use encode::BayesColumns;
 pub use encode::Dim;
 pub use expr::{Expr, ExprError};

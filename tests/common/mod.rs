@@ -50,6 +50,19 @@ pub fn rows(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
+/// The `ok` rows of a results table that a run may be writing (a torn last line is skipped).
+pub fn ok_rows(path: &Path) -> usize {
+    let text = std::fs::read(path).unwrap_or_default();
+    let whole = &text[..text.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1)];
+    csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(whole)
+        .records()
+        .filter_map(Result::ok)
+        .filter(|r| r.iter().any(|f| f == "ok"))
+        .count()
+}
+
 /// Asserts every index 0..n appears exactly once.
 pub fn assert_each_index_once(rows: &[HashMap<String, String>], n: usize) {
     let mut seen = vec![0; n];

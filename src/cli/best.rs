@@ -1,0 +1,184 @@
+//! `hpo best DIR|CONFIG [--format json|toml|args]`: the best `ok` set of an experiment, in a
+//! form to paste: JSON, a `[[sets]]` block of `value`s, or `--name value` arguments.
+
+use crate::config::Definition;
+use crate::experiment::ResultRow;
+use crate::experiment::summary;
+use crate::space::{Kind, Value};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  hpo best runs/exp                     {\"index\": 17, \"result\": 0.012, \"params\": {\"lr\": 0.003, ...}}
+  hpo best exp.toml --format toml >> exp.toml    the best set as a [[sets]] block, to run it again
+  python3 train.py $(hpo best runs/exp --format args)")]
+pub struct BestArgs {
+    /// The experiment folder, or its configuration file.
+    #[arg(value_name = "DIR|CONFIG")]
+    pub target: PathBuf,
+    /// How to print the best set.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+}
+
+/// The forms `hpo best` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `{"index": N, "result": R, "params": {NAME: VALUE, ...}}`, on one line.
+    Json,
+    /// A `[[sets]]` block giving each parameter its `value` (computed `expr` ones left out).
+    Toml,
+    /// `--name value` for each parameter, quoted for a shell.
+    Args,
+}
+
+/// No set of the experiment has an `ok` row yet.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{dir} has no `ok` row yet ({done} of {total} sets done, {failed} failed); see `hpo status {dir}`"
+)]
+pub struct NoBest {
+    dir: String,
+    done: usize,
+    total: usize,
+    failed: usize,
+}
+
+pub fn run(args: BestArgs) -> anyhow::Result<ExitCode> {
+    let dir = super::experiment_folder(&args.target)?;
+    let (s, exp, rows) = super::status::gather(&dir)?;
+    let Some(best) = summary::best(&rows, exp.objective.direction) else {
+        return Err(NoBest {
+            dir: args.target.display().to_string(),
+            done: s.done,
+            total: s.total,
+            failed: s.failed + s.timeout,
+        }
+        .into());
+    };
+    let text = match args.format {
+        Format::Json => json(&exp, best),
+        Format::Toml => toml_block(&exp, best),
+        Format::Args => arguments(&exp, best),
+    };
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The parameters' names and values, in declared order.
+fn named<'a>(
+    exp: &'a Definition,
+    row: &'a ResultRow,
+) -> impl Iterator<Item = (&'a str, &'a Value)> {
+    exp.space
+        .parameters
+        .iter()
+        .map(|p| p.name.as_str())
+        .zip(&row.values)
+}
+
+/// One line, keys in the order of the issue's contract and parameters in declared order.
+fn json(exp: &Definition, row: &ResultRow) -> String {
+    let params: Vec<String> = named(exp, row)
+        .map(|(n, v)| format!("{}: {}", serde_json::json!(n), v.to_json()))
+        .collect();
+    format!(
+        "{{\"index\": {}, \"result\": {}, \"params\": {{{}}}}}",
+        row.index,
+        serde_json::json!(row.outcome.result),
+        params.join(", ")
+    )
+}
+
+/// A `[[sets]]` block of `value`s; `expr` parameters are computed, so they are left out.
+fn toml_block(exp: &Definition, row: &ResultRow) -> String {
+    let mut out = format!(
+        "# the best set of {}: set {}, result {} ({})\n[[sets]]\n",
+        exp.dir.display(),
+        row.index,
+        row.outcome.result.unwrap_or(f64::NAN),
+        exp.objective.direction
+    );
+    for (p, v) in exp.space.parameters.iter().zip(&row.values) {
+        if matches!(p.kind, Kind::Expr(_)) {
+            continue;
+        }
+        let value = match v {
+            Value::Float(x) => toml::Value::Float(*x),
+            Value::Int(i) => toml::Value::Integer(*i),
+            Value::Str(s) => toml::Value::String(s.clone()),
+        };
+        out.push_str(&format!("{} = {{ value = {value} }}\n", p.name));
+    }
+    out.trim_end().to_string()
+}
+
+/// `--name value ...`, each word quoted for a POSIX shell where it needs to be.
+fn arguments(exp: &Definition, row: &ResultRow) -> String {
+    named(exp, row)
+        .flat_map(|(n, v)| {
+            [
+                format!("--{n}"),
+                shell_words::quote(&v.to_string()).into_owned(),
+            ]
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objective::Outcome;
+
+    fn experiment() -> Definition {
+        let text = "[experiment]\ndir = \"e\"\n[objective]\ncommand = [\"sh\"]\n\
+            [[parameters]]\nname = \"lr\"\ntype = \"float\"\n[[parameters]]\nname = \"act\"\ntype = \"str\"\n\
+            [[parameters]]\nname = \"layers\"\ntype = \"int\"\n[[parameters]]\nname = \"w\"\ntype = \"expr\"\nexpr = \"layers * 2\"\n\
+            [[sets]]\nlr = { random = [0.001, 1] }\nact = { choice = [\"a b\", \"c\"] }\nlayers = { random = [1, 4] }\n";
+        Definition::parse(
+            text,
+            std::path::Path::new("c.toml"),
+            std::path::Path::new("/"),
+        )
+        .expect("valid")
+    }
+
+    fn row() -> ResultRow {
+        ResultRow::for_test(
+            3,
+            vec![
+                Value::Float(3.0),
+                Value::Str("a b".into()),
+                Value::Int(2),
+                Value::Int(4),
+            ],
+            Outcome::ok(0.125),
+        )
+    }
+
+    #[test]
+    fn the_three_formats() {
+        let (exp, r) = (experiment(), row());
+        assert_eq!(
+            json(&exp, &r),
+            r#"{"index": 3, "result": 0.125, "params": {"lr": 3.0, "act": "a b", "layers": 2, "w": 4}}"#
+        );
+        let block = toml_block(&exp, &r);
+        assert!(block.ends_with(
+            "[[sets]]\nlr = { value = 3.0 }\nact = { value = \"a b\" }\nlayers = { value = 2 }"
+        ));
+        // The block pastes into the configuration it came from.
+        let text = format!("{}{block}\n", exp.source);
+        let grown = Definition::parse(
+            &text,
+            std::path::Path::new("c.toml"),
+            std::path::Path::new("/"),
+        )
+        .expect("the block is valid");
+        assert_eq!(grown.space.blocks.len(), 2);
+        assert_eq!(arguments(&exp, &r), "--lr 3 --act 'a b' --layers 2 --w 4");
+    }
+}
