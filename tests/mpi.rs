@@ -422,8 +422,7 @@ fn a_killed_worker_ranks_objective_leaves_no_process_behind() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start");
-    let (worker, group, background) =
-        common::background_child_pids(&dir.join("worker_out/000000"));
+    let (worker, group, background) = common::background_child_pids(&dir.join("worker_out/000000"));
     assert!(common::alive(background) && common::group_has_live_member(group));
     assert!(
         ranks_of(child.id()).contains(&(worker, 1)),

@@ -499,8 +499,22 @@ def ranks_hpo(hpo, conf, workers, sets, seconds):
     span = max(stamp(r["ended"]) for r in rows) - min(stamp(r["started"]) for r in rows)
     cpu = re.search(r"CPU ([\d.]+) s in the loop", p.stderr)
     _, rss = parse_summary(p.stderr)
+    runs = {}
+    for r in rows:
+        runs.setdefault(r["worker"], []).append((stamp(r["started"]), stamp(r["ended"])))
     return {"span": span, "wall": wall, "master_cpu": float(cpu.group(1)) if cpu else None,
-            "master_rss": rss}
+            "master_rss": rss, **per_set(list(runs.values()), seconds)}
+
+
+def per_set(runs, seconds):
+    """Where a worker's time goes, from its sets' (start, end) stamps: the mean time a set
+    takes beyond the sleep (process start, folders, noticing the end) and the mean gap between
+    one set's end and the next set's start on the same worker (the round trip to the master)."""
+    runs = [sorted(r) for r in runs]
+    beyond = [e - s - seconds for r in runs for s, e in r]
+    gaps = [b[0] - a[1] for r in runs for a, b in zip(r, r[1:])]
+    return {"beyond_ms": 1000 * statistics.mean(beyond),
+            "gap_ms": 1000 * statistics.mean(gaps) if gaps else None}
 
 
 def ranks_floor(workers, sets, seconds):
@@ -510,14 +524,17 @@ def ranks_floor(workers, sets, seconds):
     cmd = ["sh", "-c", f"sleep {seconds}; echo 1"]
 
     def chain(_):
-        t0 = time.time()
+        sets = []
         for _ in range(per):
+            t = time.time()
             subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
-        return t0, time.time()
+            sets.append((t, time.time()))
+        return sets
 
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        ends = list(pool.map(chain, range(workers)))
-    return {"span": max(e for _, e in ends) - min(s for s, _ in ends)}
+        runs = list(pool.map(chain, range(workers)))
+    span = max(r[-1][1] for r in runs) - min(r[0][0] for r in runs)
+    return {"span": span, **per_set(runs, seconds)}
 
 
 def ranks(cfg, tmp, mpi_ok):
@@ -873,7 +890,10 @@ def report(data):
               f"`mpirun --oversubscribe --bind-to none -np W+1 hpo run`: each set runs "
               f"`sh -c \"sleep {first['seconds']}; echo {{x}}\"` in its worker folder. Utilization = ideal "
               "span (sets ÷ workers × the sleep) ÷ measured span (first set's start to last set's end, "
-              "from results.csv); per-set overhead = (span − ideal span) ÷ sets per worker. The floor runs "
+              "from results.csv); per-set overhead = (span − ideal span) ÷ sets per worker, split into the "
+              "mean time a set takes beyond the sleep (its row's start to end: folder, process start, "
+              "noticing its end) and the mean gap between a worker's consecutive sets (the round trip "
+              "to the master); the rest is the spread of the first starts and last ends. The floor runs "
               "the same commands with no scheduler (W threads, each running its share in turn): what "
               "this machine allows. Master CPU: user + system seconds of rank 0 in its loop (every "
               f"thread, OpenMPI's included) over the span. Median [min–max] of {cfg['ranks_reps']} "
@@ -887,14 +907,18 @@ def report(data):
             cpu = [100 * x["master_cpu"] / x["span"] for x in r["runs"] if x.get("master_cpu") is not None]
             rows.append([r["system"], r["workers"], r["sets"],
                          spread([100 * u for u in util]) if not r["error"] else f"failed: {r['error'][:100]}",
-                         spread(over), spread(spans),
+                         spread(over),
+                         spread([x["beyond_ms"] for x in r["runs"] if x.get("beyond_ms") is not None]),
+                         spread([x["gap_ms"] for x in r["runs"] if x.get("gap_ms") is not None]),
+                         spread(spans),
                          spread([x["wall"] for x in r["runs"] if "wall" in x]),
                          spread(cpu), spread([x["master_rss"] for x in r["runs"] if x.get("master_rss")]),
                          ", ".join(f"{x['load']:.1f}" for x in r["runs"])])
             if r["system"] == "hpo" and util and statistics.median(util) < 0.95:
                 behind.append(f"Width, {r['workers']} workers: utilization {fmt(100 * statistics.median(util))} % "
                               "(aim 95 %); see the floor row for what this machine allows.")
-        L += [md_table(["system", "workers", "sets", "utilization (%)", "per-set overhead (ms)", "span (s)",
+        L += [md_table(["system", "workers", "sets", "utilization (%)", "per-set overhead (ms)",
+                        "set beyond the sleep (ms)", "gap between sets (ms)", "span (s)",
                         "whole command (s)", "master CPU (% of span)", "master peak RSS (MiB)", "load"],
                        rows), ""]
     py = data.get("python")

@@ -60,18 +60,8 @@ pub(crate) const LAUNCH_VARIABLES: &[&str] = &[
 const SPIN: Duration = Duration::from_micros(200);
 /// First sleep of a wait, doubled after each empty poll up to [`MAX_PAUSE`].
 const MIN_PAUSE: Duration = Duration::from_micros(50);
-fn max_pause() -> Duration {
-    static P: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *P.get_or_init(|| {
-        Duration::from_micros(
-            std::env::var("HPO_X_MAXPAUSE_US")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(2000),
-        )
-    })
-}
-/// The longest pause of a wait that has gone on for a while (20 polls a second).
+const MAX_PAUSE: Duration = Duration::from_millis(2);
+/// The longest pause of a worker's wait that has gone on for a while (20 polls a second).
 const IDLE_PAUSE: Duration = Duration::from_millis(50);
 /// Sends the master keeps in flight per worker; later ones wait in its outbox (still without
 /// blocking) until earlier ones complete.
@@ -163,24 +153,21 @@ impl MpiWorld {
 
     /// Where this rank sits on its node (collective: every rank calls it).
     pub(crate) fn placement(&self) -> Placement {
-        if std::env::var_os("HPO_X_NOBARRIER").is_none() {
-            wait_request(self.world.immediate_barrier());
-        }
+        // Blocking collectives spin; with many ranks on few cores, the early ones would take
+        // the CPU from those still starting. The barrier waits without spinning, so the split
+        // (blocking, there is no nonblocking form) starts with every rank there.
+        wait_request(self.world.immediate_barrier());
         let local = self.world.split_shared(self.world.rank());
         let world_rank = self.world.rank();
         let mut lowest = world_rank;
-        if std::env::var_os("HPO_X_NOBARRIER").is_none() {
-            mpi::request::scope(|scope| {
-                wait_request(local.immediate_all_reduce_into(
-                    scope,
-                    &world_rank,
-                    &mut lowest,
-                    SystemOperation::min(),
-                ));
-            });
-        } else {
-        local.all_reduce_into(&world_rank, &mut lowest, SystemOperation::min());
-        }
+        mpi::request::scope(|scope| {
+            wait_request(local.immediate_all_reduce_into(
+                scope,
+                &world_rank,
+                &mut lowest,
+                SystemOperation::min(),
+            ));
+        });
         Placement {
             local_rank: usize::try_from(local.rank()).unwrap_or(0),
             local_size: usize::try_from(local.size()).unwrap_or(1),
@@ -189,35 +176,17 @@ impl MpiWorld {
     }
 
     /// Rank 0 sends `bytes` to every rank; the others pass `None` and get rank 0's bytes.
-    /// Collective; waiting ranks poll and sleep instead of spinning.
+    /// Waiting ranks poll and sleep instead of spinning. One message per rank, not a
+    /// broadcast: a broadcast's tree moves only as fast as its slowest inner rank wakes up to
+    /// pass it on, where each message here needs only its own receiver.
     pub(crate) fn broadcast(&self, bytes: Option<Vec<u8>>) -> Result<Vec<u8>, MpiError> {
-        if std::env::var_os("HPO_X_SETUP").is_none() {
-            return Ok(self.share(bytes));
-        }
-        let root = self.world.process_at_rank(0);
-        let mut len = bytes.as_ref().map(|b| b.len() as u64).unwrap_or(0);
-        mpi::request::scope(|scope| {
-            let request = root.immediate_broadcast_into(scope, &mut len);
-            wait_request(request);
-        });
-        let mut buf = bytes.unwrap_or_else(|| vec![0u8; usize::try_from(len).unwrap_or(0)]);
-        if buf.len() as u64 != len || i32::try_from(len).is_err() {
-            return Err(MpiError::Setup {
-                reason: format!("{len} bytes announced, {} at hand", buf.len()),
-            });
-        }
-        mpi::request::scope(|scope| {
-            let request = root.immediate_broadcast_into(scope, &mut buf[..]);
-            wait_request(request);
-        });
-        Ok(buf)
-    }
-
-    /// Rank 0 sends `bytes` to every rank, one message each; the others pass `None` and get
-    /// rank 0's bytes. Waiting ranks poll and sleep instead of spinning.
-    fn share(&self, bytes: Option<Vec<u8>>) -> Vec<u8> {
         match bytes {
             Some(bytes) => {
+                if i32::try_from(bytes.len()).is_err() {
+                    return Err(MpiError::Setup {
+                        reason: format!("{} bytes is more than one message holds", bytes.len()),
+                    });
+                }
                 mpi::request::scope(|scope| {
                     let sends: Vec<_> = (1..self.world.size())
                         .map(|r| {
@@ -230,14 +199,14 @@ impl MpiWorld {
                         .collect();
                     sends.into_iter().for_each(wait_request);
                 });
-                bytes
+                Ok(bytes)
             }
             None => {
                 let root = self.world.process_at_rank(0);
                 let mut backoff = Backoff::new();
                 loop {
                     if let Some(probed) = root.immediate_matched_probe_with_tag(tags::SETUP) {
-                        return probed.matched_receive_vec::<u8>().0;
+                        return Ok(probed.matched_receive_vec::<u8>().0);
                     }
                     backoff.wait(None);
                 }
@@ -330,21 +299,34 @@ fn wait_request<'a, D: ?Sized, S: mpi::request::Scope<'a>>(mut request: Request<
 struct Backoff {
     start: Instant,
     pause: Duration,
+    /// The longest pause once the wait has gone on for a while.
+    idle: Duration,
 }
 
 impl Backoff {
+    /// A wait whose pause grows with its length, up to [`IDLE_PAUSE`]: a message that ends a
+    /// long wait is noticed at most 12.5 % late, and idle ranks (waiting for the setup, for a
+    /// proposal elsewhere, for the end of the run) leave the cores to busy ones.
     fn new() -> Backoff {
         Backoff {
             start: Instant::now(),
             pause: MIN_PAUSE,
+            idle: IDLE_PAUSE,
+        }
+    }
+
+    /// A wait that never pauses longer than [`MAX_PAUSE`]: the master's, since each message
+    /// it notices late delays a worker's next set.
+    fn responsive() -> Backoff {
+        Backoff {
+            idle: MAX_PAUSE,
+            ..Backoff::new()
         }
     }
 
     /// Pauses before the next poll: yields the CPU during the first [`SPIN`] of the wait,
     /// then sleeps, never longer than `left`. The pause doubles up to [`MAX_PAUSE`], and past
-    /// that up to an eighth of the time waited so far (at most [`IDLE_PAUSE`]): a message that
-    /// ends a long wait is noticed at most 12.5 % late, and idle ranks (waiting for the setup,
-    /// for a proposal elsewhere, for the end of the run) leave the cores to busy ones.
+    /// that up to an eighth of the time waited so far, at most `idle`.
     fn wait(&mut self, left: Option<Duration>) {
         let waited = self.start.elapsed();
         if waited < SPIN {
@@ -352,11 +334,7 @@ impl Backoff {
             return;
         }
         std::thread::sleep(left.map_or(self.pause, |l| l.min(self.pause)));
-        let longest = if std::env::var_os("HPO_X_FLATPAUSE").is_some() {
-            max_pause()
-        } else {
-            (waited / 8).clamp(max_pause(), IDLE_PAUSE)
-        };
+        let longest = (waited / 8).clamp(MAX_PAUSE, self.idle.max(MAX_PAUSE));
         self.pause = (self.pause * 2).min(longest);
     }
 }
@@ -539,7 +517,7 @@ impl Transport for MpiMaster<'_> {
     }
 
     fn recv(&mut self, timeout: Duration) -> Result<Event, TransportError> {
-        let mut backoff = Backoff::new();
+        let mut backoff = Backoff::responsive();
         loop {
             if !self.in_flight.is_empty() {
                 self.progress();

@@ -20,20 +20,17 @@ use super::process::{
     Slot, effective_limit, is_scheduler_signal, kill_group, own_session, spawn_tracked, untrack,
 };
 use super::reply::{ResultSpec, outcome_from_json, outcome_from_text};
+use super::running::{ExitSignal, Running};
 use super::template::{placeholders, substitute};
 use super::{EvalContext, Objective, Outcome, Status};
 use crate::config::ObjectiveSpec;
 use crate::space::Value;
 use crate::sys::find_program;
-use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Bytes of stdout and stderr kept in memory (the rest only goes to the worker folder).
-const TAIL_BYTES: usize = 64 * 1024;
 /// Characters of stderr stored in the results row.
 const ERROR_CHARS: usize = 400;
 /// The start of the stdout line that carries the result (a number or a JSON object).
@@ -199,35 +196,6 @@ fn json_object_with(text: &str, key: &str) -> Option<serde_json::Value> {
     Some(v)
 }
 
-/// Reads a pipe to its end, keeping the last `TAIL_BYTES` and copying everything to `copy`.
-fn drain(mut pipe: impl Read, mut copy: Option<std::fs::File>) -> Vec<u8> {
-    use std::io::Write;
-    let mut tail: Vec<u8> = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        match pipe.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if let Some(f) = copy.as_mut()
-                    && f.write_all(&buf[..n]).is_err()
-                {
-                    copy = None;
-                }
-                tail.extend_from_slice(&buf[..n]);
-                if tail.len() > 2 * TAIL_BYTES {
-                    tail.drain(..tail.len() - TAIL_BYTES);
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
-    }
-    if tail.len() > TAIL_BYTES {
-        tail.drain(..tail.len() - TAIL_BYTES);
-    }
-    tail
-}
-
 /// The last characters of stderr, on one line, for the results row.
 pub(crate) fn error_tail(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
@@ -240,140 +208,57 @@ pub(crate) fn error_tail(stderr: &[u8]) -> String {
     text[start..].replace(['\n', '\r'], " | ")
 }
 
-/// What the threads of a running command report: the tail of one of its output pipes
-/// (0: stdout, 1: stderr) once that pipe closes, or its exit status once it has exited.
-enum Report {
-    Tail(usize, Vec<u8>),
-    Exited(Option<std::process::ExitStatus>),
-}
-
-/// A started command: its process group, and the receiver of its reports (two tails and the
-/// exit status, from threads that each block on one of them).
-struct Started {
-    group: i32,
-    reports: mpsc::Receiver<Report>,
-}
-
-/// Starts a thread named `name`; `Err` when the system will not create one.
-fn thread(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(f)
-        .map(|_| ())
-}
-
 impl CommandObjective {
-    /// Starts the command with one thread blocked in `wait` on it and one draining each output
-    /// pipe (copied to the worker folder when redirected): its end is noticed the moment it
-    /// comes, with no polling.
-    fn start(&self, ctx: &EvalContext) -> Result<Started, Outcome> {
+    /// Starts the command, its output copied to the worker folder when redirected; its exit
+    /// and output are watched together ([`Running`]).
+    fn start(&self, ctx: &EvalContext) -> Result<(Running, i32), Outcome> {
         let mut cmd = self.command(ctx).map_err(Outcome::failed)?;
         let files = |name: &str| {
             ctx.worker_dir
                 .filter(|_| self.redirect)
                 .and_then(|d| std::fs::File::create(d.join(name)).ok())
         };
-        let (out_copy, err_copy) = (files("stdout.txt"), files("stderr.txt"));
+        let copies = [files("stdout.txt"), files("stderr.txt")];
         let mut child = spawn_tracked(&mut cmd, Slot::Evaluation)
             .map_err(|e| Outcome::failed(format!("cannot start `{}`: {e}", self.argv[0])))?;
         let group = child.id() as i32;
-        let (tx, reports) = mpsc::channel();
-        let pipes = [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ];
-        let mut threads = Ok(());
-        for (i, (pipe, copy)) in pipes.into_iter().zip([out_copy, err_copy]).enumerate() {
-            let Some(pipe) = pipe else { continue };
-            let tx = tx.clone();
-            threads = threads.and_then(|()| {
-                thread("hpo-output", move || {
-                    let _ = tx.send(Report::Tail(i, drain(pipe, copy)));
-                })
-            });
+        match ExitSignal::of(group) {
+            Ok(exit) => Ok((Running::new(child, exit, copies), group)),
+            Err(e) => {
+                end_group(group);
+                let _ = child.wait();
+                Err(Outcome::failed(format!(
+                    "cannot watch `{}` once started: {e}",
+                    self.argv[0]
+                )))
+            }
         }
-        if let Err(e) = threads {
-            end_group(group);
-            reap(group);
-            return Err(Outcome::failed(format!("cannot start a thread: {e}")));
-        }
-        if std::env::var_os("HPO_X_WAIT").is_some() {
-            // Experiment: the old polling loop, on a thread of its own.
-            let _ = thread("hpo-wait", move || {
-                let mut pause = Duration::from_micros(200);
-                let st = loop {
-                    match child.try_wait() {
-                        Ok(Some(st)) => break Some(st),
-                        Ok(None) => {}
-                        Err(_) => break None,
-                    }
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(20));
-                };
-                let _ = tx.send(Report::Exited(st));
-            });
-            return Ok(Started { group, reports });
-        }
-        let waiter = thread("hpo-wait", move || {
-            let _ = tx.send(Report::Exited(reap(group)));
-        });
-        if let Err(e) = waiter {
-            end_group(group);
-            reap(group);
-            return Err(Outcome::failed(format!("cannot start a thread: {e}")));
-        }
-        Ok(Started { group, reports })
     }
 
     /// Waits for the command, killing its group at `limit` (SIGTERM, then SIGKILL after the
-    /// grace period), then for its output; returns its status, whether the limit fired, and
-    /// the tails of stdout and stderr.
-    fn wait(&self, started: Started, limit: Option<Duration>) -> Waited {
-        let Started { group, reports } = started;
-        let mut tails = [None, None];
+    /// grace period), then for the rest of its output; returns its status, whether the limit
+    /// fired, and the tails of stdout and stderr.
+    fn wait(&self, mut running: Running, group: i32, limit: Option<Duration>) -> Waited {
         let mut timed_out = false;
         // When to act next: the limit, then the end of the grace period.
         let mut next = limit.map(|l| Instant::now() + l);
         let status = loop {
-            let report = match next {
-                Some(t) => reports.recv_timeout(t.saturating_duration_since(Instant::now())),
-                None => reports
-                    .recv()
-                    .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-            };
-            match report {
-                Ok(Report::Exited(status)) => break status,
-                Ok(Report::Tail(i, tail)) => tails[i] = Some(tail),
-                Err(mpsc::RecvTimeoutError::Timeout) if !timed_out => {
-                    timed_out = true;
-                    kill_group(group, libc::SIGTERM);
-                    next = Some(Instant::now() + self.grace);
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    kill_group(group, libc::SIGKILL);
-                    next = None;
-                }
-                // The waiting thread always reports before it ends.
-                Err(mpsc::RecvTimeoutError::Disconnected) => break None,
+            if let Some(status) = running.wait_until(next) {
+                break status;
+            }
+            if timed_out {
+                kill_group(group, libc::SIGKILL);
+                next = None;
+            } else {
+                timed_out = true;
+                kill_group(group, libc::SIGTERM);
+                next = Some(Instant::now() + self.grace);
             }
         };
         // Whatever the command left behind in its group goes with it.
         end_group(group);
-        while tails.iter().any(Option::is_none) {
-            match reports.recv_timeout(Duration::from_secs(2)) {
-                Ok(Report::Tail(i, tail)) => tails[i] = Some(tail),
-                Ok(Report::Exited(_)) => {}
-                // A process that left the group still holds a pipe: give up on its output.
-                Err(_) => break,
-            }
-        }
-        let [stdout, stderr] = tails.map(Option::unwrap_or_default);
+        // A process that left the group may still hold a pipe: its output is given up on.
+        let [stdout, stderr] = running.finish(Duration::from_secs(2));
         Waited {
             status,
             timed_out,
@@ -391,21 +276,6 @@ struct Waited {
     stderr: Vec<u8>,
 }
 
-/// Blocks until the child `pid` has exited and reaps it; `None` when its status is lost.
-fn reap(pid: i32) -> Option<std::process::ExitStatus> {
-    let mut status = 0;
-    loop {
-        // SAFETY: waits for our own child; `status` is a valid place for its status.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
-            return Some(std::process::ExitStatus::from_raw(status));
-        }
-        if r == -1 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return None;
-        }
-    }
-}
-
 /// Kills what is left of an evaluation's process group; it is no longer this worker's to
 /// take down.
 fn end_group(group: i32) {
@@ -415,7 +285,7 @@ fn end_group(group: i32) {
 
 impl Objective for CommandObjective {
     fn evaluate(&mut self, ctx: &EvalContext) -> Outcome {
-        let started = match self.start(ctx) {
+        let (running, group) = match self.start(ctx) {
             Ok(started) => started,
             Err(outcome) => return outcome,
         };
@@ -427,7 +297,7 @@ impl Objective for CommandObjective {
             timed_out,
             stdout,
             stderr,
-        } = self.wait(started, limit);
+        } = self.wait(running, group, limit);
         let exit_code = status.and_then(|s| s.code());
         let signal = status.and_then(|s| s.signal());
         let err = error_tail(&stderr);

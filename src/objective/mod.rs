@@ -10,6 +10,7 @@ pub(crate) mod interpreter;
 pub(crate) mod process;
 pub(crate) mod python;
 pub(crate) mod reply;
+pub(crate) mod running;
 pub(crate) mod template;
 pub(crate) mod trial;
 pub(crate) mod watcher;

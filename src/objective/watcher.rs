@@ -110,14 +110,7 @@ fn tell(message: i32) {
     let bytes = message.to_ne_bytes();
     // SAFETY: sends 4 bytes from a live buffer; MSG_NOSIGNAL: a watcher that is gone gives
     // EPIPE, never a SIGPIPE (in the objective's process, that signal would kill it).
-    unsafe {
-        libc::send(
-            fd,
-            bytes.as_ptr().cast(),
-            bytes.len(),
-            libc::MSG_NOSIGNAL,
-        )
-    };
+    unsafe { libc::send(fd, bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL) };
 }
 
 /// The watcher: reads records until the socket closes, then kills what is still recorded.
@@ -139,7 +132,12 @@ fn watch(socket: RawFd) -> ! {
         let n = unsafe { libc::recv(socket, bytes.as_mut_ptr().cast(), bytes.len(), 0) };
         match n {
             4 => match i32::from_ne_bytes(bytes) {
-                g if g > 0 => groups.push(g),
+                g if g > 0 => {
+                    // A command that failed to start was recorded but never forgotten: drop
+                    // the groups that are gone, so none is killed once its number is reused.
+                    groups.retain(|&kept| group_exists(kept));
+                    groups.push(g);
+                }
                 g => groups.retain(|&kept| kept != g.wrapping_neg()),
             },
             -1 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
@@ -154,6 +152,13 @@ fn watch(socket: RawFd) -> ! {
     }
     // SAFETY: leaves without running the worker's exit handlers.
     unsafe { libc::_exit(0) }
+}
+
+/// Whether some process is in process group `group` (a zombie leader counts).
+fn group_exists(group: i32) -> bool {
+    // SAFETY: signal 0 only checks that the group exists.
+    let found = unsafe { libc::kill(-group, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
 /// Closes every descriptor the watcher inherited but `keep` (moved to 3), and points 0, 1 and

@@ -152,9 +152,11 @@ pub fn background_child_pids(worker_dir: &Path) -> (i32, i32, i32) {
         let s = std::fs::read_to_string(worker_dir.join(name)).ok()?;
         s.ends_with('\n').then(|| s.trim().parse().ok())?
     };
-    wait_until(Duration::from_secs(30), "the objective did not start", || {
-        read("worker").is_some()
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "the objective did not start",
+        || read("worker").is_some(),
+    );
     let pid = |name| read(name).expect("written before `worker`");
     (pid("worker"), pid("group"), pid("child"))
 }
