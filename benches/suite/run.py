@@ -472,13 +472,15 @@ def utilization(cfg, tmp, venv_ok, mpi_ok):
     return rows
 
 
-def ranks_config(path, workers, sets, seconds):
-    """W workers' worth of sets, each a command that sleeps `seconds` and prints a number."""
+def ranks_config(path, sets, seconds, folders):
+    """`sets` sets, each a command that sleeps `seconds` and prints a number; without
+    `folders`, no worker folder (no params.json, no stdout.txt and stderr.txt)."""
+    off = ["[compute]", "provide_worker_path = false", "redirect_stdout = false"]
     path.write_text("\n".join([
         "[experiment]", 'dir = "exp"', "seed = 1", "[objective]",
         f'command = ["sh", "-c", "sleep {seconds}; echo {{x}}"]',
         "[[parameters]]", 'name = "x"', 'type = "float"',
-        "[[sets]]", f"count = {sets}", "x = { random = [0, 1] }"]) + "\n")
+        "[[sets]]", f"count = {sets}", "x = { random = [0, 1] }"] + ([] if folders else off)) + "\n")
 
 
 def ranks_hpo(hpo, conf, workers, sets, seconds):
@@ -544,27 +546,26 @@ def ranks(cfg, tmp, mpi_ok):
         return []
     d = tmp / "ranks"
     d.mkdir()
-    seconds = cfg["ranks_seconds"]
-    systems = [("hpo", HPO)]
+    systems = [("hpo", HPO, True), ("hpo, worker folders off", HPO, False)]
     baseline = os.environ.get("HPO_SUITE_BASELINE")
     if baseline:
         label = os.environ.get("HPO_SUITE_BASELINE_LABEL", baseline)
-        systems.append((f"hpo at {label}", Path(baseline)))
+        systems.insert(1, (f"hpo at {label}", Path(baseline), True))
     out = []
-    for workers, sets in cfg["ranks_widths"]:
-        conf = d / f"r{workers}.toml"
-        ranks_config(conf, workers, sets, seconds)
-        runs = {name: [] for name, _ in systems}
+    for workers, sets, seconds in cfg["ranks_widths"]:
+        runs = {name: [] for name, _, _ in systems}
         runs["floor"] = []
         errors = {}
         for rep in range(cfg["ranks_reps"]):
-            for name, binary in systems:
+            for name, binary, folders in systems:
+                conf = d / f"r{workers}-{sets}-{folders}.toml"
+                ranks_config(conf, sets, seconds, folders)
                 try:
                     runs[name].append({**ranks_hpo(binary, conf, workers, sets, seconds), "load": loadavg()})
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
                     errors[name] = str(e)
             runs["floor"].append({**ranks_floor(workers, sets, seconds), "load": loadavg()})
-            log(f"ranks W={workers} rep {rep + 1}: " + ", ".join(
+            log(f"ranks W={workers}, {sets} sets of {seconds} s, rep {rep + 1}: " + ", ".join(
                 f"{n} {fmt(sets / workers * seconds / r[-1]['span'])}" for n, r in runs.items() if r))
         for name, r in runs.items():
             out.append({"system": name, "workers": workers, "sets": sets, "seconds": seconds,
@@ -887,13 +888,15 @@ def report(data):
     if data.get("ranks"):
         first = data["ranks"][0]
         L += [f"## A hundred ranks: {first['workers']} MPI workers, sleeping commands", "",
-              f"`mpirun --oversubscribe --bind-to none -np W+1 hpo run`: each set runs "
-              f"`sh -c \"sleep {first['seconds']}; echo {{x}}\"` in its worker folder. Utilization = ideal "
+              "`mpirun --oversubscribe --bind-to none -np W+1 hpo run`: each set runs "
+              "`sh -c \"sleep S; echo {x}\"` in its worker folder. Utilization = ideal "
               "span (sets ÷ workers × the sleep) ÷ measured span (first set's start to last set's end, "
               "from results.csv); per-set overhead = (span − ideal span) ÷ sets per worker, split into the "
               "mean time a set takes beyond the sleep (its row's start to end: folder, process start, "
               "noticing its end) and the mean gap between a worker's consecutive sets (the round trip "
-              "to the master); the rest is the spread of the first starts and last ends. The floor runs "
+              "to the master); the rest is the spread of the first starts and last ends. \"Worker folders "
+              "off\": the same with `provide_worker_path = false` and `redirect_stdout = false` (no folder, "
+              "params.json, stdout.txt or stderr.txt per set). The floor runs "
               "the same commands with no scheduler (W threads, each running its share in turn): what "
               "this machine allows. Master CPU: user + system seconds of rank 0 in its loop (every "
               f"thread, OpenMPI's included) over the span. Median [min–max] of {cfg['ranks_reps']} "
@@ -905,7 +908,7 @@ def report(data):
             util = [ideal / x for x in spans]
             over = [(x - ideal) / (r["sets"] / r["workers"]) * 1000 for x in spans]
             cpu = [100 * x["master_cpu"] / x["span"] for x in r["runs"] if x.get("master_cpu") is not None]
-            rows.append([r["system"], r["workers"], r["sets"],
+            rows.append([r["system"], r["workers"], r["sets"], r["seconds"],
                          spread([100 * u for u in util]) if not r["error"] else f"failed: {r['error'][:100]}",
                          spread(over),
                          spread([x["beyond_ms"] for x in r["runs"] if x.get("beyond_ms") is not None]),
@@ -915,9 +918,9 @@ def report(data):
                          spread(cpu), spread([x["master_rss"] for x in r["runs"] if x.get("master_rss")]),
                          ", ".join(f"{x['load']:.1f}" for x in r["runs"])])
             if r["system"] == "hpo" and util and statistics.median(util) < 0.95:
-                behind.append(f"Width, {r['workers']} workers: utilization {fmt(100 * statistics.median(util))} % "
+                behind.append(f"Width, {r['workers']} workers, {r['sets']} sets of {r['seconds']} s: utilization {fmt(100 * statistics.median(util))} % "
                               "(aim 95 %); see the floor row for what this machine allows.")
-        L += [md_table(["system", "workers", "sets", "utilization (%)", "per-set overhead (ms)",
+        L += [md_table(["system", "workers", "sets", "sleep S (s)", "utilization (%)", "per-set overhead (ms)",
                         "set beyond the sleep (ms)", "gap between sets (ms)", "span (s)",
                         "whole command (s)", "master CPU (% of span)", "master peak RSS (MiB)", "load"],
                        rows), ""]
@@ -1037,14 +1040,14 @@ def settings(quick):
                 "problems": ["branin", "griewank2"], "seeds": [1], "n_init": 5, "n_total": 12,
                 "quality_timeout": 300, "parallel_jobs": 2,
                 "util_workers": [8], "tasks_per_worker": 4, "delay": (0.05, 0.2),
-                "ranks_widths": [(4, 8)], "ranks_seconds": 0.2, "ranks_reps": 1,
+                "ranks_widths": [(4, 8, 0.2)], "ranks_reps": 1,
                 "python_n": 2000, "python_cmd_n": 40, "sklearn_n": 4}
     return {"quick": False, "reps": 3, "reps_hpo": 5, "dispatch_n": [2000, 20000], "dispatch_n_dask": [2000],
             "suggest_n": [50, 200, 500, 1000], "suggest_n_phs": [50, 200, 500, 1000], "suggest_d": [2, 6],
             "suggest_timeout": 900, "problems": list(PROBLEMS), "seeds": [1, 2, 3, 4, 5],
             "n_init": 20, "n_total": 60, "quality_timeout": 2400, "parallel_jobs": 4,
             "util_workers": [8, 32], "tasks_per_worker": 15, "delay": (0.05, 0.5),
-            "ranks_widths": [(64, 640), (8, 80)], "ranks_seconds": 1, "ranks_reps": 3,
+            "ranks_widths": [(64, 640, 1.0), (8, 80, 1.0), (8, 200, 0.2)], "ranks_reps": 3,
             "python_n": 20000, "python_cmd_n": 400, "sklearn_n": 16}
 
 

@@ -41,8 +41,6 @@ pub(crate) mod tags {
     pub const BYE: i32 = 6;
     /// Ping-pong frames of the latency benchmark.
     pub const PING: i32 = 7;
-    /// Rank 0's setup (rank 0 to every other rank, once).
-    pub const SETUP: i32 = 8;
 }
 
 /// Environment variables that launchers set for each process they start; one of them set
@@ -61,8 +59,6 @@ const SPIN: Duration = Duration::from_micros(200);
 /// First sleep of a wait, doubled after each empty poll up to [`MAX_PAUSE`].
 const MIN_PAUSE: Duration = Duration::from_micros(50);
 const MAX_PAUSE: Duration = Duration::from_millis(2);
-/// The longest pause of a worker's wait that has gone on for a while (20 polls a second).
-const IDLE_PAUSE: Duration = Duration::from_millis(50);
 /// Sends the master keeps in flight per worker; later ones wait in its outbox (still without
 /// blocking) until earlier ones complete.
 const IN_FLIGHT_PER_WORKER: usize = 32;
@@ -153,21 +149,10 @@ impl MpiWorld {
 
     /// Where this rank sits on its node (collective: every rank calls it).
     pub(crate) fn placement(&self) -> Placement {
-        // Blocking collectives spin; with many ranks on few cores, the early ones would take
-        // the CPU from those still starting. The barrier waits without spinning, so the split
-        // (blocking, there is no nonblocking form) starts with every rank there.
-        wait_request(self.world.immediate_barrier());
         let local = self.world.split_shared(self.world.rank());
         let world_rank = self.world.rank();
         let mut lowest = world_rank;
-        mpi::request::scope(|scope| {
-            wait_request(local.immediate_all_reduce_into(
-                scope,
-                &world_rank,
-                &mut lowest,
-                SystemOperation::min(),
-            ));
-        });
+        local.all_reduce_into(&world_rank, &mut lowest, SystemOperation::min());
         Placement {
             local_rank: usize::try_from(local.rank()).unwrap_or(0),
             local_size: usize::try_from(local.size()).unwrap_or(1),
@@ -176,42 +161,25 @@ impl MpiWorld {
     }
 
     /// Rank 0 sends `bytes` to every rank; the others pass `None` and get rank 0's bytes.
-    /// Waiting ranks poll and sleep instead of spinning. One message per rank, not a
-    /// broadcast: a broadcast's tree moves only as fast as its slowest inner rank wakes up to
-    /// pass it on, where each message here needs only its own receiver.
+    /// Collective; waiting ranks poll and sleep instead of spinning.
     pub(crate) fn broadcast(&self, bytes: Option<Vec<u8>>) -> Result<Vec<u8>, MpiError> {
-        match bytes {
-            Some(bytes) => {
-                if i32::try_from(bytes.len()).is_err() {
-                    return Err(MpiError::Setup {
-                        reason: format!("{} bytes is more than one message holds", bytes.len()),
-                    });
-                }
-                mpi::request::scope(|scope| {
-                    let sends: Vec<_> = (1..self.world.size())
-                        .map(|r| {
-                            self.world.process_at_rank(r).immediate_send_with_tag(
-                                scope,
-                                &bytes[..],
-                                tags::SETUP,
-                            )
-                        })
-                        .collect();
-                    sends.into_iter().for_each(wait_request);
-                });
-                Ok(bytes)
-            }
-            None => {
-                let root = self.world.process_at_rank(0);
-                let mut backoff = Backoff::new();
-                loop {
-                    if let Some(probed) = root.immediate_matched_probe_with_tag(tags::SETUP) {
-                        return Ok(probed.matched_receive_vec::<u8>().0);
-                    }
-                    backoff.wait(None);
-                }
-            }
+        let root = self.world.process_at_rank(0);
+        let mut len = bytes.as_ref().map(|b| b.len() as u64).unwrap_or(0);
+        mpi::request::scope(|scope| {
+            let request = root.immediate_broadcast_into(scope, &mut len);
+            wait_request(request);
+        });
+        let mut buf = bytes.unwrap_or_else(|| vec![0u8; usize::try_from(len).unwrap_or(0)]);
+        if buf.len() as u64 != len || i32::try_from(len).is_err() {
+            return Err(MpiError::Setup {
+                reason: format!("{len} bytes announced, {} at hand", buf.len()),
+            });
         }
+        mpi::request::scope(|scope| {
+            let request = root.immediate_broadcast_into(scope, &mut buf[..]);
+            wait_request(request);
+        });
+        Ok(buf)
     }
 
     /// The master's side (rank 0): workers are ranks 1..size, worker `w` is rank `w + 1`.
@@ -299,43 +267,25 @@ fn wait_request<'a, D: ?Sized, S: mpi::request::Scope<'a>>(mut request: Request<
 struct Backoff {
     start: Instant,
     pause: Duration,
-    /// The longest pause once the wait has gone on for a while.
-    idle: Duration,
 }
 
 impl Backoff {
-    /// A wait whose pause grows with its length, up to [`IDLE_PAUSE`]: a message that ends a
-    /// long wait is noticed at most 12.5 % late, and idle ranks (waiting for the setup, for a
-    /// proposal elsewhere, for the end of the run) leave the cores to busy ones.
     fn new() -> Backoff {
         Backoff {
             start: Instant::now(),
             pause: MIN_PAUSE,
-            idle: IDLE_PAUSE,
-        }
-    }
-
-    /// A wait that never pauses longer than [`MAX_PAUSE`]: the master's, since each message
-    /// it notices late delays a worker's next set.
-    fn responsive() -> Backoff {
-        Backoff {
-            idle: MAX_PAUSE,
-            ..Backoff::new()
         }
     }
 
     /// Pauses before the next poll: yields the CPU during the first [`SPIN`] of the wait,
-    /// then sleeps, never longer than `left`. The pause doubles up to [`MAX_PAUSE`], and past
-    /// that up to an eighth of the time waited so far, at most `idle`.
+    /// then sleeps, never longer than `left`.
     fn wait(&mut self, left: Option<Duration>) {
-        let waited = self.start.elapsed();
-        if waited < SPIN {
+        if self.start.elapsed() < SPIN {
             std::thread::yield_now();
             return;
         }
         std::thread::sleep(left.map_or(self.pause, |l| l.min(self.pause)));
-        let longest = (waited / 8).clamp(MAX_PAUSE, self.idle.max(MAX_PAUSE));
-        self.pause = (self.pause * 2).min(longest);
+        self.pause = (self.pause * 2).min(MAX_PAUSE);
     }
 }
 
@@ -517,7 +467,7 @@ impl Transport for MpiMaster<'_> {
     }
 
     fn recv(&mut self, timeout: Duration) -> Result<Event, TransportError> {
-        let mut backoff = Backoff::responsive();
+        let mut backoff = Backoff::new();
         loop {
             if !self.in_flight.is_empty() {
                 self.progress();
@@ -655,10 +605,9 @@ mod tests {
             tags::DONE,
             tags::BYE,
             tags::PING,
-            tags::SETUP,
         ];
         all.sort_unstable();
         all.dedup();
-        assert_eq!(all.len(), 8);
+        assert_eq!(all.len(), 7);
     }
 }
