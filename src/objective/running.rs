@@ -38,6 +38,11 @@ impl ExitSignal {
                 OwnedFd::from_raw_fd(fd as i32)
             }));
         }
+        ExitSignal::reaper(pid)
+    }
+
+    /// A thread that reaps `pid` and then writes to the pipe it returns the read end of.
+    fn reaper(pid: i32) -> std::io::Result<ExitSignal> {
         let mut fds = [0; 2];
         // SAFETY: `fds` is a valid array of two descriptors for pipe2 to fill.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -226,5 +231,64 @@ impl Running {
             Some(ExitSignal::Reaper(_, reaper)) => reaper.join().ok().flatten(),
             None => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+
+    /// Runs a script that writes to both pipes, exits 3 and leaves a background child holding
+    /// stdout, watched through `signal`; the tails come once the child is killed.
+    fn watched(signal: fn(i32) -> std::io::Result<ExitSignal>) {
+        let child = Command::new("sh")
+            .args(["-c", "echo out; echo err >&2; sleep 30 & exit 3"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("sh");
+        let pid = child.id() as i32;
+        let exit = signal(pid).expect("watch");
+        let mut running = Running::new(child, exit, [None, None]);
+        let started = Instant::now();
+        let status = running.wait_until(Some(started + Duration::from_secs(20)));
+        assert_eq!(status.flatten().and_then(|s| s.code()), Some(3));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the exit came late"
+        );
+        // The background child still holds stdout: nothing more comes until it is gone.
+        // SAFETY: kills the test's own process group.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        let [out, err] = running.finish(Duration::from_secs(10));
+        assert_eq!((&out[..], &err[..]), (&b"out\n"[..], &b"err\n"[..]));
+    }
+
+    #[test]
+    fn a_commands_exit_and_output_are_seen_through_a_pidfd_or_a_reaper() {
+        watched(ExitSignal::of);
+        watched(ExitSignal::reaper);
+    }
+
+    #[test]
+    fn a_limit_that_comes_first_returns_without_a_status() {
+        let child = Command::new("sleep")
+            .arg("30")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("sleep");
+        let pid = child.id() as i32;
+        let exit = ExitSignal::of(pid).expect("watch");
+        let mut running = Running::new(child, exit, [None, None]);
+        let until = Instant::now() + Duration::from_millis(100);
+        assert!(running.wait_until(Some(until)).is_none());
+        assert!(Instant::now() >= until);
+        // SAFETY: kills the test's own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let status = running.wait_until(None).flatten();
+        assert_eq!(status.and_then(|s| s.signal()), Some(libc::SIGKILL));
     }
 }
