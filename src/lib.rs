@@ -20,7 +20,10 @@
 //! - `worker`: receives a task, proposes Bayesian values ([`acquisition`] over a [`gp`]),
 //!   evaluates the [`objective`] (a builtin, a command per set, a Python function in the
 //!   worker's live interpreter, or a Rust function), sends the result. Whatever an objective
-//!   returns becomes an outcome through one normalizer (`objective/reply.rs`).
+//!   returns becomes an outcome through one normalizer (`objective/reply.rs`). An objective's
+//!   processes run in process groups of their own (`objective/process.rs`); a command's exit
+//!   and output are watched by one `poll` (`objective/running.rs`), and each worker's watcher
+//!   process (`objective/watcher.rs`) kills the groups of a worker killed outright.
 //! - `monitor`: the progress display and the `[monitor]` hooks, observers of durable results.
 //! - `plot`: plots and the HTML report, drawn from the stored results only.
 //! - `slurm`: inside a Slurm job, the job's end time is the run's deadline.

@@ -108,6 +108,8 @@ pub struct RunSummary {
     pub nothing_to_do: bool,
     /// Rows of earlier runs that this run's rows replaced (`retry_failed`).
     pub replaced: usize,
+    /// CPU seconds (user and system, every thread) this process spent in the loop.
+    pub cpu: f64,
 }
 
 /// How often the live status file is rewritten and observers ticked.
@@ -291,6 +293,7 @@ pub fn run_master(
         best_row: best_row.cloned(),
         last_failure: None,
     };
+    let cpu_before = crate::sys::cpu_seconds();
     let result = master.run();
     master.write_status(true);
     if master.cut_off > 0 {
@@ -317,6 +320,7 @@ pub fn run_master(
         last_failure: master.last_failure,
         nothing_to_do,
         replaced: master.replaced,
+        cpu: crate::sys::cpu_seconds() - cpu_before,
     })
 }
 

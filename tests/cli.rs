@@ -610,20 +610,6 @@ fn objectives_die_with_a_killed_master() {
     );
 }
 
-/// Whether some non-zombie process has process group `pg`.
-fn group_has_live_member(pg: i32) -> bool {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .any(|e| {
-            std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
-                let after = s.rsplit(')').next().unwrap_or_default();
-                let fields: Vec<&str> = after.split_whitespace().collect();
-                fields.len() > 3 && fields[0] != "Z" && fields[2] == pg.to_string()
-            })
-        })
-}
-
 #[test]
 fn bayesian_wait_for_all_holds_a_bayesian_set_until_earlier_sets_finish() {
     let tmp = tempfile::tempdir().unwrap();

@@ -412,6 +412,36 @@ fn ranks_of(mpirun: u32) -> Vec<(i32, u32)> {
 }
 
 #[test]
+fn a_killed_worker_ranks_objective_leaves_no_process_behind() {
+    if !have_mpirun() {
+        return;
+    }
+    let (_tmp, config, dir) = setup(&command_config(common::BACKGROUND_CHILD, 1, ""));
+    let mut child = mpirun(2, &["run", config.to_str().expect("path"), "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    let (worker, group, background) = common::background_child_pids(&dir.join("worker_out/000000"));
+    assert!(common::alive(background) && common::group_has_live_member(group));
+    assert!(
+        ranks_of(child.id()).contains(&(worker, 1)),
+        "the objective's parent is rank 1"
+    );
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let status = child.wait().expect("wait");
+    assert!(!status.success(), "MPI takes the job down");
+    common::wait_until(
+        Duration::from_secs(10),
+        "the objective's background child outlived its killed rank",
+        || !common::group_has_live_member(group),
+    );
+}
+
+#[test]
 fn a_killed_worker_rank_takes_the_job_down_and_the_experiment_resumes() {
     if !have_mpirun() {
         return;

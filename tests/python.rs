@@ -543,3 +543,67 @@ fn the_python_examples_are_valid_and_the_phs_one_runs_unchanged() {
         assert!((a - b).abs() < 1e-9, "{z} {r:?}");
     }
 }
+
+/// Starts a background child at import, writes `interpreter child worker` (the worker: the
+/// interpreter's parent) into its worker folder, then waits.
+const BACKGROUND: &str = r#"
+import os, subprocess, time
+
+CHILD = subprocess.Popen(["sleep", "300"])
+
+
+def objective(p):
+    path = p["worker_save_path"] + "pids"
+    with open(path + ".part", "w") as f:
+        f.write("%d %d %d\n" % (os.getpid(), CHILD.pid, os.getppid()))
+    os.rename(path + ".part", path)
+    time.sleep(300)
+    return 0.0
+"#;
+
+#[test]
+fn a_killed_workers_interpreter_leaves_no_process_behind() {
+    if !have_python() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("bg.py"), BACKGROUND).unwrap();
+    let config = python_config(
+        "bg.py",
+        "",
+        "[[parameters]]\nname = \"x\"\ntype = \"float\"\n",
+        "[[sets]]\ncount = 1\nx = 1.0\n",
+    );
+    let path = write_config(tmp.path(), "c.toml", &config);
+    let mut child = hpo()
+        .args(["run", path.to_str().unwrap(), "-p", "1", "-q"])
+        .spawn()
+        .unwrap();
+    let file = tmp.path().join("exp/worker_out/000000/pids");
+    wait_until(Duration::from_secs(60), "the set did not start", || {
+        file.exists()
+    });
+    let text = std::fs::read_to_string(&file).unwrap();
+    let [interpreter, background, worker] = text
+        .split_whitespace()
+        .map(|p| p.parse::<i32>().expect("a pid"))
+        .collect::<Vec<_>>()[..]
+    else {
+        panic!("three pids: {text}")
+    };
+    // The interpreter leads its own group, which its background child is in.
+    assert!(alive(background) && group_has_live_member(interpreter));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        "the interpreter's background child outlived its killed worker",
+        || !group_has_live_member(interpreter),
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(1), "its only set failed");
+    let rows = rows(&tmp.path().join("exp/results.csv"));
+    assert!(rows[0]["error"].contains("worker died"), "{rows:?}");
+}

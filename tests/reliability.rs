@@ -162,6 +162,34 @@ fn killed_workers_are_failed_rows_or_retried_and_resume_completes() {
 }
 
 #[test]
+fn a_killed_workers_objective_leaves_no_process_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write_config(
+        tmp.path(),
+        "c.toml",
+        &command_config("exp", BACKGROUND_CHILD, 1, ""),
+    );
+    let mut child = hpo()
+        .args(["run", config.to_str().unwrap(), "-p", "1", "-q"])
+        .spawn()
+        .unwrap();
+    let (worker, group, background) =
+        background_child_pids(&tmp.path().join("exp/worker_out/000000"));
+    assert!(alive(background) && group_has_live_member(group));
+    kill(Pid::from_raw(worker), Signal::SIGKILL).unwrap();
+    // The objective's process dies with its worker (parent-death signal), and its background
+    // child, reparented to init, with the group (the worker's watcher).
+    wait_until(
+        Duration::from_secs(10),
+        "the objective's background child outlived its killed worker",
+        || !group_has_live_member(group),
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(1), "its only set failed");
+    let rows = rows(&tmp.path().join("exp/results.csv"));
+    assert!(rows[0]["error"].contains("worker died"), "{rows:?}");
+}
+
+#[test]
 fn ctrl_c_stops_dispatching_finishes_running_sets_and_releases_the_lock() {
     let tmp = tempfile::tempdir().unwrap();
     let config = write_config(

@@ -64,7 +64,7 @@ PROBLEMS = {
     "ackley5": ("ackley", [(-5.0, 5.0)] * 5, 0.0, "Ackley 5D on [-5,5]⁵"),
 }
 
-ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "python", "bbob", "ml"]
+ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "bbob", "ml"]
 
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
@@ -472,6 +472,107 @@ def utilization(cfg, tmp, venv_ok, mpi_ok):
     return rows
 
 
+def ranks_config(path, sets, seconds, folders):
+    """`sets` sets, each a command that sleeps `seconds` and prints a number; without
+    `folders`, no worker folder (no params.json, no stdout.txt and stderr.txt)."""
+    off = ["[compute]", "provide_worker_path = false", "redirect_stdout = false"]
+    path.write_text("\n".join([
+        "[experiment]", 'dir = "exp"', "seed = 1", "[objective]",
+        f'command = ["sh", "-c", "sleep {seconds}; echo {{x}}"]',
+        "[[parameters]]", 'name = "x"', 'type = "float"',
+        "[[sets]]", f"count = {sets}", "x = { random = [0, 1] }"] + ([] if folders else off)) + "\n")
+
+
+def ranks_hpo(hpo, conf, workers, sets, seconds):
+    """One `mpirun -np W+1` run: utilization and per-set overhead from results.csv, the master's
+    CPU in its loop and peak memory from its last line, the whole command's wall time."""
+    shutil.rmtree(conf.parent / "exp", ignore_errors=True)
+    cmd = ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(workers + 1), str(hpo),
+           "run", str(conf)]
+    t = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=ENV, cwd=conf.parent)
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-500:]}")
+    with open(conf.parent / "exp" / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    if len(rows) != sets or any(r["status"] != "ok" for r in rows):
+        raise RuntimeError(f"{len(rows)} rows of {sets}, or failed rows")
+    span = max(stamp(r["ended"]) for r in rows) - min(stamp(r["started"]) for r in rows)
+    cpu = re.search(r"CPU ([\d.]+) s in the loop", p.stderr)
+    _, rss = parse_summary(p.stderr)
+    runs = {}
+    for r in rows:
+        runs.setdefault(r["worker"], []).append((stamp(r["started"]), stamp(r["ended"])))
+    return {"span": span, "wall": wall, "master_cpu": float(cpu.group(1)) if cpu else None,
+            "master_rss": rss, **per_set(list(runs.values()), seconds)}
+
+
+def per_set(runs, seconds):
+    """Where a worker's time goes, from its sets' (start, end) stamps: the mean time a set
+    takes beyond the sleep (process start, folders, noticing the end) and the mean gap between
+    one set's end and the next set's start on the same worker (the round trip to the master)."""
+    runs = [sorted(r) for r in runs]
+    beyond = [e - s - seconds for r in runs for s, e in r]
+    gaps = [b[0] - a[1] for r in runs for a, b in zip(r, r[1:])]
+    return {"beyond_ms": 1000 * statistics.mean(beyond),
+            "gap_ms": 1000 * statistics.mean(gaps) if gaps else None}
+
+
+def ranks_floor(workers, sets, seconds):
+    """The same commands with no scheduler at all: W threads, each running its share one after
+    the other. Its span is what this machine allows."""
+    per = sets // workers
+    cmd = ["sh", "-c", f"sleep {seconds}; echo 1"]
+
+    def chain(_):
+        sets = []
+        for _ in range(per):
+            t = time.time()
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+            sets.append((t, time.time()))
+        return sets
+
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        runs = list(pool.map(chain, range(workers)))
+    span = max(r[-1][1] for r in runs) - min(r[0][0] for r in runs)
+    return {"span": span, **per_set(runs, seconds)}
+
+
+def ranks(cfg, tmp, mpi_ok):
+    """Width: W MPI workers with sleeping command objectives, beside the bare floor; the runs
+    alternate so that each repetition sees the same machine."""
+    if not mpi_ok:
+        return []
+    d = tmp / "ranks"
+    d.mkdir()
+    systems = [("hpo", HPO, True), ("hpo, worker folders off", HPO, False)]
+    baseline = os.environ.get("HPO_SUITE_BASELINE")
+    if baseline:
+        label = os.environ.get("HPO_SUITE_BASELINE_LABEL", baseline)
+        systems.insert(1, (f"hpo at {label}", Path(baseline), True))
+    out = []
+    for workers, sets, seconds in cfg["ranks_widths"]:
+        runs = {name: [] for name, _, _ in systems}
+        runs["floor"] = []
+        errors = {}
+        for rep in range(cfg["ranks_reps"]):
+            for name, binary, folders in systems:
+                conf = d / f"r{workers}-{sets}-{folders}.toml"
+                ranks_config(conf, sets, seconds, folders)
+                try:
+                    runs[name].append({**ranks_hpo(binary, conf, workers, sets, seconds), "load": loadavg()})
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    errors[name] = str(e)
+            runs["floor"].append({**ranks_floor(workers, sets, seconds), "load": loadavg()})
+            log(f"ranks W={workers}, {sets} sets of {seconds} s, rep {rep + 1}: " + ", ".join(
+                f"{n} {fmt(sets / workers * seconds / r[-1]['span'])}" for n, r in runs.items() if r))
+        for name, r in runs.items():
+            out.append({"system": name, "workers": workers, "sets": sets, "seconds": seconds,
+                        "runs": r, "error": errors.get(name, "")})
+    return out
+
+
 def python_config(path, count, objective, parameters, sets):
     """Writes an experiment whose objective is `objective` (TOML lines of [objective]) over
     `parameters` ([(name, type)]) with one block of `count` sets (`sets`: TOML lines), worker
@@ -783,6 +884,46 @@ def report(data):
                     behind.append(f"Utilization, {r['workers']} workers: {r['system']} {fmt(u)}, Dask {fmt(dask[r['workers']])}.")
         L += [md_table(["system", "workers", "evaluations", "utilization", "span (s)"], rows), ""]
 
+    # Width
+    if data.get("ranks"):
+        first = data["ranks"][0]
+        L += [f"## A hundred ranks: {first['workers']} MPI workers, sleeping commands", "",
+              "`mpirun --oversubscribe --bind-to none -np W+1 hpo run`: each set runs "
+              "`sh -c \"sleep S; echo {x}\"` in its worker folder. Utilization = ideal "
+              "span (sets ÷ workers × the sleep) ÷ measured span (first set's start to last set's end, "
+              "from results.csv); per-set overhead = (span − ideal span) ÷ sets per worker, split into the "
+              "mean time a set takes beyond the sleep (its row's start to end: folder, process start, "
+              "noticing its end) and the mean gap between a worker's consecutive sets (the round trip "
+              "to the master); the rest is the spread of the first starts and last ends. \"Worker folders "
+              "off\": the same with `provide_worker_path = false` and `redirect_stdout = false` (no folder, "
+              "params.json, stdout.txt or stderr.txt per set). The floor runs "
+              "the same commands with no scheduler (W threads, each running its share in turn): what "
+              "this machine allows. Master CPU: user + system seconds of rank 0 in its loop (every "
+              f"thread, OpenMPI's included) over the span. Median [min–max] of {cfg['ranks_reps']} "
+              "runs, alternated; 1-minute load average at each run in the last column.", ""]
+        rows = []
+        for r in data["ranks"]:
+            ideal = r["sets"] / r["workers"] * r["seconds"]
+            spans = [x["span"] for x in r["runs"]]
+            util = [ideal / x for x in spans]
+            over = [(x - ideal) / (r["sets"] / r["workers"]) * 1000 for x in spans]
+            cpu = [100 * x["master_cpu"] / x["span"] for x in r["runs"] if x.get("master_cpu") is not None]
+            rows.append([r["system"], r["workers"], r["sets"], r["seconds"],
+                         spread([100 * u for u in util]) if not r["error"] else f"failed: {r['error'][:100]}",
+                         spread(over),
+                         spread([x["beyond_ms"] for x in r["runs"] if x.get("beyond_ms") is not None]),
+                         spread([x["gap_ms"] for x in r["runs"] if x.get("gap_ms") is not None]),
+                         spread(spans),
+                         spread([x["wall"] for x in r["runs"] if "wall" in x]),
+                         spread(cpu), spread([x["master_rss"] for x in r["runs"] if x.get("master_rss")]),
+                         ", ".join(f"{x['load']:.1f}" for x in r["runs"])])
+            if r["system"] == "hpo" and util and statistics.median(util) < 0.95:
+                behind.append(f"Width, {r['workers']} workers, {r['sets']} sets of {r['seconds']} s: utilization {fmt(100 * statistics.median(util))} % "
+                              "(aim 95 %); see the floor row for what this machine allows.")
+        L += [md_table(["system", "workers", "sets", "sleep S (s)", "utilization (%)", "per-set overhead (ms)",
+                        "set beyond the sleep (ms)", "gap between sets (ms)", "span (s)",
+                        "whole command (s)", "master CPU (% of span)", "master peak RSS (MiB)", "load"],
+                       rows), ""]
     py = data.get("python")
     if py:
         L += python_report(py, cfg, behind)
@@ -899,12 +1040,14 @@ def settings(quick):
                 "problems": ["branin", "griewank2"], "seeds": [1], "n_init": 5, "n_total": 12,
                 "quality_timeout": 300, "parallel_jobs": 2,
                 "util_workers": [8], "tasks_per_worker": 4, "delay": (0.05, 0.2),
+                "ranks_widths": [(4, 8, 0.2)], "ranks_reps": 1,
                 "python_n": 2000, "python_cmd_n": 40, "sklearn_n": 4}
     return {"quick": False, "reps": 3, "reps_hpo": 5, "dispatch_n": [2000, 20000], "dispatch_n_dask": [2000],
             "suggest_n": [50, 200, 500, 1000], "suggest_n_phs": [50, 200, 500, 1000], "suggest_d": [2, 6],
             "suggest_timeout": 900, "problems": list(PROBLEMS), "seeds": [1, 2, 3, 4, 5],
             "n_init": 20, "n_total": 60, "quality_timeout": 2400, "parallel_jobs": 4,
             "util_workers": [8, 32], "tasks_per_worker": 15, "delay": (0.05, 0.5),
+            "ranks_widths": [(64, 640, 1.0), (8, 80, 1.0), (8, 200, 0.2)], "ranks_reps": 3,
             "python_n": 20000, "python_cmd_n": 400, "sklearn_n": 16}
 
 
@@ -1000,6 +1143,10 @@ def main():
             data["load"]["utilization"] = loadavg()
             log("utilization")
             data["utilization"] = utilization(cfg, tmp, venv_ok, mpi_ok)
+        if "ranks" in sections:
+            data["load"]["ranks"] = loadavg()
+            log("ranks")
+            data["ranks"] = ranks(cfg, tmp, mpi_ok)
         if "python" in sections:
             data["load"]["python"] = loadavg()
             log("python objectives")

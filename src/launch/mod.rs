@@ -221,13 +221,18 @@ pub fn run_processes(
                 None => return 2,
             },
         };
-        match run_worker(&mut link, &setup, objective.as_mut()) {
+        let code = match run_worker(&mut link, &setup, objective.as_mut()) {
             Ok(()) => 0,
             Err(e) => {
                 note!("worker {}: {e}", w + 1);
                 1
             }
-        }
+        };
+        // The objective ends its processes itself (a Python interpreter exits normally),
+        // then the watcher goes.
+        drop(objective);
+        objective::watcher::stop_watcher();
+        code
     })?;
     master::install_stop_handler();
     let summary = run_master_here(&prepared, &mut pool, options)?;
@@ -236,10 +241,16 @@ pub fn run_processes(
     Ok(summary)
 }
 
-/// What every worker process does first: die with the master, leave Ctrl-C to the master,
-/// keep BLAS single-threaded.
+/// What every worker process does first, before any thread starts: die with the master, leave
+/// Ctrl-C to the master, start the watcher of its objectives' process groups, keep BLAS
+/// single-threaded.
 pub fn worker_process_setup() {
     objective::process::install_cleanup_handler();
+    if let Err(e) = objective::watcher::start_watcher() {
+        warning!(
+            "cannot start the watcher of this worker's objectives ({e}): were the worker killed, its objectives' own children could outlive it"
+        );
+    }
     // SAFETY: ignoring a signal is always sound.
     unsafe {
         let _ = nix::sys::signal::signal(

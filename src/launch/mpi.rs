@@ -59,6 +59,8 @@ pub fn run_mpi(
     }
     let placement = world.placement();
     if rank == 0 {
+        // The master runs no objective.
+        objective::watcher::stop_watcher();
         let prepared = match options.processes {
             Some(_) => Err(LaunchError::ProcessesUnderMpi {
                 ranks: world.size(),
@@ -168,7 +170,12 @@ fn mpi_worker(
         })?,
     };
     let mut link = world.worker_link();
-    run_worker(&mut link, &setup, objective.as_mut())?;
+    let worked = run_worker(&mut link, &setup, objective.as_mut());
+    // The objective ends its processes itself (a Python interpreter exits normally), then
+    // the watcher goes.
+    drop(objective);
+    objective::watcher::stop_watcher();
+    worked?;
     Ok(())
 }
 

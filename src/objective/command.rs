@@ -20,20 +20,17 @@ use super::process::{
     Slot, effective_limit, is_scheduler_signal, kill_group, own_session, spawn_tracked, untrack,
 };
 use super::reply::{ResultSpec, outcome_from_json, outcome_from_text};
+use super::running::{ExitSignal, Running};
 use super::template::{placeholders, substitute};
 use super::{EvalContext, Objective, Outcome, Status};
 use crate::config::ObjectiveSpec;
 use crate::space::Value;
 use crate::sys::find_program;
-use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Bytes of stdout and stderr kept in memory (the rest only goes to the worker folder).
-const TAIL_BYTES: usize = 64 * 1024;
 /// Characters of stderr stored in the results row.
 const ERROR_CHARS: usize = 400;
 /// The start of the stdout line that carries the result (a number or a JSON object).
@@ -199,35 +196,6 @@ fn json_object_with(text: &str, key: &str) -> Option<serde_json::Value> {
     Some(v)
 }
 
-/// Reads a pipe to its end, keeping the last `TAIL_BYTES` and copying everything to `copy`.
-fn drain(mut pipe: impl Read, mut copy: Option<std::fs::File>) -> Vec<u8> {
-    use std::io::Write;
-    let mut tail: Vec<u8> = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        match pipe.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if let Some(f) = copy.as_mut()
-                    && f.write_all(&buf[..n]).is_err()
-                {
-                    copy = None;
-                }
-                tail.extend_from_slice(&buf[..n]);
-                if tail.len() > 2 * TAIL_BYTES {
-                    tail.drain(..tail.len() - TAIL_BYTES);
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
-    }
-    if tail.len() > TAIL_BYTES {
-        tail.drain(..tail.len() - TAIL_BYTES);
-    }
-    tail
-}
-
 /// The last characters of stderr, on one line, for the results row.
 pub(crate) fn error_tail(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
@@ -240,105 +208,96 @@ pub(crate) fn error_tail(stderr: &[u8]) -> String {
     text[start..].replace(['\n', '\r'], " | ")
 }
 
-/// A started command: the child, the receiver of its output tails ((0, stdout), (1, stderr))
-/// and how many tails will come.
-type Started = (std::process::Child, mpsc::Receiver<(usize, Vec<u8>)>, usize);
-
 impl CommandObjective {
-    /// Starts the command with its output pipes drained on threads (copied to the worker
-    /// folder when redirected); the receiver gets (0, stdout tail) and (1, stderr tail).
-    fn start(&self, ctx: &EvalContext) -> Result<Started, Outcome> {
+    /// Starts the command, its output copied to the worker folder when redirected; its exit
+    /// and output are watched together ([`Running`]).
+    fn start(&self, ctx: &EvalContext) -> Result<(Running, i32), Outcome> {
         let mut cmd = self.command(ctx).map_err(Outcome::failed)?;
         let files = |name: &str| {
             ctx.worker_dir
                 .filter(|_| self.redirect)
                 .and_then(|d| std::fs::File::create(d.join(name)).ok())
         };
-        let (out_copy, err_copy) = (files("stdout.txt"), files("stderr.txt"));
+        let copies = [files("stdout.txt"), files("stderr.txt")];
         let mut child = spawn_tracked(&mut cmd, Slot::Evaluation)
             .map_err(|e| Outcome::failed(format!("cannot start `{}`: {e}", self.argv[0])))?;
-        let (tx, rx) = mpsc::channel();
-        let pipes = [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ];
-        let mut readers = 0;
-        for (i, (pipe, copy)) in pipes.into_iter().zip([out_copy, err_copy]).enumerate() {
-            let Some(pipe) = pipe else { continue };
-            let tx = tx.clone();
-            readers += 1;
-            std::thread::spawn(move || {
-                let _ = tx.send((i, drain(pipe, copy)));
-            });
+        let group = child.id() as i32;
+        match ExitSignal::of(group) {
+            Ok(exit) => Ok((Running::new(child, exit, copies), group)),
+            Err(e) => {
+                end_group(group);
+                let _ = child.wait();
+                Err(Outcome::failed(format!(
+                    "cannot watch `{}` once started: {e}",
+                    self.argv[0]
+                )))
+            }
         }
-        Ok((child, rx, readers))
     }
 
     /// Waits for the command, killing its group at `limit` (SIGTERM, then SIGKILL after the
-    /// grace period); returns its status and whether the limit fired.
-    fn wait(
-        &self,
-        child: &mut std::process::Child,
-        limit: Option<Duration>,
-    ) -> (Option<std::process::ExitStatus>, bool) {
-        let group = child.id() as i32;
-        let start = Instant::now();
-        let mut pause = Duration::from_micros(200);
+    /// grace period), then for the rest of its output; returns its status, whether the limit
+    /// fired, and the tails of stdout and stderr.
+    fn wait(&self, mut running: Running, group: i32, limit: Option<Duration>) -> Waited {
         let mut timed_out = false;
-        let mut term_sent: Option<Instant> = None;
+        // When to act next: the limit, then the end of the grace period.
+        let mut next = limit.map(|l| Instant::now() + l);
         let status = loop {
-            match child.try_wait() {
-                Ok(Some(st)) => break Some(st),
-                Ok(None) => {}
-                Err(_) => break None,
+            if let Some(status) = running.wait_until(next) {
+                break status;
             }
-            if let Some(limit) = limit
-                && !timed_out
-                && start.elapsed() >= limit
-            {
+            if timed_out {
+                kill_group(group, libc::SIGKILL);
+                next = None;
+            } else {
                 timed_out = true;
                 kill_group(group, libc::SIGTERM);
-                term_sent = Some(Instant::now());
+                next = Some(Instant::now() + self.grace);
             }
-            if term_sent.is_some_and(|t| t.elapsed() >= self.grace) {
-                kill_group(group, libc::SIGKILL);
-                term_sent = None;
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(20));
         };
         // Whatever the command left behind in its group goes with it.
-        kill_group(group, libc::SIGKILL);
-        untrack(Slot::Evaluation);
-        (status, timed_out)
+        end_group(group);
+        // A process that left the group may still hold a pipe: its output is given up on.
+        let [stdout, stderr] = running.finish(Duration::from_secs(2));
+        Waited {
+            status,
+            timed_out,
+            stdout,
+            stderr,
+        }
     }
+}
+
+/// How a command ended.
+struct Waited {
+    status: Option<std::process::ExitStatus>,
+    timed_out: bool,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// Kills what is left of an evaluation's process group; it is no longer this worker's to
+/// take down.
+fn end_group(group: i32) {
+    kill_group(group, libc::SIGKILL);
+    untrack(Slot::Evaluation);
 }
 
 impl Objective for CommandObjective {
     fn evaluate(&mut self, ctx: &EvalContext) -> Outcome {
-        let (mut child, rx, readers) = match self.start(ctx) {
+        let (running, group) = match self.start(ctx) {
             Ok(started) => started,
             Err(outcome) => return outcome,
         };
         // The job's deadline cuts the evaluation off like a timeout, but it is not the set's
         // fault: that outcome is `interrupted` and the set runs again on resume.
         let (limit, limit_is_deadline) = effective_limit(self.timeout, ctx.time_left());
-        let (status, timed_out) = self.wait(&mut child, limit);
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        for _ in 0..readers {
-            match rx.recv_timeout(Duration::from_secs(2)) {
-                Ok((0, t)) => stdout = t,
-                Ok((_, t)) => stderr = t,
-                // A process that left the group still holds a pipe: give up on its output.
-                Err(_) => break,
-            }
-        }
+        let Waited {
+            status,
+            timed_out,
+            stdout,
+            stderr,
+        } = self.wait(running, group, limit);
         let exit_code = status.and_then(|s| s.code());
         let signal = status.and_then(|s| s.signal());
         let err = error_tail(&stderr);

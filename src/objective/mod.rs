@@ -10,8 +10,10 @@ pub(crate) mod interpreter;
 pub(crate) mod process;
 pub(crate) mod python;
 pub(crate) mod reply;
+pub(crate) mod running;
 pub(crate) mod template;
 pub(crate) mod trial;
+pub(crate) mod watcher;
 
 use crate::config::{Definition, Delay, ObjectiveKind};
 use crate::space::Params;

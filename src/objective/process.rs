@@ -6,7 +6,13 @@
 //! A group is recorded in a [`Slot`] the moment its leader exists; a signal that arrives while
 //! a process is being started is acted on as soon as its group is known (without this, its
 //! background children could outlive the worker).
+//!
+//! A worker killed by SIGKILL runs no handler: its objectives' leaders die with it (the
+//! parent-death signal), and their groups, background children included, are killed by the
+//! worker's [`watcher`](super::watcher), which each group is recorded with before its leader's
+//! program runs, and forgotten by once the worker has killed it itself.
 
+use super::watcher;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
@@ -53,13 +59,22 @@ extern "C" fn kill_groups_and_exit(sig: libc::c_int) {
 
 /// Makes `cmd` start in a session of its own: its own process group (killed as a whole) and
 /// no controlling terminal (a write to /dev/tty fails instead of stopping it); it dies with
-/// its worker (parent-death signal).
+/// its worker (parent-death signal), and its group is recorded with the worker's watcher
+/// before its program runs, so before it can start a child. A command whose worker died
+/// before the parent-death signal was armed does not start.
 pub(crate) fn own_session(cmd: &mut Command) {
-    // SAFETY: setsid and prctl are async-signal-safe.
+    let worker = std::process::id() as i32;
+    // SAFETY: the closure runs in the child between fork and exec and only makes
+    // async-signal-safe calls (setsid, prctl, getppid, getpid, send); its error allocates
+    // nothing.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             libc::setsid();
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != worker {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            watcher::record(libc::getpid());
             Ok(())
         });
     }
@@ -82,9 +97,12 @@ pub(crate) fn spawn_tracked(cmd: &mut Command, slot: Slot) -> std::io::Result<Ch
     spawned
 }
 
-/// Forgets the group of `slot` (its processes are gone).
+/// Forgets the group of `slot` (its processes are gone), here and in the watcher.
 pub(crate) fn untrack(slot: Slot) {
-    GROUPS[slot as usize].store(0, Ordering::SeqCst);
+    let group = GROUPS[slot as usize].swap(0, Ordering::SeqCst);
+    if group > 0 {
+        watcher::forget(group);
+    }
 }
 
 /// Makes SIGTERM and SIGHUP (sent by the master, the launcher or the parent-death signal)

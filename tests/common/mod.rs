@@ -125,6 +125,42 @@ pub fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
 
+/// Whether some non-zombie process has process group `pg`.
+pub fn group_has_live_member(pg: i32) -> bool {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
+                let after = s.rsplit(')').next().unwrap_or_default();
+                let fields: Vec<&str> = after.split_whitespace().collect();
+                fields.len() > 3 && fields[0] != "Z" && fields[2] == pg.to_string()
+            })
+        })
+}
+
+/// A command objective that starts a background child, then writes where it runs into its
+/// worker folder (`child`, `group`, and last `worker`: its parent, the worker process) and
+/// waits for that child.
+pub const BACKGROUND_CHILD: &str =
+    "sleep 300 & echo $! > child; echo $$ > group; echo $PPID > worker; wait";
+
+/// The pids `BACKGROUND_CHILD` wrote into `worker_dir`: (worker, group, background child),
+/// once it has written them all.
+pub fn background_child_pids(worker_dir: &Path) -> (i32, i32, i32) {
+    let read = |name: &str| -> Option<i32> {
+        let s = std::fs::read_to_string(worker_dir.join(name)).ok()?;
+        s.ends_with('\n').then(|| s.trim().parse().ok())?
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "the objective did not start",
+        || read("worker").is_some(),
+    );
+    let pid = |name| read(name).expect("written before `worker`");
+    (pid("worker"), pid("group"), pid("child"))
+}
+
 /// Polls `ready` every 10 ms; fails the test, saying `what`, when `limit` passes first.
 pub fn wait_until(limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
