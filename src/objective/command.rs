@@ -15,6 +15,13 @@
 //! object read by [`super::reply`]); else the result file (a number, or a JSON object); else,
 //! with `result_key`, the last JSON line of stdout holding that key; else the last stdout line
 //! that is a number.
+//!
+//! Intermediate values: the command appends lines `STEP VALUE` to the file named by
+//! `$HPO_REPORT_FILE` (a fresh, empty file in the node's temporary folder, removed after the
+//! set). The wait reads what was appended at every check of the command (at most every
+//! [`REPORT_POLL`]) and passes each whole line to [`EvalContext::report`]; when the answer is
+//! stop, the process group gets SIGTERM, then SIGKILL after the grace period. A line that is
+//! not `STEP VALUE` fails the set, naming the line.
 
 use super::process::{
     Slot, effective_limit, is_scheduler_signal, kill_group, own_session, spawn_tracked, untrack,
@@ -38,6 +45,76 @@ const TAIL_BYTES: usize = 64 * 1024;
 const ERROR_CHARS: usize = 400;
 /// The start of the stdout line that carries the result (a number or a JSON object).
 pub const RESULT_LINE: &str = "hpo-result:";
+/// The longest a line appended to `$HPO_REPORT_FILE` waits before the wait reads it.
+pub const REPORT_POLL: Duration = Duration::from_millis(20);
+
+/// The file a running command appends its `STEP VALUE` lines to, and what of it was read.
+struct ReportFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    /// Bytes read but not yet a whole line.
+    partial: Vec<u8>,
+    lines: usize,
+}
+
+impl ReportFile {
+    /// A fresh, empty report file for set `index` in the node's temporary folder.
+    fn create(index: usize) -> std::io::Result<ReportFile> {
+        let path =
+            std::env::temp_dir().join(format!("hpo-report-{}-{index}.txt", std::process::id()));
+        std::fs::File::create(&path)?;
+        let file = std::fs::File::open(&path)?;
+        Ok(ReportFile {
+            path,
+            file,
+            partial: Vec::new(),
+            lines: 0,
+        })
+    }
+
+    /// Passes every whole line appended since the last call to the context's reporter:
+    /// `Ok(true)` when one was answered with stop, `Err` naming a line that is not
+    /// `STEP VALUE`.
+    fn read(&mut self, ctx: &EvalContext) -> Result<bool, String> {
+        let mut chunk = Vec::new();
+        if self.file.read_to_end(&mut chunk).is_err() || chunk.is_empty() {
+            return Ok(false);
+        }
+        self.partial.extend_from_slice(&chunk);
+        let mut stop = false;
+        while let Some(end) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            self.lines += 1;
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let (step, value) = parse_report(text).ok_or_else(|| {
+                format!(
+                    "line {} of $HPO_REPORT_FILE is `{text}`, not `STEP VALUE` (a whole number, then a number)",
+                    self.lines
+                )
+            })?;
+            stop |= ctx.report(step, value);
+        }
+        Ok(stop)
+    }
+}
+
+impl Drop for ReportFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A report line: `STEP VALUE`.
+fn parse_report(text: &str) -> Option<(u64, f64)> {
+    let mut words = text.split_whitespace();
+    let step = words.next()?.parse::<u64>().ok()?;
+    let value = words.next()?.parse::<f64>().ok()?;
+    words.next().is_none().then_some((step, value))
+}
 
 /// Arguments after the program that name a file beside the configuration by a relative path
 /// (`train.py`), which the command will not find from where it runs: its worker folder, or
@@ -247,8 +324,9 @@ type Started = (std::process::Child, mpsc::Receiver<(usize, Vec<u8>)>, usize);
 impl CommandObjective {
     /// Starts the command with its output pipes drained on threads (copied to the worker
     /// folder when redirected); the receiver gets (0, stdout tail) and (1, stderr tail).
-    fn start(&self, ctx: &EvalContext) -> Result<Started, Outcome> {
+    fn start(&self, ctx: &EvalContext, report: &ReportFile) -> Result<Started, Outcome> {
         let mut cmd = self.command(ctx).map_err(Outcome::failed)?;
+        cmd.env("HPO_REPORT_FILE", &report.path);
         let files = |name: &str| {
             ctx.worker_dir
                 .filter(|_| self.redirect)
@@ -281,22 +359,42 @@ impl CommandObjective {
     }
 
     /// Waits for the command, killing its group at `limit` (SIGTERM, then SIGKILL after the
-    /// grace period); returns its status and whether the limit fired.
+    /// grace period), and when a report is answered with stop or is not `STEP VALUE`; returns
+    /// its status, whether the limit fired, and the bad report line's problem.
     fn wait(
         &self,
         child: &mut std::process::Child,
         limit: Option<Duration>,
-    ) -> (Option<std::process::ExitStatus>, bool) {
+        report: &mut ReportFile,
+        ctx: &EvalContext,
+    ) -> (Option<std::process::ExitStatus>, bool, Option<String>) {
         let group = child.id() as i32;
         let start = Instant::now();
         let mut pause = Duration::from_micros(200);
         let mut timed_out = false;
+        let mut stopping = false;
+        let mut bad_report = None;
         let mut term_sent: Option<Instant> = None;
         let status = loop {
-            match child.try_wait() {
-                Ok(Some(st)) => break Some(st),
-                Ok(None) => {}
-                Err(_) => break None,
+            let exited = match child.try_wait() {
+                Ok(Some(st)) => Some(Some(st)),
+                Ok(None) => None,
+                Err(_) => Some(None),
+            };
+            // Lines written just before the command ended count too.
+            if !stopping {
+                let stop = report.read(ctx).unwrap_or_else(|e| {
+                    bad_report = Some(e);
+                    true
+                });
+                if stop && exited.is_none() {
+                    kill_group(group, libc::SIGTERM);
+                    term_sent = Some(Instant::now());
+                }
+                stopping = stop;
+            }
+            if let Some(st) = exited {
+                break st;
             }
             if let Some(limit) = limit
                 && !timed_out
@@ -311,25 +409,32 @@ impl CommandObjective {
                 term_sent = None;
             }
             std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(20));
+            pause = (pause * 2).min(REPORT_POLL);
         };
         // Whatever the command left behind in its group goes with it.
         kill_group(group, libc::SIGKILL);
         untrack(Slot::Evaluation);
-        (status, timed_out)
+        (status, timed_out, bad_report)
     }
 }
 
 impl Objective for CommandObjective {
     fn evaluate(&mut self, ctx: &EvalContext) -> Outcome {
-        let (mut child, rx, readers) = match self.start(ctx) {
+        let mut report = match ReportFile::create(ctx.index) {
+            Ok(r) => r,
+            Err(e) => return Outcome::failed(format!("cannot create the report file: {e}")),
+        };
+        let (mut child, rx, readers) = match self.start(ctx, &report) {
             Ok(started) => started,
             Err(outcome) => return outcome,
         };
         // The job's deadline cuts the evaluation off like a timeout, but it is not the set's
         // fault: that outcome is `interrupted` and the set runs again on resume.
         let (limit, limit_is_deadline) = effective_limit(self.timeout, ctx.time_left());
-        let (status, timed_out) = self.wait(&mut child, limit);
+        let (status, timed_out, bad_report) = self.wait(&mut child, limit, &mut report, ctx);
+        if let Some(problem) = bad_report {
+            return Outcome::failed(problem);
+        }
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         for _ in 0..readers {
             match rx.recv_timeout(Duration::from_secs(2)) {
@@ -421,6 +526,7 @@ mod tests {
             config_dir: &dir,
             env: &[],
             deadline,
+            reporter: None,
         };
         let start = Instant::now();
         let outcome = objective.evaluate(&ctx);
