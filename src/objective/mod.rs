@@ -1,6 +1,6 @@
 //! What a worker evaluates: the `Objective` trait, the builtin test functions, an external
 //! command, a Python function in a live interpreter, or a user's Rust function; and how what
-//! an objective returns becomes an `Outcome` ([`reply`], one normalizer for every kind).
+//! an objective returns becomes an `Outcome` (`reply`, one normalizer for every kind).
 //!
 //! A failed evaluation is data: an `Outcome` with a status, never an error of the run.
 
