@@ -171,6 +171,7 @@ pub fn row_json(names: &[String], row: &ResultRow) -> Json {
         "note": row.note,
         "error": row.outcome.error,
         "metrics": metrics_json(row),
+        "step": row.outcome.step,
     })
 }
 
