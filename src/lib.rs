@@ -16,7 +16,9 @@
 //!   `launch/mpi.rs` the MPI ranks and their binding; [`backend`] holds the two transports
 //!   behind one trait.
 //! - `master`: one loop over the pure `schedule::Scheduler`; gathers each result as it arrives
-//!   and appends it to the journal. It never evaluates and never fits.
+//!   and appends it to the journal. It never evaluates and never fits. It answers each
+//!   intermediate report with the pure `prune::Pruner`'s verdict (`[pruning]`: median, ASHA,
+//!   Hyperband) and appends it to `curves.csv`.
 //! - `worker`: receives a task, proposes Bayesian values ([`acquisition`] over a [`gp`]),
 //!   evaluates the [`objective`] (a builtin, a command per set, a Python function in the
 //!   worker's live interpreter, or a Rust function), sends the result. Whatever an objective
@@ -37,18 +39,18 @@
 //! ```text
 //! cli         -> launch, plot, experiment, config, schedule, space, messages, sys
 //! launch      -> master, worker, monitor, backend, experiment, config, objective, slurm, space, messages, sys
-//! master      -> monitor, backend, schedule, experiment, config, objective, acquisition, space, messages, sys
+//! master      -> monitor, backend, schedule, prune, experiment, config, objective, acquisition, space, messages, sys
 //! worker      -> backend, experiment, config, objective, acquisition, space
 //! monitor     -> plot, experiment, config, schedule, messages
 //! plot        -> experiment, config, objective, space
 //! experiment  -> config, objective, space
 //! backend     -> objective, schedule, space
 //! objective   -> config, space, sys
-//! config      -> space, sys, acquisition::options, objective::builtin, objective::template,
+//! config      -> space, sys, prune, acquisition::options, objective::builtin, objective::template,
 //!                objective::interpreter, experiment::schema (leaves)
 //! acquisition -> gp, space
 //! slurm       -> messages
-//! gp, space, schedule, sys, messages: nothing
+//! gp, space, schedule, prune, sys, messages: nothing
 //! ```
 //!
 //! # The library
@@ -57,7 +59,8 @@
 //! metrics in a [`Reply`]. The engine is public for benchmarks and harnesses:
 //! [`acquisition::suggest`] (a Bayesian suggestion as a pure function of history, pending
 //! points, bounds and seed), [`gp`] (the Gaussian process and its fit), [`space`] (parameters,
-//! blocks and [`space::draw_table`]) and [`objective::builtin`] (the test functions).
+//! blocks and [`space::draw_table`]), [`objective::builtin`] (the test functions) and
+//! [`prune::Pruner`] (the early-stopping decisions, a pure state machine).
 pub mod acquisition;
 pub mod backend;
 mod cli;
@@ -70,6 +73,7 @@ mod messages;
 mod monitor;
 pub mod objective;
 mod plot;
+pub mod prune;
 mod schedule;
 mod slurm;
 pub mod space;

@@ -1,6 +1,9 @@
 //! The master loop, the same for every transport: hand sets to workers as they have room,
 //! gather each result the moment it arrives, append it to the journal, and report it to the
 //! observers once it is durable. It never evaluates and never fits a model.
+//!
+//! Intermediate reports go to `curves.csv` (a second journal) the moment they arrive, and the
+//! `[pruning]` rule's [`Pruner`] answers each at once: the worker waits for that verdict.
 
 use crate::acquisition::PendingRule;
 use crate::backend::{
@@ -8,11 +11,13 @@ use crate::backend::{
     WorkerId, WorkerInfo,
 };
 use crate::config::{Definition, Direction};
+use crate::experiment::curves::{CurvePoint, latest_attempts};
 use crate::experiment::live::{self, LiveStatus, RunningSet};
 use crate::experiment::{Journal, JournalError, ResultRow};
 use crate::messages::note;
 use crate::monitor::{Observer, Progress};
 use crate::objective::{Outcome, Status};
+use crate::prune::{Pruner, Verdict};
 use crate::schedule::{Disposition, Rules, Scheduler, Termination};
 use crate::space::{SetSpec, Value};
 use std::collections::{HashMap, VecDeque};
@@ -123,10 +128,22 @@ const FLUSH_ROWS: u64 = 512;
 const SHORT_EVALUATION_S: f64 = 0.005;
 const QUEUE_DEPTH: usize = 16;
 
+/// The tables the master appends to.
+pub struct Journals<'a> {
+    pub results: &'a mut Journal,
+    /// `curves.csv`: the intermediate reports.
+    pub curves: &'a mut Journal,
+}
+
 struct Master<'a> {
     exp: &'a Definition,
     table: &'a [SetSpec],
     journal: &'a mut Journal,
+    curves: &'a mut Journal,
+    /// The `[pruning]` rule's state, rebuilt from `curves.csv` on resume.
+    pruner: Pruner,
+    /// Per set, its latest attempt (the next run of it is one more).
+    attempts: Vec<u32>,
     transport: &'a mut dyn Transport,
     observers: &'a mut [Box<dyn Observer>],
     options: MasterOptions,
@@ -224,7 +241,8 @@ pub fn run_master(
     exp: &Definition,
     table: &[SetSpec],
     previous: &[ResultRow],
-    journal: &mut Journal,
+    previous_curves: &[CurvePoint],
+    journals: Journals,
     transport: &mut dyn Transport,
     observers: &mut [Box<dyn Observer>],
     options: MasterOptions,
@@ -254,10 +272,24 @@ pub fn run_master(
         .iter()
         .map(ResultRow::duration_s)
         .fold(0.0, f64::max);
+    // Replaying every report in the order it arrived rebuilds the rule's decisions.
+    let mut pruner = Pruner::new(exp.pruning.clone());
+    for p in previous_curves {
+        pruner.report(p.index, p.attempt, p.step, direction.loss(p.value));
+    }
+    let mut attempts = vec![0; table.len()];
+    for (index, attempt) in latest_attempts(previous_curves) {
+        if let Some(a) = attempts.get_mut(index) {
+            *a = attempt;
+        }
+    }
     let mut master = Master {
         exp,
         table,
-        journal,
+        journal: journals.results,
+        curves: journals.curves,
+        pruner,
+        attempts,
         transport,
         observers,
         options,
@@ -346,7 +378,7 @@ impl Master<'_> {
                 event = self.transport.recv(TICK)?;
             }
             self.handle(event)?;
-            if self.journal.buffered() >= FLUSH_ROWS {
+            if self.journal.buffered() >= FLUSH_ROWS || self.curves.buffered() >= FLUSH_ROWS {
                 self.flush()?;
             }
             if last_tick.elapsed() >= TICK {
@@ -354,7 +386,7 @@ impl Master<'_> {
                 self.tick(&mut last_status)?;
             }
         }
-        if let Err(e) = self.journal.sync() {
+        if let Err(e) = self.journal.sync().and_then(|()| self.curves.sync()) {
             self.termination = Some(Termination::WriteFailed);
             return Err(e.into());
         }
@@ -408,6 +440,7 @@ impl Master<'_> {
             note!("aborting the running evaluations; they run again on resume");
             // An MPI abort ends this process too: every written row must be durable first.
             let _ = self.journal.sync();
+            let _ = self.curves.sync();
             self.transport.abort();
         }
         if let Some(deadline) = self.options.deadline {
@@ -436,7 +469,7 @@ impl Master<'_> {
     }
 
     fn flush(&mut self) -> Result<(), MasterError> {
-        if let Err(e) = self.journal.flush() {
+        if let Err(e) = self.journal.flush().and_then(|()| self.curves.flush()) {
             self.sched.stop();
             self.termination = Some(Termination::WriteFailed);
             return Err(e.into());
@@ -547,6 +580,31 @@ impl Master<'_> {
                 self.front_since[w] = SystemTime::now();
                 self.finished(w, done);
                 self.dispatch(w);
+            }
+            Event::Message(
+                w,
+                FromWorker::Report {
+                    index,
+                    attempt,
+                    step,
+                    value,
+                },
+            ) => {
+                let loss = self.exp.objective.direction.loss(value);
+                let verdict = self.pruner.report(index as usize, attempt, step, loss);
+                let point = CurvePoint {
+                    index: index as usize,
+                    attempt,
+                    step,
+                    value,
+                    time: SystemTime::now(),
+                };
+                self.curves.append_record(&point.record());
+                let stop = verdict == Verdict::Stop;
+                // A worker that is gone cannot hear it; its loss arrives as an event.
+                self.transport
+                    .send(w, &ToWorker::Verdict { index, stop })
+                    .ok();
             }
             Event::Message(w, FromWorker::Bye { dropped }) => {
                 for i in dropped {
@@ -682,11 +740,13 @@ impl Master<'_> {
         }
         let deadline = self.options.deadline.map(unix);
         for index in sets {
+            self.attempts[index] += 1;
             let mut task = Task {
                 index: index as u32,
                 history: Vec::new(),
                 pending: Vec::new(),
                 deadline,
+                attempt: self.attempts[index],
             };
             if self.table[index].is_bayesian() {
                 if let Some(history) = &self.history {

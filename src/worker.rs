@@ -5,6 +5,13 @@
 //! objective is told the deadline ([`EvalContext::deadline`]). An evaluation the objective
 //! reports as interrupted (cut off at the deadline, killed by the scheduler's signal) goes
 //! back as [`Done::cut_off`]: the master writes no row and the set runs again on resume.
+//!
+//! Intermediate reports: each goes to the master as [`FromWorker::Report`], and the worker
+//! waits for the [`ToWorker::Verdict`] before the objective goes on (a round trip per report;
+//! reports come once an epoch, so the wait is small against the work between them, and the
+//! objective always acts on a decision that saw its own report). Messages that arrive in the
+//! meantime (tasks, a stop) wait in the inbox. A set answered with stop is `pruned`, with the
+//! value and step of that report, whatever the objective then returns.
 
 use crate::acquisition::{self, Problem};
 use crate::backend::{
@@ -12,8 +19,9 @@ use crate::backend::{
 };
 use crate::config::Definition;
 use crate::experiment::worker_dir;
-use crate::objective::{EvalContext, Objective, Outcome};
+use crate::objective::{EvalContext, Objective, Outcome, Reporter};
 use crate::space::{BayesColumns, Params, SetSpec, Value};
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -75,22 +83,91 @@ pub fn run_worker(
                     .iter()
                     .filter_map(|m| match m {
                         ToWorker::Task(t) => Some(t.index),
-                        ToWorker::Stop => None,
+                        ToWorker::Stop | ToWorker::Verdict { .. } => None,
                     })
                     .collect();
                 return link.send(&FromWorker::Bye { dropped });
             }
             ToWorker::Task(task) => {
                 history.extend(task.history.iter().cloned());
-                let done = evaluate(link, setup, objective, &names, &history, &task)?;
+                let mut to_master = Channel {
+                    link: &mut *link,
+                    inbox: &mut inbox,
+                };
+                let done = evaluate(&mut to_master, setup, objective, &names, &history, &task)?;
                 link.send(&FromWorker::Done(done))?;
+            }
+            // A verdict for a set that is over (it cannot be: the worker waits for each).
+            ToWorker::Verdict { .. } => {}
+        }
+    }
+}
+
+/// The link to the master during an evaluation, and where messages that are not the awaited
+/// verdict wait.
+struct Channel<'a> {
+    link: &'a mut dyn WorkerLink,
+    inbox: &'a mut VecDeque<ToWorker>,
+}
+
+/// The worker's side of intermediate reports for one evaluation: asks the master, waits for
+/// its verdict, remembers the report that stopped the set.
+struct LinkReporter<'a, 'b> {
+    channel: RefCell<&'a mut Channel<'b>>,
+    index: u32,
+    attempt: u32,
+    stopped_at: Cell<Option<(u64, f64)>>,
+    error: RefCell<Option<TransportError>>,
+}
+
+impl Reporter for LinkReporter<'_, '_> {
+    fn report(&self, step: u64, value: f64) -> bool {
+        if self.stopped_at.get().is_some() || self.error.borrow().is_some() {
+            return true;
+        }
+        let Ok(mut channel) = self.channel.try_borrow_mut() else {
+            return false;
+        };
+        let asked = channel.link.send(&FromWorker::Report {
+            index: self.index,
+            attempt: self.attempt,
+            step,
+            value,
+        });
+        let verdict = asked.and_then(|()| {
+            loop {
+                match channel.link.recv(true)? {
+                    Some(ToWorker::Verdict { index, stop }) if index == self.index => {
+                        break Ok(stop);
+                    }
+                    Some(other) => channel.inbox.push_back(other),
+                    None => {
+                        break Err(TransportError::Failed {
+                            reason: "the master went away while a report waited for its verdict"
+                                .into(),
+                        });
+                    }
+                }
+            }
+        });
+        match verdict {
+            Ok(stop) => {
+                if stop {
+                    self.stopped_at.set(Some((step, value)));
+                }
+                stop
+            }
+            Err(e) => {
+                // Nobody will read this set's result: end it.
+                *self.error.borrow_mut() = Some(e);
+                true
             }
         }
     }
 }
 
 fn evaluate(
-    link: &mut dyn WorkerLink,
+    channel: &mut Channel,
     setup: &WorkerSetup,
     objective: &mut dyn Objective,
     names: &Arc<[String]>,
@@ -129,7 +206,7 @@ fn evaluate(
     let bayes_values = if set.is_bayesian() {
         let (values, why) = propose(setup, history, task, set);
         note = why;
-        link.send(&FromWorker::Proposal {
+        channel.link.send(&FromWorker::Proposal {
             index: task.index,
             values: values.clone(),
         })?;
@@ -157,6 +234,13 @@ fn evaluate(
             ));
         }
     }
+    let reporter = LinkReporter {
+        channel: RefCell::new(channel),
+        index: task.index,
+        attempt: task.attempt,
+        stopped_at: Cell::new(None),
+        error: RefCell::new(None),
+    };
     let ctx = EvalContext {
         index,
         params: &params,
@@ -165,8 +249,17 @@ fn evaluate(
         config_dir: &exp.config_dir,
         env: &setup.env,
         deadline,
+        reporter: Some(&reporter),
     };
-    let outcome = objective.evaluate(&ctx);
+    let mut outcome = objective.evaluate(&ctx);
+    if let Some(e) = reporter.error.into_inner() {
+        return Err(e);
+    }
+    if let Some((step, value)) = reporter.stopped_at.get() {
+        // Stopped by the rule: the report that stopped it is the result, whatever the
+        // objective did after (a command's SIGTERM, a function's early return).
+        outcome = Outcome::pruned(value, step);
+    }
     let mut done = finish(params.values().to_vec(), outcome, note);
     // Cut off at the job's deadline or by the scheduler's signal: not a result of the set.
     done.cut_off = done.outcome.interrupted;

@@ -131,12 +131,12 @@ fn a_table_written_before_metrics_is_read_and_then_upgraded_by_the_resume() {
     // What an hpo without the metrics column left: its header and rows, and half the sets.
     let text = std::fs::read_to_string(&results).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].ends_with(",error,metrics"), "{}", lines[0]);
+    assert!(lines[0].ends_with(",error,metrics,step"), "{}", lines[0]);
     let old: Vec<String> = lines[..4]
         .iter()
         .map(|l| {
-            l.strip_suffix(",metrics")
-                .or(l.strip_suffix(','))
+            l.strip_suffix(",metrics,step")
+                .or(l.strip_suffix(",,"))
                 .unwrap()
                 .to_string()
         })
@@ -160,9 +160,9 @@ fn a_table_written_before_metrics_is_read_and_then_upgraded_by_the_resume() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = std::fs::read_to_string(&results).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], format!("{},metrics", old[0]));
+    assert_eq!(lines[0], format!("{},metrics,step", old[0]));
     for (i, line) in old[1..].iter().enumerate() {
-        assert_eq!(lines[i + 1], format!("{line},"));
+        assert_eq!(lines[i + 1], format!("{line},,"));
     }
     assert_each_index_once(&rows(&results), 6);
 }

@@ -244,6 +244,25 @@ fn a_failing_objective_gives_failed_rows_and_the_run_goes_on() {
 }
 
 #[test]
+fn asha_prunes_reporting_commands_under_mpirun() {
+    if !have_mpirun() {
+        return;
+    }
+    let config = common::command_config("exp", common::REPORTING, 10, common::ASHA);
+    let (_tmp, config, dir) = setup(&config);
+    let out = run(mpirun(
+        3,
+        &["run", config.to_str().unwrap_or_default(), "-q"],
+    ));
+    assert!(out.status.success());
+    let pruned = common::check_pruned(&dir, 10);
+    assert!(!pruned.is_empty(), "asha stopped nothing");
+    for r in &pruned {
+        assert!(dir.join(format!("term-{}", r["index"])).exists(), "{r:?}");
+    }
+}
+
+#[test]
 fn one_rank_is_refused() {
     if !have_mpirun() {
         return;

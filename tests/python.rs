@@ -607,3 +607,48 @@ fn a_killed_workers_interpreter_leaves_no_process_behind() {
     let rows = rows(&tmp.path().join("exp/results.csv"));
     assert!(rows[0]["error"].contains("worker died"), "{rows:?}");
 }
+
+const TRAINING: &str = r#"
+import hpo
+
+
+def objective(p):
+    # A falling curve ordered by x; stop when told.
+    value = None
+    for step in range(1, 10):
+        value = p["x"] + 1.0 / step
+        if hpo.report(step, value):
+            return "ignored: the set was stopped"
+    return value
+"#;
+
+#[test]
+fn a_python_function_reports_and_stops_when_told() {
+    if !have_python() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("dir");
+    std::fs::write(tmp.path().join("train.py"), TRAINING).expect("write");
+    let parameters = "[[parameters]]\nname = \"x\"\ntype = \"int\"";
+    let sets = "[[sets]]\ncount = 12\nx = { random = [1, 9] }";
+    let config = python_config("train.py", ASHA, parameters, sets);
+    let path = write_config(tmp.path(), "c.toml", &config);
+    let out = run(&["run", path.to_str().expect("path"), "-p", "2", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pruned = check_pruned(&tmp.path().join("exp"), 12);
+    assert!(!pruned.is_empty(), "asha stopped nothing");
+
+    // hpo.report outside a call, and a step that is not a whole number, are errors.
+    let bad = "import hpo\n\ndef objective(p):\n    return hpo.report(1.5, 0.0)\n";
+    std::fs::write(tmp.path().join("bad.py"), bad).expect("write");
+    let sets = "[[sets]]\ncount = 1\nx = { random = [1, 9] }";
+    let config = python_config("bad.py", "", parameters, sets).replace("\"exp\"", "\"bad\"");
+    let path = write_config(tmp.path(), "bad.toml", &config);
+    run(&["run", path.to_str().expect("path"), "-q"]);
+    let rows = rows(&tmp.path().join("bad/results.csv"));
+    assert!(
+        rows[0]["error"].contains("step must be a whole number"),
+        "{:?}",
+        rows[0]
+    );
+}

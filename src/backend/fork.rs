@@ -781,6 +781,7 @@ mod tests {
                 history: Vec::new(),
                 pending: Vec::new(),
                 deadline: Some(1.7e9),
+                attempt: 1,
             });
             frame(&task, &mut end.outbox).expect("frame");
             end.flush();
@@ -805,6 +806,7 @@ mod tests {
             history,
             pending: Vec::new(),
             deadline: None,
+            attempt: 1,
         });
         let done = FromWorker::Done(Done {
             index: 7,

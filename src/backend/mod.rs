@@ -40,6 +40,9 @@ pub(crate) struct Task {
     pub pending: Vec<PendingSet>,
     /// Seconds since the Unix epoch after which the evaluation must be cut off (the job's end).
     pub deadline: Option<f64>,
+    /// Which run of the set this is (1, then one more each time it runs again): its reports
+    /// carry it, so only the latest run's count.
+    pub attempt: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,6 +50,11 @@ pub(crate) enum ToWorker {
     Task(Task),
     /// Finish the running evaluation, drop queued ones, say `Bye` and exit.
     Stop,
+    /// The answer to a [`FromWorker::Report`] of set `index`: `stop` ends the evaluation.
+    Verdict {
+        index: u32,
+        stop: bool,
+    },
 }
 
 /// Where a worker runs, for the results table.
@@ -81,6 +89,14 @@ pub(crate) enum FromWorker {
         values: Vec<Value>,
     },
     Done(Done),
+    /// An intermediate value of the running set; the worker waits for the
+    /// [`ToWorker::Verdict`].
+    Report {
+        index: u32,
+        attempt: u32,
+        step: u64,
+        value: f64,
+    },
     /// Answer to `Stop`: the queued sets it dropped.
     Bye {
         dropped: Vec<u32>,
@@ -148,6 +164,7 @@ pub fn frame_sizes() -> (usize, usize) {
         history: Vec::new(),
         pending: Vec::new(),
         deadline: None,
+        attempt: 1,
     }));
     let done = encode(&FromWorker::Done(Done {
         index: 12_345,

@@ -41,6 +41,10 @@ pub(crate) mod tags {
     pub const BYE: i32 = 6;
     /// Ping-pong frames of the latency benchmark.
     pub const PING: i32 = 7;
+    /// An intermediate value of a running set (worker to master).
+    pub const REPORT: i32 = 8;
+    /// The answer to a report: continue or stop (master to worker).
+    pub const VERDICT: i32 = 9;
 }
 
 /// Environment variables that launchers set for each process they start; one of them set
@@ -311,6 +315,7 @@ fn to_worker_tag(msg: &ToWorker) -> i32 {
     match msg {
         ToWorker::Task(_) => tags::TASK,
         ToWorker::Stop => tags::STOP,
+        ToWorker::Verdict { .. } => tags::VERDICT,
     }
 }
 
@@ -320,6 +325,7 @@ fn from_worker_tag(msg: &FromWorker) -> i32 {
         FromWorker::Proposal { .. } => tags::PROPOSAL,
         FromWorker::Done(_) => tags::DONE,
         FromWorker::Bye { .. } => tags::BYE,
+        FromWorker::Report { .. } => tags::REPORT,
     }
 }
 

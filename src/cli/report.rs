@@ -143,7 +143,10 @@ fn summary_section(h: &mut String, s: &StatusReport, data: &PlotData) {
     );
     kv(
         "status",
-        format!("{} ok, {} failed, {} timeout", s.ok, s.failed, s.timeout),
+        format!(
+            "{} ok, {} failed, {} timeout, {} pruned",
+            s.ok, s.failed, s.timeout, s.pruned
+        ),
     );
     kv(
         "run",

@@ -24,7 +24,14 @@ How an objective reports its result:
   custom = true             a Rust function (hpo::main_with, hpo::main_with_trial) returns a number
                             or an hpo::Reply with metrics.
 Metrics go into the `metrics` column of results.csv as one JSON object; `hpo status --json` and
-`hpo report` show them. A missing or non-finite result is a failed row naming the key.";
+`hpo report` show them. A missing or non-finite result is a failed row naming the key.
+
+Intermediate values (stored in curves.csv; the [pruning] rule may stop the set on one):
+  python                    hpo.report(step, value) returns True when the set is to stop.
+  command                   append lines `STEP VALUE` to the file $HPO_REPORT_FILE names; a set
+                            to stop gets SIGTERM, then SIGKILL after kill_grace_s.
+  custom                    Trial::report(step, value) returns true when the set is to stop.
+A stopped set's row has status `pruned`, its last reported value and the step it reached.";
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = AFTER_HELP)]

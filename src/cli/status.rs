@@ -46,6 +46,13 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         s.running.len(),
         s.waiting
     );
+    if s.pruned > 0 {
+        let saved = s
+            .steps_saved
+            .map(|n| format!(", {n} steps saved"))
+            .unwrap_or_default();
+        println!("pruned: {} sets stopped early{saved}", s.pruned);
+    }
     match (s.active, &s.host) {
         (true, host) => println!(
             "running now: pid {} on {}, {} worker(s) ({})",

@@ -252,6 +252,8 @@ pub struct Definition {
     pub compute: Compute,
     pub bayesian: BayesOptions,
     pub monitor: MonitorOptions,
+    /// The `[pruning]` table: which rule stops sets early (none: reports are only recorded).
+    pub pruning: Option<crate::prune::PruningOptions>,
     /// Where the text came from (named in errors of later steps).
     pub file: PathBuf,
     raw: RawConfig,

@@ -8,6 +8,7 @@
 use super::{ConfigError, Direction, MonitorOptions};
 use crate::acquisition::options::BayesOptions;
 use crate::objective::builtin::Builtin;
+use crate::prune::PruningOptions;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -28,6 +29,9 @@ pub struct RawConfig {
     pub bayesian: BayesOptions,
     #[serde(default)]
     pub monitor: MonitorOptions,
+    /// With several declared outputs, this table will name the one it judges.
+    #[serde(default)]
+    pub pruning: Option<PruningOptions>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -77,6 +77,9 @@ impl<'a> Validator<'a> {
         let compute = self.compute(&raw.compute, &objective.kind)?;
         self.bayesian(&raw.bayesian)?;
         self.monitor(&raw.monitor, &space)?;
+        if let Some(Err((key, problem))) = raw.pruning.as_ref().map(|p| p.check()) {
+            return Err(self.err(None, key, problem));
+        }
         Ok(Definition {
             source: self.source.to_string(),
             config_dir: config_dir.to_path_buf(),
@@ -87,6 +90,7 @@ impl<'a> Validator<'a> {
             compute,
             bayesian: raw.bayesian.clone(),
             monitor: raw.monitor.clone(),
+            pruning: raw.pruning.clone(),
             file: self.file.to_path_buf(),
             raw,
         })

@@ -123,6 +123,7 @@ impl ResultRow {
         rec.push(self.note.clone());
         rec.push(self.outcome.error.clone());
         rec.push(self.outcome.metrics.clone());
+        rec.push(self.outcome.step.map(|s| s.to_string()).unwrap_or_default());
         rec
     }
 }
@@ -170,7 +171,8 @@ struct SyncState {
     wake: Condvar,
 }
 
-/// The append side of `results.csv`, owned by the master.
+/// The append side of `results.csv` (or of another table of the experiment written the same
+/// way, such as `curves.csv`), owned by the master.
 pub struct Journal {
     path: PathBuf,
     file: Arc<File>,
@@ -188,7 +190,12 @@ impl Journal {
     /// Opens (or creates) `results.csv` for appending; read (and repair) it with
     /// [`read_and_repair`] first. Call after forking the workers: it starts a thread.
     pub fn open(dir: &Path, space: &Space) -> Result<Journal, JournalError> {
-        let path = dir.join(super::RESULTS_FILE);
+        Journal::open_table(dir.join(super::RESULTS_FILE), &header(space))
+    }
+
+    /// Opens (or creates, with `header`) a CSV table of the experiment for appending, with the
+    /// same batching and fsync as `results.csv`; a torn last line must be cut off first.
+    pub fn open_table(path: PathBuf, header: &[String]) -> Result<Journal, JournalError> {
         let io = |source| JournalError::Io {
             path: path.clone(),
             source,
@@ -197,7 +204,7 @@ impl Journal {
         let mut offset = file.metadata().map_err(io)?.len();
         if offset == 0 {
             let mut w = csv::Writer::from_writer(Vec::new());
-            let _ = w.write_record(header(space));
+            let _ = w.write_record(header);
             let bytes = w.into_inner().unwrap_or_default();
             // Made durable by the syncer together with the first rows.
             file.write_all_at(&bytes, 0).map_err(io)?;
@@ -269,7 +276,12 @@ impl Journal {
 
     /// Appends a row to the buffer; returns its sequence number.
     pub fn append(&mut self, row: &ResultRow) -> u64 {
-        let _ = self.csv.write_record(row.record());
+        self.append_record(&row.record())
+    }
+
+    /// Appends one record of the table to the buffer; returns its sequence number.
+    pub fn append_record(&mut self, record: &[String]) -> u64 {
+        let _ = self.csv.write_record(record);
         self.appended += 1;
         self.appended - 1
     }
@@ -520,7 +532,7 @@ fn with_current_header(bytes: &[u8], space: &Space) -> Vec<u8> {
 }
 
 /// Cuts a file after its last newline, durably.
-fn cut_torn_line(path: &Path) -> std::io::Result<()> {
+pub(super) fn cut_torn_line(path: &Path) -> std::io::Result<()> {
     let len = std::fs::read(path)?
         .iter()
         .rposition(|b| *b == b'\n')
@@ -695,6 +707,13 @@ fn parse_row(rec: &csv::StringRecord, space: &Space, width: usize) -> Result<Res
             error: tail(Tail::Error).to_string(),
             metrics: tail(Tail::Metrics).to_string(),
             interrupted: false,
+            step: match tail(Tail::Step) {
+                "" => None,
+                s => Some(
+                    s.parse()
+                        .map_err(|_| format!("step `{s}` is not a whole number"))?,
+                ),
+            },
         },
         worker: tail(Tail::Worker).parse().unwrap_or(0),
         started: time(Tail::Started)?,
@@ -743,6 +762,7 @@ mod tests {
                 error: "boom\" , x".into(),
                 metrics: r#"{"acc":0.5,"note":"a, b"}"#.into(),
                 interrupted: false,
+                step: None,
             },
             worker: 2,
             started: at(0),
@@ -763,6 +783,27 @@ mod tests {
         let mut rec = row(1).record();
         edit(&mut rec);
         csv::StringRecord::from(rec)
+    }
+
+    #[test]
+    fn a_pruned_row_reads_back_with_its_step() {
+        let s = space();
+        let pruned = ResultRow {
+            outcome: Outcome::pruned(0.75, 27),
+            ..row(2)
+        };
+        let rec = pruned.record();
+        assert_eq!(rec[Tail::Status.position(3)], "pruned");
+        assert_eq!(rec[Tail::Step.position(3)], "27");
+        assert_eq!(
+            parse_row(&csv::StringRecord::from(rec), &s, FULL),
+            Ok(pruned)
+        );
+        let bad = record_with(|r| r[Tail::Step.position(3)] = "x".into());
+        assert_eq!(
+            parse_row(&bad, &s, FULL),
+            Err("step `x` is not a whole number".into())
+        );
     }
 
     #[test]
@@ -789,7 +830,7 @@ mod tests {
         let s = space();
         let tail = |t: Tail| t.position(3);
         let cases: Vec<(csv::StringRecord, &str)> = vec![
-            (record_with(|r| r.truncate(10)), "10 fields, expected 21"),
+            (record_with(|r| r.truncate(10)), "10 fields, expected 22"),
             (
                 record_with(|r| r[0] = "x".into()),
                 "index `x` is not a number",
@@ -804,7 +845,7 @@ mod tests {
             ),
             (
                 record_with(|r| r[tail(Tail::Status)] = "done".into()),
-                "status `done` is not ok, failed or timeout",
+                "status `done` is not ok, failed, timeout or pruned",
             ),
             (
                 record_with(|r| r[tail(Tail::Result)] = "abc".into()),
@@ -933,7 +974,11 @@ mod tests {
         let upgraded = std::fs::read_to_string(&path).expect("read");
         let mut lines = upgraded.lines();
         assert_eq!(lines.next(), Some(header(&s).join(",").as_str()));
-        assert_eq!(lines.next(), Some(format!("{},", line.trim_end()).as_str()));
+        // Padded with an empty cell for each column it lacks (`metrics`, `step`).
+        assert_eq!(
+            lines.next(),
+            Some(format!("{},,", line.trim_end()).as_str())
+        );
         assert!(!dir.path().join("results.csv.tmp").exists());
         let (_, repair) = read_results(&path, &s).expect("reads");
         assert!(!repair.old_header);

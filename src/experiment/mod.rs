@@ -9,11 +9,13 @@
 //!                       parameter whose block gives expressions holds the one drawn)
 //! DIR/results.csv       one row per finished set, appended and fsynced as results arrive
 //! DIR/history.csv       rows replaced by a retry (`hpo run --retry-failed`), see [`journal`]
+//! DIR/curves.csv        every intermediate value reported (`[pruning]`), see [`curves`]
 //! DIR/status.json       the running master's live view ([`live`]), rewritten each second
 //! DIR/worker_out/000042/  the folder of set 42 (params.json, stdout.txt, stderr.txt)
 //! DIR/.lock             held (flock) by the run that owns the folder
 //! ```
 
+pub mod curves;
 mod grow;
 pub mod journal;
 pub mod live;
@@ -36,6 +38,7 @@ pub const META_FILE: &str = "meta.json";
 pub const TABLE_FILE: &str = "parameters.csv";
 pub const RESULTS_FILE: &str = "results.csv";
 pub const HISTORY_FILE: &str = "history.csv";
+pub const CURVES_FILE: &str = "curves.csv";
 pub const STATUS_FILE: &str = "status.json";
 pub const WORKER_OUT: &str = "worker_out";
 const BAYESIAN_CELL: &str = "<bayesian>";

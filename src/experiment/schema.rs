@@ -13,7 +13,7 @@
 pub const INDEX: &str = "index";
 
 /// Columns after the parameters, in order. Extend at the end; never rename.
-pub const TAIL_COLUMNS: [&str; 17] = [
+pub const TAIL_COLUMNS: [&str; 18] = [
     "result",
     "status",
     "worker",
@@ -31,6 +31,7 @@ pub const TAIL_COLUMNS: [&str; 17] = [
     "note",
     "error",
     "metrics",
+    "step",
 ];
 
 /// The tail of the first results tables (up to `error`): the shortest one a reader accepts.
@@ -60,6 +61,8 @@ pub enum Tail {
     Error,
     /// What the objective returned besides the result: JSON object text, or empty.
     Metrics,
+    /// The step a `pruned` set reached; empty for every other row.
+    Step,
 }
 
 impl Tail {
@@ -111,6 +114,7 @@ mod tests {
             Tail::Note,
             Tail::Error,
             Tail::Metrics,
+            Tail::Step,
         ];
         assert_eq!(all.len(), TAIL_COLUMNS.len());
         for (i, t) in all.iter().enumerate() {
@@ -123,5 +127,6 @@ mod tests {
         );
         assert!(is_reserved("index") && is_reserved("error") && !is_reserved("x"));
         assert!(is_reserved("metrics") && TAIL_COLUMNS[FIRST_TAIL - 1] == "error");
+        assert!(is_reserved("step"));
     }
 }

@@ -29,6 +29,7 @@ pub struct Counts {
     pub ok: usize,
     pub failed: usize,
     pub timeout: usize,
+    pub pruned: usize,
 }
 
 pub fn counts(rows: &[ResultRow]) -> Counts {
@@ -38,6 +39,7 @@ pub fn counts(rows: &[ResultRow]) -> Counts {
             Status::Ok => c.ok += 1,
             Status::Failed => c.failed += 1,
             Status::Timeout => c.timeout += 1,
+            Status::Pruned => c.pruned += 1,
         }
     }
     c
@@ -169,6 +171,7 @@ pub fn row_json(names: &[String], row: &ResultRow) -> Json {
         "note": row.note,
         "error": row.outcome.error,
         "metrics": metrics_json(row),
+        "step": row.outcome.step,
     })
 }
 
@@ -225,6 +228,11 @@ pub struct StatusReport {
     pub ok: usize,
     pub failed: usize,
     pub timeout: usize,
+    /// Sets stopped early by the `[pruning]` rule.
+    pub pruned: usize,
+    /// The steps the pruned sets did not run: for each, `[pruning] max_step` less the step it
+    /// reached (`None` without a `max_step`).
+    pub steps_saved: Option<u64>,
     pub running: Vec<Running>,
     pub waiting: usize,
     pub best: Option<Json>,
@@ -319,6 +327,8 @@ pub fn summarize(
         ok: c.ok,
         failed: c.failed,
         timeout: c.timeout,
+        pruned: c.pruned,
+        steps_saved: None,
         running,
         waiting,
         best: best(rows, direction).map(|r| row_json(names, r)),
@@ -339,7 +349,7 @@ pub fn read(dir: &Path) -> Result<(StatusReport, Definition, Vec<ResultRow>), Ex
     let total: usize = exp.space.blocks.iter().map(|b| b.count).sum();
     // The live view counts only while a run holds the folder (a killed master leaves it behind).
     let live = super::live::read(dir).filter(|l| !l.finished && Lock::is_held(dir));
-    let report = summarize(
+    let mut report = summarize(
         &dir.display().to_string(),
         &exp.space.names(),
         exp.objective.direction,
@@ -348,7 +358,21 @@ pub fn read(dir: &Path) -> Result<(StatusReport, Definition, Vec<ResultRow>), Ex
         live.as_ref(),
         SystemTime::now(),
     );
+    report.steps_saved = exp
+        .pruning
+        .as_ref()
+        .and_then(|p| p.max_step)
+        .map(|max| steps_saved(&rows, max));
     Ok((report, exp, rows))
+}
+
+/// The steps pruned sets did not run, each counted up to `max_step`.
+pub fn steps_saved(rows: &[ResultRow], max_step: u64) -> u64 {
+    rows.iter()
+        .filter(|r| r.outcome.status == Status::Pruned)
+        .filter_map(|r| r.outcome.step)
+        .map(|s| max_step.saturating_sub(s))
+        .sum()
 }
 
 /// A duration for people: `42.0 s`, `3 min 5 s`, `2 h 10 min`.
@@ -424,7 +448,8 @@ mod tests {
             Counts {
                 ok: 3,
                 failed: 1,
-                timeout: 0
+                timeout: 0,
+                pruned: 0
             }
         );
         assert_eq!(best(&rows, Direction::Minimize).map(|r| r.index), Some(2));

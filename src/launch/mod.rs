@@ -69,6 +69,8 @@ pub struct Prepared {
     pub programs: Programs,
     pub table: Arc<Vec<SetSpec>>,
     pub rows: Vec<experiment::ResultRow>,
+    /// Every intermediate value reported so far (`curves.csv`), in file order.
+    pub curves: Vec<experiment::curves::CurvePoint>,
     pub lock: Lock,
 }
 
@@ -118,12 +120,14 @@ pub fn prepare(
     let (rows, repair) =
         journal::read_and_repair(&exp.dir.join(experiment::RESULTS_FILE), &exp.space)?;
     report_repair(&repair);
+    let curves = experiment::curves::read(&exp.dir, true)?;
     warn_files_left_behind(&exp);
     Ok(Prepared {
         experiment: Arc::new(exp),
         programs,
         table: Arc::new(table),
         rows,
+        curves,
         lock,
     })
 }
@@ -274,6 +278,7 @@ pub fn run_master_here(
 ) -> anyhow::Result<RunSummary> {
     let exp = &prepared.experiment;
     let mut journal = Journal::open(&exp.dir, &exp.space)?;
+    let mut curves = experiment::curves::open(&exp.dir)?;
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();
     if let Some(display) =
         ProgressDisplay::new(prepared.table.len(), prepared.rows.len(), options.quiet)
@@ -294,13 +299,19 @@ pub fn run_master_here(
         exp,
         &prepared.table,
         &prepared.rows,
-        &mut journal,
+        &prepared.curves,
+        master::Journals {
+            results: &mut journal,
+            curves: &mut curves,
+        },
         transport,
         &mut observers,
         master_options,
     );
     let closed = journal.close();
+    let curves_closed = curves.close();
     let summary = result?;
     closed?;
+    curves_closed?;
     Ok(summary)
 }

@@ -15,6 +15,13 @@
 //! object read by [`super::reply`]); else the result file (a number, or a JSON object); else,
 //! with `result_key`, the last JSON line of stdout holding that key; else the last stdout line
 //! that is a number.
+//!
+//! Intermediate values: the command appends lines `STEP VALUE` to the file named by
+//! `$HPO_REPORT_FILE` (a fresh, empty file in the node's temporary folder, removed after the
+//! set). The wait reads what was appended at every check of the command (at most every
+//! [`REPORT_POLL`]) and passes each whole line to [`EvalContext::report`]; when the answer is
+//! stop, the process group gets SIGTERM, then SIGKILL after the grace period. A line that is
+//! not `STEP VALUE` fails the set, naming the line.
 
 use super::process::{
     Slot, effective_limit, is_scheduler_signal, kill_group, own_session, spawn_tracked, untrack,
@@ -26,6 +33,7 @@ use super::{EvalContext, Objective, Outcome, Status};
 use crate::config::ObjectiveSpec;
 use crate::space::Value;
 use crate::sys::find_program;
+use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -35,6 +43,76 @@ use std::time::{Duration, Instant};
 const ERROR_CHARS: usize = 400;
 /// The start of the stdout line that carries the result (a number or a JSON object).
 pub const RESULT_LINE: &str = "hpo-result:";
+/// The longest a line appended to `$HPO_REPORT_FILE` waits before the wait reads it.
+pub const REPORT_POLL: Duration = Duration::from_millis(20);
+
+/// The file a running command appends its `STEP VALUE` lines to, and what of it was read.
+struct ReportFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    /// Bytes read but not yet a whole line.
+    partial: Vec<u8>,
+    lines: usize,
+}
+
+impl ReportFile {
+    /// A fresh, empty report file for set `index` in the node's temporary folder.
+    fn create(index: usize) -> std::io::Result<ReportFile> {
+        let path =
+            std::env::temp_dir().join(format!("hpo-report-{}-{index}.txt", std::process::id()));
+        std::fs::File::create(&path)?;
+        let file = std::fs::File::open(&path)?;
+        Ok(ReportFile {
+            path,
+            file,
+            partial: Vec::new(),
+            lines: 0,
+        })
+    }
+
+    /// Passes every whole line appended since the last call to the context's reporter:
+    /// `Ok(true)` when one was answered with stop, `Err` naming a line that is not
+    /// `STEP VALUE`.
+    fn read(&mut self, ctx: &EvalContext) -> Result<bool, String> {
+        let mut chunk = Vec::new();
+        if self.file.read_to_end(&mut chunk).is_err() || chunk.is_empty() {
+            return Ok(false);
+        }
+        self.partial.extend_from_slice(&chunk);
+        let mut stop = false;
+        while let Some(end) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            self.lines += 1;
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let (step, value) = parse_report(text).ok_or_else(|| {
+                format!(
+                    "line {} of $HPO_REPORT_FILE is `{text}`, not `STEP VALUE` (a whole number, then a number)",
+                    self.lines
+                )
+            })?;
+            stop |= ctx.report(step, value);
+        }
+        Ok(stop)
+    }
+}
+
+impl Drop for ReportFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A report line: `STEP VALUE`.
+fn parse_report(text: &str) -> Option<(u64, f64)> {
+    let mut words = text.split_whitespace();
+    let step = words.next()?.parse::<u64>().ok()?;
+    let value = words.next()?.parse::<f64>().ok()?;
+    words.next().is_none().then_some((step, value))
+}
 
 /// Arguments after the program that name a file beside the configuration by a relative path
 /// (`train.py`), which the command will not find from where it runs: its worker folder, or
@@ -209,10 +287,11 @@ pub(crate) fn error_tail(stderr: &[u8]) -> String {
 }
 
 impl CommandObjective {
-    /// Starts the command, its output copied to the worker folder when redirected; its exit
-    /// and output are watched together ([`Running`]).
-    fn start(&self, ctx: &EvalContext) -> Result<(Running, i32), Outcome> {
+    /// Starts the command (`$HPO_REPORT_FILE` naming `report`), its output copied to the
+    /// worker folder when redirected; its exit and output are watched together ([`Running`]).
+    fn start(&self, ctx: &EvalContext, report: &ReportFile) -> Result<(Running, i32), Outcome> {
         let mut cmd = self.command(ctx).map_err(Outcome::failed)?;
+        cmd.env("HPO_REPORT_FILE", &report.path);
         let files = |name: &str| {
             ctx.worker_dir
                 .filter(|_| self.redirect)
@@ -235,24 +314,51 @@ impl CommandObjective {
         }
     }
 
-    /// Waits for the command, killing its group at `limit` (SIGTERM, then SIGKILL after the
-    /// grace period), then for the rest of its output; returns its status, whether the limit
-    /// fired, and the tails of stdout and stderr.
-    fn wait(&self, mut running: Running, group: i32, limit: Option<Duration>) -> Waited {
+    /// Waits for the command, killing its group at `limit` or when a report is answered with
+    /// stop or is not `STEP VALUE` (SIGTERM, then SIGKILL after the grace period), then for the
+    /// rest of its output. Report lines are read at least every [`REPORT_POLL`] while it runs,
+    /// and once more when it ends (lines written just before count too).
+    fn wait(
+        &self,
+        mut running: Running,
+        group: i32,
+        limit: Option<Duration>,
+        report: &mut ReportFile,
+        ctx: &EvalContext,
+    ) -> Waited {
         let mut timed_out = false;
-        // When to act next: the limit, then the end of the grace period.
+        let mut bad_report = None;
+        let mut stopping = false;
+        // When to act next: the limit, then (once SIGTERM is sent) the end of the grace period.
         let mut next = limit.map(|l| Instant::now() + l);
+        let mut term_sent = false;
         let status = loop {
-            if let Some(status) = running.wait_until(next) {
+            let poll = Instant::now() + REPORT_POLL;
+            let exited = running.wait_until(Some(next.map_or(poll, |n| n.min(poll))));
+            if !stopping {
+                stopping = report.read(ctx).unwrap_or_else(|e| {
+                    bad_report = Some(e);
+                    true
+                });
+                if stopping && exited.is_none() && !term_sent {
+                    kill_group(group, libc::SIGTERM);
+                    term_sent = true;
+                    next = Some(Instant::now() + self.grace);
+                }
+            }
+            if let Some(status) = exited {
                 break status;
             }
-            if timed_out {
-                kill_group(group, libc::SIGKILL);
-                next = None;
-            } else {
-                timed_out = true;
-                kill_group(group, libc::SIGTERM);
-                next = Some(Instant::now() + self.grace);
+            if next.is_some_and(|n| Instant::now() >= n) {
+                if term_sent {
+                    kill_group(group, libc::SIGKILL);
+                    next = None;
+                } else {
+                    timed_out = true;
+                    kill_group(group, libc::SIGTERM);
+                    term_sent = true;
+                    next = Some(Instant::now() + self.grace);
+                }
             }
         };
         // Whatever the command left behind in its group goes with it.
@@ -262,6 +368,7 @@ impl CommandObjective {
         Waited {
             status,
             timed_out,
+            bad_report,
             stdout,
             stderr,
         }
@@ -272,6 +379,8 @@ impl CommandObjective {
 struct Waited {
     status: Option<std::process::ExitStatus>,
     timed_out: bool,
+    /// The problem of a report line that is not `STEP VALUE`.
+    bad_report: Option<String>,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
 }
@@ -285,7 +394,11 @@ fn end_group(group: i32) {
 
 impl Objective for CommandObjective {
     fn evaluate(&mut self, ctx: &EvalContext) -> Outcome {
-        let (running, group) = match self.start(ctx) {
+        let mut report = match ReportFile::create(ctx.index) {
+            Ok(r) => r,
+            Err(e) => return Outcome::failed(format!("cannot create the report file: {e}")),
+        };
+        let (running, group) = match self.start(ctx, &report) {
             Ok(started) => started,
             Err(outcome) => return outcome,
         };
@@ -295,9 +408,13 @@ impl Objective for CommandObjective {
         let Waited {
             status,
             timed_out,
+            bad_report,
             stdout,
             stderr,
-        } = self.wait(running, group, limit);
+        } = self.wait(running, group, limit, &mut report, ctx);
+        if let Some(problem) = bad_report {
+            return Outcome::failed(problem);
+        }
         let exit_code = status.and_then(|s| s.code());
         let signal = status.and_then(|s| s.signal());
         let err = error_tail(&stderr);
@@ -380,6 +497,7 @@ mod tests {
             config_dir: &dir,
             env: &[],
             deadline,
+            reporter: None,
         };
         let start = Instant::now();
         let outcome = objective.evaluate(&ctx);

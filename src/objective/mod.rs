@@ -29,6 +29,8 @@ pub(crate) enum Status {
     Ok,
     Failed,
     Timeout,
+    /// Stopped early by the `[pruning]` rule: its result is the last value it reported.
+    Pruned,
 }
 
 impl Status {
@@ -37,7 +39,7 @@ impl Status {
     /// them (a status added later must say which it is here).
     pub fn is_failure(self) -> bool {
         match self {
-            Status::Ok => false,
+            Status::Ok | Status::Pruned => false,
             Status::Failed | Status::Timeout => true,
         }
     }
@@ -47,6 +49,7 @@ impl Status {
             Status::Ok => "ok",
             Status::Failed => "failed",
             Status::Timeout => "timeout",
+            Status::Pruned => "pruned",
         }
     }
 }
@@ -56,10 +59,10 @@ impl std::str::FromStr for Status {
 
     /// A `status` cell of results.csv.
     fn from_str(s: &str) -> Result<Status, String> {
-        [Status::Ok, Status::Failed, Status::Timeout]
+        [Status::Ok, Status::Failed, Status::Timeout, Status::Pruned]
             .into_iter()
             .find(|st| st.as_str() == s)
-            .ok_or_else(|| format!("status `{s}` is not ok, failed or timeout"))
+            .ok_or_else(|| format!("status `{s}` is not ok, failed, timeout or pruned"))
     }
 }
 
@@ -88,6 +91,9 @@ pub(crate) struct Outcome {
     /// row and runs again (on resume).
     #[serde(default)]
     pub interrupted: bool,
+    /// The step a `pruned` set reached (the `step` column).
+    #[serde(default)]
+    pub step: Option<u64>,
 }
 
 impl Outcome {
@@ -100,6 +106,7 @@ impl Outcome {
                 error: String::new(),
                 metrics: String::new(),
                 interrupted: false,
+                step: None,
             }
         } else {
             Outcome::failed(format!("the objective returned {result}"))
@@ -120,6 +127,18 @@ impl Outcome {
             error: error.into(),
             metrics: String::new(),
             interrupted: false,
+            step: None,
+        }
+    }
+    /// Stopped by the `[pruning]` rule after reporting `value` at `step`: the result is that
+    /// value (none when it was not finite).
+    pub fn pruned(value: f64, step: u64) -> Outcome {
+        Outcome {
+            status: Status::Pruned,
+            result: value.is_finite().then_some(value),
+            step: Some(step),
+            error: String::new(),
+            ..Outcome::failed("")
         }
     }
 }
@@ -137,9 +156,23 @@ pub(crate) struct EvalContext<'a> {
     /// When the evaluation must end (the job's end): objectives that can stop early do, and
     /// report [`Outcome::interrupted`].
     pub deadline: Option<std::time::SystemTime>,
+    /// Where intermediate values go (`None`: nowhere, every report answers continue).
+    pub reporter: Option<&'a dyn Reporter>,
+}
+
+/// Where an evaluation's intermediate values go: the worker passes each to the master, which
+/// records it in `curves.csv` and answers whether the set stops (the `[pruning]` rule).
+pub(crate) trait Reporter {
+    /// Records `value` (in the experiment's direction) at `step`; `true`: stop the set.
+    fn report(&self, step: u64, value: f64) -> bool;
 }
 
 impl EvalContext<'_> {
+    /// Reports an intermediate value; `true`: the set is to stop.
+    pub fn report(&self, step: u64, value: f64) -> bool {
+        self.reporter.is_some_and(|r| r.report(step, value))
+    }
+
     /// The time left before the job's deadline (zero once it passed), when there is one.
     pub fn time_left(&self) -> Option<Duration> {
         self.deadline.map(|d| {

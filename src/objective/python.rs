@@ -23,7 +23,7 @@ use super::process::{
     Slot, effective_limit, is_scheduler_signal, kill_group, own_session, signal_name,
     spawn_tracked, untrack,
 };
-use super::reply::{ResultSpec, outcome_from_json};
+use super::reply::{ResultSpec, number, outcome_from_json};
 use super::{EvalContext, Objective, Outcome, Status};
 use crate::config::ObjectiveSpec;
 use serde_json::{Value as Json, json};
@@ -58,6 +58,9 @@ enum Answer {
     Raised(String),
     /// The last line of the exception importing the module raised; the runner exits.
     ImportFailed(String),
+    /// `hpo.report(step, value)` during the call: the runner waits for `{"verdict": bool}`
+    /// on the call pipe (true: stop the set).
+    Report { step: u64, value: Json },
 }
 
 /// How a wait for the runner's next line ended.
@@ -333,27 +336,12 @@ impl Objective for PythonObjective {
             let status = interpreter.stop(None, self.grace);
             return self.death(status, ctx);
         }
-        let line = match interpreter.answers.next(until, &mut interpreter.child) {
-            Received::Line(line) => line,
-            Received::Gone => {
-                let status = interpreter.stop(None, self.grace);
-                return self.death(status, ctx);
-            }
-            Received::TimedOut => {
-                interpreter.stop(Some(libc::SIGTERM), self.grace);
-                if limit_is_deadline {
-                    return Outcome::cut_off();
-                }
-                return Outcome {
-                    status: Status::Timeout,
-                    ..Outcome::failed(format!(
-                        "killed after the {:.1} s timeout; the next set starts a fresh interpreter",
-                        self.timeout.unwrap_or_default().as_secs_f64()
-                    ))
-                };
-            }
-        };
-        match serde_json::from_slice::<Answer>(&line) {
+        let (interpreter, answer, line) =
+            match self.answer(interpreter, until, limit_is_deadline, ctx) {
+                Ok(answered) => answered,
+                Err(outcome) => return outcome,
+            };
+        match answer {
             Ok(Answer::Returned(value)) => {
                 self.live = Some(interpreter);
                 outcome_from_json(&value, &self.reply)
@@ -369,11 +357,63 @@ impl Objective for PythonObjective {
                     self.file.display()
                 ))
             }
-            Err(e) => {
+            // `answer` passes every report on: the runner sent one where it should not.
+            Ok(Answer::Report { .. }) | Err(_) => {
                 interpreter.stop(Some(libc::SIGKILL), Duration::ZERO);
                 Outcome::failed(format!(
-                    "hpo's Python runner answered what it cannot read ({e})"
+                    "hpo's Python runner answered what it cannot read (`{}`)",
+                    String::from_utf8_lossy(&line).trim()
                 ))
+            }
+        }
+    }
+}
+
+/// The interpreter, and its answer to a call (anything but a report) with the line it came on.
+type Answered = (Interpreter, Result<Answer, serde_json::Error>, Vec<u8>);
+
+impl PythonObjective {
+    /// The runner's answer to a call, passing each `hpo.report` on the way to the context's
+    /// reporter and writing back the verdict; `Err` is the outcome when there is no answer
+    /// (the interpreter died or ran out of time).
+    fn answer(
+        &self,
+        mut interpreter: Interpreter,
+        until: Option<Instant>,
+        limit_is_deadline: bool,
+        ctx: &EvalContext,
+    ) -> Result<Answered, Outcome> {
+        loop {
+            let line = match interpreter.answers.next(until, &mut interpreter.child) {
+                Received::Line(line) => line,
+                Received::Gone => {
+                    let status = interpreter.stop(None, self.grace);
+                    return Err(self.death(status, ctx));
+                }
+                Received::TimedOut => {
+                    interpreter.stop(Some(libc::SIGTERM), self.grace);
+                    if limit_is_deadline {
+                        return Err(Outcome::cut_off());
+                    }
+                    return Err(Outcome {
+                        status: Status::Timeout,
+                        ..Outcome::failed(format!(
+                            "killed after the {:.1} s timeout; the next set starts a fresh interpreter",
+                            self.timeout.unwrap_or_default().as_secs_f64()
+                        ))
+                    });
+                }
+            };
+            let (step, value) = match serde_json::from_slice::<Answer>(&line) {
+                Ok(Answer::Report { step, value }) => (step, value),
+                answer => return Ok((interpreter, answer, line)),
+            };
+            // A value that is not a number is NaN: the worst a rule can see.
+            let value = number(&value).unwrap_or(f64::NAN);
+            let verdict = format!("{{\"verdict\":{}}}\n", ctx.report(step, value));
+            if interpreter.calls.write_all(verdict.as_bytes()).is_err() {
+                let status = interpreter.stop(None, self.grace);
+                return Err(self.death(status, ctx));
             }
         }
     }

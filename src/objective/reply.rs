@@ -115,7 +115,7 @@ pub(crate) fn outcome_from_text(text: &str, spec: &ResultSpec) -> Option<Outcome
 }
 
 /// A JSON number, or one of the strings a non-finite number travels as.
-fn number(v: &Json) -> Option<f64> {
+pub(crate) fn number(v: &Json) -> Option<f64> {
     match v {
         Json::Number(n) => n.as_f64(),
         Json::String(s) => s.parse::<f64>().ok().filter(|x| !x.is_finite()),

@@ -1,6 +1,6 @@
 //! The context a Rust objective gets through [`crate::main_with_trial`]: the set's parameters
 //! and where it runs. What it returns is a [`Reply`] (an `f64` converts), read by the same
-//! normalizer as every other objective's.
+//! normalizer as every other objective's. Intermediate values go through [`Trial::report`].
 
 use super::reply::{Reply, ResultSpec};
 use super::{EvalContext, Objective, Outcome, panicked};
@@ -34,6 +34,16 @@ impl Trial<'_> {
     /// objective that can stop early should, and return what it has.
     pub fn deadline(&self) -> Option<SystemTime> {
         self.ctx.deadline
+    }
+
+    /// Reports an intermediate value: `value` (in the experiment's direction, like the
+    /// result) at `step`, a whole number that grows (an epoch). Every report is stored in the
+    /// experiment's `curves.csv`. Returns `true` when the set is to stop (the `[pruning]`
+    /// rule judged it): return at once; what the function returns is then ignored, and the
+    /// set's row is `pruned` with this value as its result. Without a `[pruning]` table it
+    /// always returns `false`.
+    pub fn report(&mut self, step: u64, value: f64) -> bool {
+        self.ctx.report(step, value)
     }
 }
 

@@ -6,7 +6,6 @@ use super::{
     BAYES, BEST, Drawn, FAILED, GRID, INK, LEGEND_HEIGHT, Marker, PlotData, RANDOM, de, fmt_num,
     font, legend, padded,
 };
-use crate::objective::Status;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -21,7 +20,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
     let failed: Vec<usize> = data
         .rows
         .iter()
-        .filter(|r| r.outcome.status != Status::Ok || r.outcome.result.is_none())
+        .filter(|r| r.outcome.status.is_failure())
         .map(|r| r.index)
         .collect();
     let max_index = data.rows.iter().map(|r| r.index).max().unwrap_or(0);

@@ -175,10 +175,12 @@ impl PlotData {
         })
     }
 
+    /// Failed and timed-out rows (a pruned row is neither a result nor a failure: the plots
+    /// of results leave it out).
     pub fn failed(&self) -> usize {
         self.rows
             .iter()
-            .filter(|r| r.outcome.status != Status::Ok)
+            .filter(|r| r.outcome.status.is_failure())
             .count()
     }
 

@@ -112,7 +112,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
     let failed_rows: Vec<&ResultRow> = data
         .rows
         .iter()
-        .filter(|r| r.outcome.status != Status::Ok || r.outcome.result.is_none())
+        .filter(|r| r.outcome.status.is_failure())
         .collect();
     let dense = data.rows.len() > 300;
     chart

@@ -486,7 +486,7 @@ impl<'a> Scene<'a> {
     ) -> Drawn {
         let crosses: Vec<(f64, f64)> = rows
             .iter()
-            .filter(|r| r.outcome.status != Status::Ok || r.outcome.result.is_none())
+            .filter(|r| r.outcome.status.is_failure())
             .map(|r| {
                 if self.py.is_some() {
                     self.xy(r, y_failed)

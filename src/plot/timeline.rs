@@ -11,6 +11,8 @@ use plotters::prelude::*;
 use std::time::SystemTime;
 
 const OK: RGBColor = RGBColor(44, 160, 44);
+/// A pruned set: stopped early by the rule, muted.
+const PRUNED: RGBColor = RGBColor(150, 190, 150);
 
 /// The lane label of a worker: its number, then rank, host and GPU where known.
 pub fn lane_label(row: &ResultRow) -> String {
@@ -119,6 +121,7 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
         (Status::Ok, OK, "ok"),
         (Status::Failed, FAILED, "failed"),
         (Status::Timeout, TIMEOUT, "timeout"),
+        (Status::Pruned, PRUNED, "pruned"),
     ] {
         let rows: Vec<&ResultRow> = data
             .rows

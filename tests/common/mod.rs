@@ -243,3 +243,60 @@ impl StderrLines {
         self.seen.join("\n")
     }
 }
+
+/// A command that reports `x + 1/step` at steps 1..=9 (a falling curve ordered by `x`), writes
+/// a mark file when SIGTERM reaches it, and prints its final value.
+pub const REPORTING: &str = r#"trap 'touch "$HPO_EXPERIMENT_DIR/term-$HPO_INDEX"; exit 0' TERM
+for s in 1 2 3 4 5 6 7 8 9; do
+  echo "$s $(awk -v x="$HPO_PARAM_X" -v s=$s 'BEGIN{print x + 1/s}')" >> "$HPO_REPORT_FILE"
+  sleep 0.05
+done
+echo "$HPO_PARAM_X""#;
+
+pub const ASHA: &str =
+    "[pruning]\nrule = \"asha\"\nmin_step = 1\nmax_step = 9\nreduction_factor = 3\n";
+
+/// curves.csv of `dir`: (index, attempt, step, value) in file order.
+pub fn curves(dir: &Path) -> Vec<(usize, u32, u64, f64)> {
+    rows(&dir.join("curves.csv"))
+        .iter()
+        .map(|r| {
+            (
+                r["index"].parse().expect("index"),
+                r["attempt"].parse().expect("attempt"),
+                r["step"].parse().expect("step"),
+                r["value"].parse().expect("value"),
+            )
+        })
+        .collect()
+}
+
+/// Checks a pruned experiment's folder: every set has one row, the pruned ones carry the
+/// step and value of their last report, the others ran to the end; returns the pruned rows.
+pub fn check_pruned(dir: &Path, n: usize) -> Vec<HashMap<String, String>> {
+    let rows = rows(&dir.join("results.csv"));
+    assert_each_index_once(&rows, n);
+    let curves = curves(dir);
+    let mut pruned = Vec::new();
+    for r in rows {
+        let index: usize = r["index"].parse().expect("index");
+        let mine: Vec<_> = curves.iter().filter(|c| c.0 == index).collect();
+        assert!(!mine.is_empty(), "set {index} reported nothing");
+        let last = mine.last().expect("a report");
+        match r["status"].as_str() {
+            "pruned" => {
+                assert_eq!(r["step"], last.2.to_string(), "{r:?}");
+                let result: f64 = r["result"].parse().expect("result");
+                assert!((result - last.3).abs() < 1e-9, "{r:?} {last:?}");
+                assert!(last.2 < 9, "{r:?}");
+                pruned.push(r);
+            }
+            "ok" => {
+                assert_eq!(r["step"], "", "{r:?}");
+                assert_eq!(last.2, 9, "set {index} ran to the end: {mine:?}");
+            }
+            other => panic!("set {index} is {other}: {r:?}"),
+        }
+    }
+    pruned
+}

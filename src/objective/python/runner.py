@@ -9,6 +9,8 @@
 #    "stdout": path|null, "stderr": path|null}
 # runner -> hpo, one answer per call:
 #   {"returned": value} | {"raised": "ValueError: ..."} | {"import_failed": "..."}
+# and during a call, for each hpo.report(step, value), a question answered on the call pipe:
+#   runner -> hpo {"report": {"step": N, "value": number}}; hpo -> runner {"verdict": bool}
 # During a call, file descriptors 1 and 2 themselves point at the set's stdout/stderr files
 # when hpo gives them, so output from C code lands there too.
 import importlib.util
@@ -42,6 +44,15 @@ class Channel:
         text = json.dumps(message, allow_nan=False, separators=(",", ":"))
         self._replies.write(text.encode() + b"\n")
         self._replies.flush()
+
+    def report(self, step, value):
+        """Sends an intermediate value; True when hpo answers that the set is to stop."""
+        self.send({"report": {"step": step, "value": jsonable(value)}})
+        answer = self.receive()
+        if answer is None:
+            # hpo is gone: nothing will read the result either.
+            return True
+        return bool(answer.get("verdict"))
 
 
 def jsonable(value):
@@ -176,6 +187,7 @@ def main():
     hpo = types.ModuleType("hpo", "What a Python objective may ask hpo.")
     exec(compile(HPO_MODULE_SOURCE, "hpo.py", "exec"), hpo.__dict__)  # noqa: F821
     sys.modules["hpo"] = hpo
+    hpo._send_report = channel.report
     output = Output()
     objective = None
     while True:
@@ -196,12 +208,15 @@ def main():
                 hpo._index = call["index"]
                 hpo._worker_dir = call["worker_dir"]
                 hpo._deadline = call["deadline"]
+                hpo._in_call = True
                 set_environment(call)
                 try:
                     reply = {"returned": jsonable(objective(argument(call)))}
                 except BaseException as error:
                     print_error(error)
                     reply = {"raised": last_line(error)}
+                finally:
+                    hpo._in_call = False
         except Exception as error:
             # The runner's own trouble (a set's output file it cannot open): the set fails.
             reply = reply or {"raised": "hpo's Python runner: " + last_line(error)}
