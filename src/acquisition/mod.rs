@@ -11,7 +11,8 @@
 //! numbers are dropped here too, so a NaN never reaches the model.
 //!
 //! Steps, each in a file of its own:
-//! 1. (`model.rs`) Map points to the model's unit cube (`encoding.rs`), normalize the results.
+//! 1. (`model.rs`) Map points to the model's unit cube (`encoding.rs`); pass the results
+//!    through a Yeo-Johnson power transform (`warp.rs`) and normalize them.
 //! 2. (`model.rs`) Fit the Gaussian process hyperparameters (`crate::gp::fit`, on a subsample
 //!    when there are many points) and condition it on every observed point (one Cholesky).
 //! 3. (`pending.rs`) Pending points (sets still running) are added with believed results: the
@@ -36,6 +37,7 @@ mod model;
 pub(crate) mod options;
 mod pending;
 mod qmc;
+mod warp;
 
 pub use options::{Acquisition, BayesOptions, PendingRule};
 

@@ -1,8 +1,10 @@
 //! Steps 1 and 2 of a suggestion: the model's inputs (points in the unit cube, results
-//! normalized to zero mean and unit variance), the fitted hyperparameters, and the process
-//! conditioned on every observed point; and the incumbent expected improvement measures from.
+//! power-transformed by `warp.rs`, then normalized to zero mean and unit variance), the fitted
+//! hyperparameters, and the process conditioned on every observed point; and the incumbent
+//! expected improvement measures from.
 
 use super::encoding::Encoder;
+use super::warp;
 use super::{Problem, Report};
 use crate::gp::{self, Fit, FitOptions, Gp};
 use ndarray::Array2;
@@ -40,7 +42,8 @@ fn fit_options(n: usize) -> FitOptions {
 }
 
 /// Step 1: the observed points `used` (indices into the problem) as rows of the unit cube, and
-/// their results normalized.
+/// their results transformed (an increasing map: the order and the best point are kept) and
+/// normalized.
 pub(super) fn inputs(problem: &Problem, enc: &Encoder, used: &[usize]) -> (Array2<f64>, Vec<f64>) {
     let n = used.len();
     let mut x = Array2::<f64>::zeros((n, enc.width()));
@@ -50,6 +53,7 @@ pub(super) fn inputs(problem: &Problem, enc: &Encoder, used: &[usize]) -> (Array
         }
     }
     let raw: Vec<f64> = used.iter().map(|&i| problem.observed_y[i]).collect();
+    let raw = warp::yeo_johnson(&raw);
     let mean = raw.iter().sum::<f64>() / n as f64;
     let sd = (raw.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64).sqrt();
     // Constant results: any scale will do, the model then only measures distance to data.
