@@ -537,17 +537,9 @@ fn bad_input_exits_2_names_the_key_and_creates_nothing() {
 
 #[test]
 fn a_rust_function_objective_through_the_library() {
-    let example = std::path::Path::new(env!("CARGO_BIN_EXE_hpo"))
-        .with_file_name("examples")
-        .join("custom_objective");
-    // `cargo test` builds the examples; `cargo test --test cli` alone does not.
-    if !available(
-        "the custom_objective example (cargo test builds it)",
-        example.exists(),
-        "HPO_REQUIRE_EXAMPLES",
-    ) {
+    let Some(example) = example("custom_objective") else {
         return;
-    }
+    };
     let tmp = tempfile::tempdir().unwrap();
     let config = sphere_config("exp", 12, "").replace("builtin = \"sphere\"", "custom = true");
     let path = write_config(tmp.path(), "c.toml", &config);

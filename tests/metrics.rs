@@ -88,17 +88,9 @@ fn a_command_reports_on_its_result_line_or_in_its_result_file() {
 
 #[test]
 fn a_rust_function_of_its_trial_returns_metrics() {
-    let example = std::path::Path::new(env!("CARGO_BIN_EXE_hpo"))
-        .with_file_name("examples")
-        .join("trial_objective");
-    // `cargo test` builds the examples; `cargo test --test metrics` alone does not.
-    if !available(
-        "the trial_objective example (cargo test builds it)",
-        example.exists(),
-        "HPO_REQUIRE_EXAMPLES",
-    ) {
+    let Some(example) = example("trial_objective") else {
         return;
-    }
+    };
     let tmp = tempfile::tempdir().unwrap();
     let config = sphere_config("exp", 8, "").replace("builtin = \"sphere\"", "custom = true");
     let path = write_config(tmp.path(), "c.toml", &config);

@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use std::path::Path;
 
 #[test]
 fn asha_stops_commands_that_report_and_sigterm_reaches_them() {
@@ -138,16 +137,9 @@ fn a_resumed_set_reports_under_a_new_attempt() {
 
 #[test]
 fn a_rust_function_reports_through_its_trial_and_is_stopped() {
-    let example = Path::new(env!("CARGO_BIN_EXE_hpo"))
-        .with_file_name("examples")
-        .join("trial_objective");
-    if !available(
-        "the trial_objective example (cargo test builds it)",
-        example.exists(),
-        "HPO_REQUIRE_EXAMPLES",
-    ) {
+    let Some(example) = example("trial_objective") else {
         return;
-    }
+    };
     let tmp = tempfile::tempdir().expect("dir");
     let config = sphere_config("exp", 12, ASHA).replace("builtin = \"sphere\"", "custom = true");
     let path = write_config(tmp.path(), "c.toml", &config);

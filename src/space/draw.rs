@@ -29,19 +29,7 @@ pub fn draw_table(space: &Space, seed: u64) -> Result<Vec<SetSpec>, DrawError> {
         let remember = last_checked.is_some_and(|last| b < last);
         for _ in 0..block.count {
             let index = table.len();
-            let mut cells = draw_set(block, &mut rng);
-            if block.prevent_duplicate && !block.is_bayesian() {
-                let mut tries = 0;
-                while !seen.insert(key(&cells)) {
-                    tries += 1;
-                    if tries >= MAX_REDRAWS {
-                        return Err(DrawError::Exhausted { block: b, index });
-                    }
-                    cells = draw_set(block, &mut rng);
-                }
-            } else if remember && !block.is_bayesian() {
-                seen.insert(key(&cells));
-            }
+            let cells = draw_checked(block, b, index, &mut rng, &mut seen, remember)?;
             table.push(SetSpec {
                 index,
                 block: b,
@@ -50,6 +38,33 @@ pub fn draw_table(space: &Space, seed: u64) -> Result<Vec<SetSpec>, DrawError> {
         }
     }
     Ok(table)
+}
+
+/// One set of `block` (number `b`), set `index`: a `prevent_duplicate` block redraws until the
+/// set differs from every one in `seen`; `remember`: whether other blocks' sets go into `seen`
+/// (a later block must not repeat them). Bayesian sets are never compared.
+fn draw_checked(
+    block: &Block,
+    b: usize,
+    index: usize,
+    rng: &mut ChaCha8Rng,
+    seen: &mut HashSet<Vec<String>>,
+    remember: bool,
+) -> Result<Vec<Cell>, DrawError> {
+    let mut cells = draw_set(block, rng);
+    if block.prevent_duplicate && !block.is_bayesian() {
+        let mut tries = 0;
+        while !seen.insert(key(&cells)) {
+            tries += 1;
+            if tries >= MAX_REDRAWS {
+                return Err(DrawError::Exhausted { block: b, index });
+            }
+            cells = draw_set(block, rng);
+        }
+    } else if remember && !block.is_bayesian() {
+        seen.insert(key(&cells));
+    }
+    Ok(cells)
 }
 
 /// The sets a grown `space` adds to its drawn `table` (blocks appended, counts raised): for
@@ -91,19 +106,7 @@ pub fn extend_table(
         let block = &space.blocks[b];
         for _ in 0..n {
             let index = table.len() + more.len();
-            let mut cells = draw_set(block, &mut rng);
-            if block.prevent_duplicate && !block.is_bayesian() {
-                let mut tries = 0;
-                while !seen.insert(key(&cells)) {
-                    tries += 1;
-                    if tries >= MAX_REDRAWS {
-                        return Err(DrawError::Exhausted { block: b, index });
-                    }
-                    cells = draw_set(block, &mut rng);
-                }
-            } else if checked && !block.is_bayesian() {
-                seen.insert(key(&cells));
-            }
+            let cells = draw_checked(block, b, index, &mut rng, &mut seen, checked)?;
             more.push(SetSpec {
                 index,
                 block: b,

@@ -194,6 +194,17 @@ pub fn available(what: &str, here: bool, require_var: &str) -> bool {
     here
 }
 
+/// The built example `name` (a Rust program on the library, `custom = true` objectives), or
+/// `None` when it is not built (`cargo test` builds the examples; `cargo test --test X` alone
+/// does not), which fails under HPO_REQUIRE_EXAMPLES=1.
+pub fn example(name: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_BIN_EXE_hpo"))
+        .with_file_name("examples")
+        .join(name);
+    let what = format!("the {name} example (cargo test builds it)");
+    available(&what, path.exists(), "HPO_REQUIRE_EXAMPLES").then_some(path)
+}
+
 /// A child's stderr read line by line on a thread, so a test can wait for a line (a marker)
 /// instead of sleeping.
 pub struct StderrLines {
