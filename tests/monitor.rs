@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const PLOTS: [&str; 4] = [
+const PLOTS: [&str; 5] = [
     "plot_3d",
     "result_evolution",
     "worker_timeline",
     "parameter_combination",
+    "learning_curves",
 ];
 
 fn hpo() -> Command {
@@ -306,7 +307,7 @@ fn every_plot_with_failed_rows_and_a_gif() {
     let dir = mixed(tmp.path());
     let written = plot(&dir, &["--gif", "--step", "4", "--fps", "5"]);
     check_all(&dir, &written, 1000, 700);
-    assert_eq!(written.len(), 9);
+    assert_eq!(written.len(), 11);
     let gif = dir.join("plots/plot_3d.gif");
     assert_eq!(&std::fs::read(&gif).expect("gif")[..6], b"GIF89a");
     assert_eq!(check_gif(&gif), 6, "24 rows, 4 per frame");
@@ -343,7 +344,7 @@ fn every_plot_with_a_single_row_and_with_none() {
     );
     // No results yet: the plots are drawn (frames, axes, titles), nothing fails.
     let written = plot(&dir, &["--width", "500", "--height", "400"]);
-    assert_eq!(written.len(), 8);
+    assert_eq!(written.len(), 10);
     for p in written
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "svg"))
@@ -481,7 +482,7 @@ fn status_json_field_by_field_and_the_report() {
         String::from_utf8_lossy(&out.stderr)
     );
     let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
-    assert_eq!(html.matches("<svg").count(), 4);
+    assert_eq!(html.matches("<svg").count(), 5);
     assert!(!html.contains("<?xml"));
     assert!(
         !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<script"),

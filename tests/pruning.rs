@@ -52,6 +52,33 @@ fn asha_stops_commands_that_report_and_sigterm_reaches_them() {
         )),
         "{text}"
     );
+    // The learning curves: every set's curve, the stopped ones counted, ASHA's rungs marked;
+    // and the report shows them.
+    let plot = run(&[
+        "plot",
+        dir.to_str().expect("dir"),
+        "--only",
+        "learning_curves",
+    ]);
+    assert!(plot.status.success(), "{}", stderr(&plot));
+    let png = std::fs::read(dir.join("plots/learning_curves.png")).expect("png");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = std::fs::read_to_string(dir.join("plots/learning_curves.svg")).expect("svg");
+    let ok = 12 - pruned.len();
+    for text in [
+        format!("learning curves (12 sets, {} stopped early)", pruned.len()),
+        format!("stopped early ({})", pruned.len()),
+        format!("ran to the end ({ok})"),
+        "rungs at 1, 3".to_string(),
+    ] {
+        assert!(svg.contains(&text), "{text} missing from the SVG");
+    }
+    // One polyline per set (the best one drawn twice, on top), plus the legend's lines.
+    assert!(svg.matches("<polyline").count() >= 13);
+    let report = run(&["report", dir.to_str().expect("dir")]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(html.contains("<figure id=\"learning_curves\">"));
 }
 
 #[test]

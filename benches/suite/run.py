@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import blackbox
+import prune
 
 SUITE = Path(__file__).resolve().parent
 ROOT = SUITE.parent.parent
@@ -64,7 +65,7 @@ PROBLEMS = {
     "ackley5": ("ackley", [(-5.0, 5.0)] * 5, 0.0, "Ackley 5D on [-5,5]⁵"),
 }
 
-ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "bbob", "ml"]
+ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "prune", "bbob", "ml"]
 
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
@@ -927,6 +928,10 @@ def report(data):
     py = data.get("python")
     if py:
         L += python_report(py, cfg, behind)
+    pr = data.get("prune")
+    if pr:
+        L += (["## Early stopping: a real training task", "", f"Skipped: {pr['error']}.", ""] if pr.get("error")
+              else prune.render(pr, behind, fmt, md_table))
 
     if "suggest_cost.png" in data.get("plots", []):
         L += ["![seconds per suggestion against n](suggest_cost.png)", ""]
@@ -1151,6 +1156,14 @@ def main():
             data["load"]["python"] = loadavg()
             log("python objectives")
             data["python"] = python_objectives(cfg, tmp, venv_ok)
+        if "prune" in sections:
+            data["load"]["prune"] = loadavg()
+            log("early stopping")
+            if venv_ok:
+                ctx = {"hpo": HPO, "vpy": VPY, "env": ENV, "log": log, "run_json": run_json}
+                data["prune"] = prune.run_section(ctx, tmp, cfg["quick"])
+            else:
+                data["prune"] = {"error": "needs benches/.venv (scikit-learn, Optuna)"}
     if sections & set(blackbox.SECTIONS):
         blackbox_sections(a, bb_args, sections, outdir, venv_ok, data)
     data["wall_minutes"] = (time.perf_counter() - t0) / 60

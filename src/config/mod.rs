@@ -107,15 +107,17 @@ pub enum PlotName {
     ResultEvolution,
     WorkerTimeline,
     ParameterCombination,
+    LearningCurves,
 }
 
 impl PlotName {
     /// Every plot, in the order they are drawn.
-    pub const ALL: [PlotName; 4] = [
+    pub const ALL: [PlotName; 5] = [
         PlotName::Plot3d,
         PlotName::ResultEvolution,
         PlotName::WorkerTimeline,
         PlotName::ParameterCombination,
+        PlotName::LearningCurves,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -124,6 +126,7 @@ impl PlotName {
             PlotName::ResultEvolution => "result_evolution",
             PlotName::WorkerTimeline => "worker_timeline",
             PlotName::ParameterCombination => "parameter_combination",
+            PlotName::LearningCurves => "learning_curves",
         }
     }
 }

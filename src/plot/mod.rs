@@ -2,18 +2,22 @@
 //! definition, through [`experiment::read_stored`]), never from a live master.
 //!
 //! Each plot is one file beside this one and is written as `DIR/plots/NAME.png` and
-//! `DIR/plots/NAME.svg`; `plot_3d` can also be animated (`plot_3d.gif`). This module holds
+//! `DIR/plots/NAME.svg`; `plot_3d` can also be animated (`plot_3d.gif`); `learning_curves`
+//! also reads `curves.csv`. This module holds
 //! what they share: reading, the bundled font, the colour map, axes of parameters (numeric or
 //! categorical), number formatting and the colour bar.
 
 mod evolution;
+mod learning;
 mod parallel;
 mod plot3d;
 mod timeline;
 
 use crate::config::{Direction, PlotName};
+use crate::experiment::curves::CurvePoint;
 use crate::experiment::{self, ExperimentError, ResultRow};
 use crate::objective::Status;
+use crate::prune::PruningOptions;
 use crate::space::Value;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -148,12 +152,17 @@ pub struct PlotData {
     pub direction: Direction,
     /// In the order they finished (the order of results.csv).
     pub rows: Vec<ResultRow>,
+    /// Every intermediate value reported (curves.csv), in file order.
+    pub curves: Vec<CurvePoint>,
+    /// The `[pruning]` table (its rungs are marked on the learning curves).
+    pub pruning: Option<PruningOptions>,
 }
 
 impl PlotData {
     /// Reads an experiment folder (read-only: safe while a run appends to it).
     pub fn load(dir: &Path) -> Result<PlotData, PlotError> {
         let (exp, rows) = experiment::read_stored(dir)?;
+        let curves = experiment::curves::read(dir, false).map_err(ExperimentError::from)?;
         let name = std::fs::canonicalize(dir)
             .ok()
             .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -163,6 +172,8 @@ impl PlotData {
             names: exp.space.names().to_vec(),
             direction: exp.objective.direction,
             rows,
+            curves,
+            pruning: exp.pruning,
         })
     }
 
@@ -662,6 +673,7 @@ fn draw_named<DB: DrawingBackend>(
         PlotName::ResultEvolution => evolution::draw(root, data),
         PlotName::WorkerTimeline => timeline::draw(root, data),
         PlotName::ParameterCombination => parallel::draw(root, data),
+        PlotName::LearningCurves => learning::draw(root, data),
     })
 }
 
