@@ -37,6 +37,7 @@ use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Characters of stderr stored in the results row.
@@ -56,12 +57,20 @@ struct ReportFile {
 }
 
 impl ReportFile {
-    /// A fresh, empty report file for set `index` in the node's temporary folder.
+    /// A fresh, empty report file for set `index` in the node's temporary folder, named for
+    /// this process and a count of its evaluations, so that evaluations running at once (a
+    /// library user's threads) never share one; opened once, for reading, by this process.
     fn create(index: usize) -> std::io::Result<ReportFile> {
-        let path =
-            std::env::temp_dir().join(format!("hpo-report-{}-{index}.txt", std::process::id()));
-        std::fs::File::create(&path)?;
-        let file = std::fs::File::open(&path)?;
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        let n = MADE.fetch_add(1, Ordering::Relaxed);
+        let name = format!("hpo-report-{}-{index}-{n}.txt", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)?;
         Ok(ReportFile {
             path,
             file,
