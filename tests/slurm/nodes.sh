@@ -363,8 +363,11 @@ if part 4; then
     cp "$csv" "$W/kill-before.csv"
     victims=()
     exe=$(realpath "$HPO")
+    # The ranks, not the watcher each worker forks (an hpo process whose parent is the rank).
     for pid in $(ip netns pids "$NS-n$N"); do
-        [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] && victims+=("$pid")
+        [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] || continue
+        parent=$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null)
+        [ "$(readlink "/proc/$parent/exe" 2>/dev/null)" = "$exe" ] || victims+=("$pid")
     done
     [ "${#victims[@]}" = 2 ] || fail "kill: expected the 2 hpo ranks of hpo-n$N, found ${#victims[@]}"
     kill -KILL "${victims[@]}"
