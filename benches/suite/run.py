@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import blackbox
+import million
 import prune
 
 SUITE = Path(__file__).resolve().parent
@@ -65,7 +66,7 @@ PROBLEMS = {
     "ackley5": ("ackley", [(-5.0, 5.0)] * 5, 0.0, "Ackley 5D on [-5,5]⁵"),
 }
 
-ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "prune", "bbob", "ml"]
+ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "prune", "million", "bbob", "ml"]
 
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
@@ -932,6 +933,8 @@ def report(data):
     if pr:
         L += (["## Early stopping: a real training task", "", f"Skipped: {pr['error']}.", ""] if pr.get("error")
               else prune.render(pr, behind, fmt, md_table))
+    if data.get("million"):
+        L += million.render(data["million"], fmt, md_table, behind)
 
     if "suggest_cost.png" in data.get("plots", []):
         L += ["![seconds per suggestion against n](suggest_cost.png)", ""]
@@ -1164,6 +1167,10 @@ def main():
                 data["prune"] = prune.run_section(ctx, tmp, cfg["quick"])
             else:
                 data["prune"] = {"error": "needs benches/.venv (scikit-learn, Optuna)"}
+        if "million" in sections:
+            data["load"]["million"] = loadavg()
+            log("the master at a million sets")
+            data["million"] = million.run_section({"hpo": HPO, "env": ENV, "log": log}, tmp, cfg["quick"])
     if sections & set(blackbox.SECTIONS):
         blackbox_sections(a, bb_args, sections, outdir, venv_ok, data)
     data["wall_minutes"] = (time.perf_counter() - t0) / 60
