@@ -155,11 +155,36 @@ fn check_best(dir: &Path, rows: &[HashMap<String, String>]) {
 #[test]
 fn a_command_returns_several_outputs_and_the_front_is_shown() {
     let tmp = tempfile::tempdir().unwrap();
-    let path = write_config(tmp.path(), "c.toml", &config(&awk_objective(), 14, 8));
+    let hook =
+        "[monitor]\non_result = [\"sh\", \"-c\", \"cat >> rows.jsonl; echo >> rows.jsonl\"]\n";
+    let text = config(&awk_objective(), 14, 8) + hook;
+    let path = write_config(tmp.path(), "c.toml", &text);
     let out = run(&["run", path.to_str().unwrap(), "-p", "2", "-q"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let dir = tmp.path().join("exp");
     let rows = check_rows(&dir, 22);
+    // The hook's rows carry the outputs and feasibility.
+    let hooked = std::fs::read_to_string(dir.join("rows.jsonl")).unwrap_or_default();
+    let hooked: Vec<serde_json::Value> = hooked
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("a JSON row"))
+        .collect();
+    assert_eq!(hooked.len(), 22);
+    for h in &hooked {
+        match h["status"].as_str() {
+            Some("ok") => {
+                assert!(
+                    h["outputs"]["err"].is_number() && h["feasible"].is_boolean(),
+                    "{h}"
+                )
+            }
+            _ => assert!(
+                h["outputs"] == serde_json::json!({}) && h["feasible"].is_null(),
+                "{h}"
+            ),
+        }
+    }
     assert!(
         rows.iter().any(|r| r["feasible"] == "false"),
         "some infeasible"
