@@ -237,6 +237,7 @@ fn a_command_returns_several_outputs_and_the_front_is_shown() {
         html.contains("id=\"pareto_front\""),
         "the report shows the front"
     );
+    assert!(html.contains("<h2>Pareto front ("), "and lists it");
 }
 
 #[test]
