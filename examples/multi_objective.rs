@@ -16,7 +16,7 @@ fn objective(t: &mut Trial) -> Reply {
         ("err", (x - 1.0).powi(2) + y * y),
         ("cost", (x + 1.0).powi(2) + y * y),
     ])
-    .output("mem", x.abs() + y.abs())
+    .output("mem", x.abs())
     .metric("set", t.index() as u64)
 }
 
