@@ -19,7 +19,8 @@
 //!   and appends it to the journal. It never evaluates and never fits. It answers each
 //!   intermediate report with the pure `prune::Pruner`'s verdict (`[pruning]`: median, ASHA,
 //!   Hyperband) and appends it to `curves.csv`.
-//! - `worker`: receives a task, proposes Bayesian values ([`acquisition`] over a [`gp`]),
+//! - `worker`: receives a task, proposes Bayesian values ([`acquisition`] over a [`gp`]; with
+//!   declared outputs a ParEGO scalarization of the objectives and a model per constraint),
 //!   evaluates the [`objective`] (a builtin, a command per set, a Python function in the
 //!   worker's live interpreter, or a Rust function), sends the result. Whatever an objective
 //!   returns becomes an outcome through one normalizer (`objective/reply.rs`). An objective's
@@ -58,7 +59,8 @@
 //! [`main_with`], or [`main_with_trial`] for a function that sees its [`Trial`] and returns
 //! metrics in a [`Reply`]. The engine is public for benchmarks and harnesses:
 //! [`acquisition::suggest`] (a Bayesian suggestion as a pure function of history, pending
-//! points, bounds and seed), [`gp`] (the Gaussian process and its fit), [`space`] (parameters,
+//! points, bounds and seed; [`acquisition::suggest_constrained`] under constraints,
+//! [`acquisition::parego`] for several objectives), [`gp`] (the Gaussian process and its fit), [`space`] (parameters,
 //! blocks and [`space::draw_table`]), [`objective::builtin`] (the test functions) and
 //! [`prune::Pruner`] (the early-stopping decisions, a pure state machine).
 pub mod acquisition;

@@ -86,6 +86,7 @@ fn expected_improvement_vanishes_at_the_observed_minimum() {
         model: &model,
         acquisition: Rule::Ei,
         best,
+        feasibility: None,
     };
     let at_best = model.predict_grad(x.row(arg).as_slice().unwrap());
     let ei_best = s.value(at_best.mean, at_best.var).exp();
@@ -120,6 +121,7 @@ fn value_gradient_matches_finite_differences() {
             model: &model,
             acquisition,
             best: -0.5,
+            feasibility: None,
         };
         let u = [0.37, 0.81];
         let (_, g) = s.value_grad(&u);
@@ -342,4 +344,70 @@ fn heavy_tailed_results_are_searched_in_the_basin_not_on_the_bounds() {
     // with it: 7 of 20, best 3.06 (within 0.45).
     assert!(on_bound <= 8, "{on_bound} of 20 proposals on a bound");
     assert!(best < 6.0, "best {best}");
+}
+
+/// Branin under a disc constraint: constrained suggestions stay feasible, find a good feasible
+/// value, and are reproducible; with no feasible point yet they move towards feasibility.
+#[test]
+fn constrained_suggestions_keep_to_the_feasible_region() {
+    let disc = |x: &[f64]| (x[0] - 2.5).powi(2) + (x[1] - 7.5).powi(2);
+    let (dims, mut xs, mut ys) = history(12, 4);
+    let mut gs: Vec<f64> = xs.iter().map(|x| disc(x)).collect();
+    let o = BayesOptions::default();
+    let mut infeasible = 0;
+    for k in 0..12 {
+        let problem = Problem {
+            dims: &dims,
+            observed_x: &xs,
+            observed_y: &ys,
+            pending: &[],
+        };
+        let bound = [Constraint {
+            values: &gs,
+            min: None,
+            max: Some(16.0),
+        }];
+        let s = suggest_constrained(&problem, &bound, &o, 100 + k).unwrap();
+        assert_eq!(
+            s,
+            suggest_constrained(&problem, &bound, &o, 100 + k).unwrap()
+        );
+        assert!(s.note.contains("1 constraint model(s)"), "{}", s.note);
+        infeasible += usize::from(disc(&s.x) > 16.0);
+        gs.push(disc(&s.x));
+        ys.push(branin(&s.x));
+        xs.push(s.x);
+    }
+    assert!(infeasible <= 2, "{infeasible} of 12 proposals infeasible");
+    // Branin's three minima (0.398) lie outside the disc (radius 4 around (2.5, 7.5)); its
+    // minimum inside is 1.777 (a 601 x 601 grid), on the edge near (2.9, 3.5).
+    let best = (0..ys.len())
+        .filter(|&i| gs[i] <= 16.0)
+        .map(|i| ys[i])
+        .fold(f64::INFINITY, f64::min);
+    assert!(best < 1.9, "best feasible {best}");
+
+    // No feasible point: the proposal maximizes the probability of feasibility.
+    let (dims, xs, ys) = history(12, 5);
+    let gs: Vec<f64> = xs.iter().map(|x| x[0]).collect();
+    let lowest = gs.iter().copied().fold(f64::INFINITY, f64::min);
+    let bound = [Constraint {
+        values: &gs,
+        min: None,
+        max: Some(lowest - 0.5),
+    }];
+    let problem = Problem {
+        dims: &dims,
+        observed_x: &xs,
+        observed_y: &ys,
+        pending: &[],
+    };
+    let s = suggest_constrained(&problem, &bound, &o, 3).unwrap();
+    assert!(s.note.contains("0 of 12 points feasible"), "{}", s.note);
+    assert!(s.x[0] < lowest, "{:?} (lowest x0 seen {lowest})", s.x);
+    // Without constraints, the same as `suggest`.
+    assert_eq!(
+        suggest_constrained(&problem, &[], &o, 3).unwrap(),
+        suggest(&problem, &o, 3).unwrap()
+    );
 }

@@ -125,6 +125,7 @@ figure{{margin:1em 0}} figure svg{{max-width:100%;height:auto;border:1px solid #
 
     summary_section(&mut h, s, data);
     best_section(&mut h, data);
+    front_section(&mut h, data);
     failure_section(&mut h, data);
     plot_section(&mut h, data, options)?;
     h.push_str("</body></html>\n");
@@ -234,6 +235,39 @@ fn best_section(h: &mut String, data: &PlotData) {
     }
 }
 
+/// With declared outputs: the Pareto front (every set, by index) and how many `ok` rows
+/// violate a constraint.
+fn front_section(h: &mut String, data: &PlotData) {
+    if data.outputs.is_empty() {
+        return;
+    }
+    let front = summary::pareto_front(&data.rows, &data.outputs);
+    let infeasible = summary::infeasible(&data.rows, &data.outputs).len();
+    let _ = write!(
+        h,
+        "<h2>Pareto front ({} sets)</h2><p class=\"muted\">feasible ok sets that no other dominates; {infeasible} ok sets violate a constraint</p><table><tr><th>set</th>",
+        front.len()
+    );
+    name_cells(h, &data.names);
+    for o in &data.outputs {
+        let _ = write!(h, "<th>{}</th>", esc(&o.name));
+    }
+    h.push_str("<th>kind</th></tr>\n");
+    for r in front {
+        let _ = write!(h, "<tr><td class=\"num\">{}</td>", r.index);
+        row_cells(h, r);
+        for v in &r.outcome.outputs {
+            let _ = write!(h, "<td class=\"num\">{}</td>", fmt_value(*v));
+        }
+        let _ = writeln!(
+            h,
+            "<td>{}</td></tr>",
+            if r.bayesian { "Bayesian" } else { "random" }
+        );
+    }
+    h.push_str("</table>\n");
+}
+
 /// The failed sets with their parameters and errors (the first few).
 fn failure_section(h: &mut String, data: &PlotData) {
     let failed: Vec<&ResultRow> = data
@@ -277,7 +311,7 @@ fn failure_section(h: &mut String, data: &PlotData) {
 /// Every plot as inline SVG.
 fn plot_section(h: &mut String, data: &PlotData, options: &PlotOptions) -> anyhow::Result<()> {
     h.push_str("<h2>Plots</h2>\n");
-    for name in PlotName::ALL {
+    for name in PlotName::ALL.into_iter().filter(|p| data.draws(*p)) {
         let svg = plot::render_svg(data, name, options)?;
         // The XML declaration is not allowed inside HTML.
         let svg = match svg.find("<svg") {

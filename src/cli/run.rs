@@ -26,6 +26,12 @@ How an objective reports its result:
 Metrics go into the `metrics` column of results.csv as one JSON object; `hpo status --json` and
 `hpo report` show them. A missing or non-finite result is a failed row naming the key.
 
+Several outputs ([[objective.outputs]], each `name` with `direction`, or `min`/`max` for a
+constraint): the objective returns every output by name, as keys of the dict, of the
+`hpo-result:` JSON object or result file, or of hpo::Reply::outputs; a bare number is a failed
+row. results.csv gets `feasible` (with a constraint) and one column per output; `result` holds
+the first objective output. `hpo best` prints the Pareto front.
+
 Intermediate values (stored in curves.csv; the [pruning] rule may stop the set on one):
   python                    hpo.report(step, value) returns True when the set is to stop.
   command                   append lines `STEP VALUE` to the file $HPO_REPORT_FILE names; a set

@@ -528,3 +528,48 @@ proptest! {
         let _ = parse(&text);
     }
 }
+
+#[test]
+fn outputs_are_checked_and_part_of_the_experiment() {
+    let outputs = "[objective]\ncommand = [\"sh\"]\n[[objective.outputs]]\nname = \"err\"\ndirection = \"maximize\"\n[[objective.outputs]]\nname = \"mem\"\nmin = 1\nmax = 16\n";
+    let d = parse(&edit("[objective]\nbuiltin = \"sphere\"\n", outputs)).expect("valid");
+    assert_eq!(
+        d.objective.direction,
+        Direction::Maximize,
+        "the first objective's"
+    );
+    assert_eq!(
+        d.objective.outputs[1],
+        Output {
+            name: "mem".into(),
+            goal: Goal::Constraint {
+                min: Some(1.0),
+                max: Some(16.0)
+            }
+        }
+    );
+    assert!(d.objective.outputs[1].holds(16.0) && !d.objective.outputs[1].holds(0.5));
+    let e = fails(&edit(
+        "[objective]\nbuiltin = \"sphere\"\n",
+        &outputs.replace("name = \"mem\"", "name = \"k\""),
+    ));
+    assert_eq!(e.key, "objective.outputs[1].name");
+    // Leaving `direction` out is writing `minimize`, as it always was; another output is
+    // another experiment.
+    let a = parse(BASE).expect("valid");
+    let b = parse(&edit(
+        "builtin = \"sphere\"",
+        "builtin = \"sphere\"\ndirection = \"minimize\"",
+    ))
+    .expect("valid");
+    assert_eq!(a.refused_changes(&b), []);
+    let c = parse(&edit("[objective]\nbuiltin = \"sphere\"\n", outputs)).expect("valid");
+    let renamed = parse(&edit(
+        "[objective]\nbuiltin = \"sphere\"\n",
+        &outputs.replace("max = 16", "max = 8"),
+    ))
+    .expect("valid");
+    let changes = c.refused_changes(&renamed);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].key, "objective.outputs[1].max");
+}

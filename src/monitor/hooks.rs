@@ -75,11 +75,9 @@ pub fn observers(exp: &Definition, programs: &Programs) -> Vec<Box<dyn Observer>
     if let (Some(argv), Some(program)) = (&m.on_result, &programs.on_result) {
         let mut argv = argv.clone();
         argv[0] = program.display().to_string();
-        out.push(Box::new(CommandHook::new(
-            argv,
-            exp.dir.clone(),
-            exp.space.names().to_vec(),
-        )));
+        let mut hook = CommandHook::new(argv, exp.dir.clone(), exp.space.names().to_vec());
+        hook.outputs = exp.objective.outputs.clone();
+        out.push(Box::new(hook));
     }
     out
 }
@@ -252,6 +250,9 @@ struct Queue {
 /// documentation).
 pub struct CommandHook {
     names: Vec<String>,
+    /// The declared outputs: each row's JSON then has `outputs` (`{name: value}`) and, with a
+    /// constraint, `feasible`.
+    pub outputs: Vec<crate::config::Output>,
     shared: Arc<(Mutex<Queue>, Condvar)>,
     thread: Option<JoinHandle<()>>,
     grace: Duration,
@@ -295,6 +296,7 @@ impl CommandHook {
             .ok();
         CommandHook {
             names,
+            outputs: Vec::new(),
             shared,
             thread,
             grace: COMMAND_GRACE,
@@ -425,6 +427,16 @@ impl Observer for CommandHook {
                 serde_json::json!(progress.best.is_some_and(|(i, _)| i == row.index)),
             );
             obj.insert("done".into(), serde_json::json!(progress.done));
+            if !self.outputs.is_empty() {
+                let values = crate::experiment::summary::outputs_json(&self.outputs, row);
+                obj.insert("outputs".into(), serde_json::Value::Object(values));
+                if self.outputs.iter().any(|o| o.direction().is_none()) {
+                    obj.insert(
+                        "feasible".into(),
+                        serde_json::json!(row.feasible(&self.outputs)),
+                    );
+                }
+            }
             obj.insert("total".into(), serde_json::json!(progress.total));
         }
         self.push(json.to_string());
