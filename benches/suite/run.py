@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """hpo side by side with its peers, in one run: dispatch, suggestion cost, quality, utilization,
-Python function objectives, and (blackbox.py) BBOB and scikit-learn tasks.
+Python function objectives, early stopping (prune.py), several outputs and constraints
+(outputs.py), and (blackbox.py) BBOB and scikit-learn tasks.
 
 Run it through `benches/suite/run [--quick] [--out DIR] [--only SECTION,...]`; see
 benches/README.md. This driver needs only the standard library: it builds hpo, sets up the
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 
 import blackbox
+import outputs
 import prune
 
 SUITE = Path(__file__).resolve().parent
@@ -65,7 +67,7 @@ PROBLEMS = {
     "ackley5": ("ackley", [(-5.0, 5.0)] * 5, 0.0, "Ackley 5D on [-5,5]⁵"),
 }
 
-ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "prune", "bbob", "ml"]
+ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "prune", "outputs", "bbob", "ml"]
 
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
@@ -932,6 +934,8 @@ def report(data):
     if pr:
         L += (["## Early stopping: a real training task", "", f"Skipped: {pr['error']}.", ""] if pr.get("error")
               else prune.render(pr, behind, fmt, md_table))
+    if data.get("outputs"):
+        L += outputs.render(data["outputs"], behind, fmt, md_table, data.get("plots", []))
 
     if "suggest_cost.png" in data.get("plots", []):
         L += ["![seconds per suggestion against n](suggest_cost.png)", ""]
@@ -1164,6 +1168,11 @@ def main():
                 data["prune"] = prune.run_section(ctx, tmp, cfg["quick"])
             else:
                 data["prune"] = {"error": "needs benches/.venv (scikit-learn, Optuna)"}
+        if "outputs" in sections:
+            data["load"]["outputs"] = loadavg()
+            log("several outputs and a constraint")
+            ctx = {"hpo": HPO, "vpy": VPY, "env": ENV, "log": log, "run_json": run_json}
+            data["outputs"] = outputs.run_section(ctx, tmp, cfg["quick"], venv_ok)
     if sections & set(blackbox.SECTIONS):
         blackbox_sections(a, bb_args, sections, outdir, venv_ok, data)
     data["wall_minutes"] = (time.perf_counter() - t0) / 60
@@ -1247,6 +1256,8 @@ def report_only(outdir):
         print(text)
     if (outdir / "raw.json").exists():
         data = json.loads((outdir / "raw.json").read_text())
+        if data.get("outputs"):
+            outputs.derive(data["outputs"])
         for s in blackbox.SECTIONS:
             if bb and s in bb and s in data:
                 data[s] = {**bb[s], "errors": data[s].get("errors", [])}
