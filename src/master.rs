@@ -262,6 +262,7 @@ pub fn run_master(
                     index: r.index as u32,
                     values: r.values.clone(),
                     loss: direction.loss(v),
+                    outputs: r.outcome.outputs.clone(),
                 })
             })
             .collect()
@@ -707,6 +708,7 @@ impl Master<'_> {
                 index: done.index,
                 values: done.values.clone(),
                 loss: self.exp.objective.direction.loss(v),
+                outputs: done.outcome.outputs.clone(),
             });
         }
         let info = &self.infos[w];

@@ -13,13 +13,13 @@
 //! meantime (tasks, a stop) wait in the inbox. A set answered with stop is `pruned`, with the
 //! value and step of that report, whatever the objective then returns.
 
-use crate::acquisition::{self, Problem};
+use crate::acquisition::{self, Constraint, Problem, parego};
 use crate::backend::{
     Done, FromWorker, Observation, Task, ToWorker, TransportError, WorkerInfo, WorkerLink,
 };
-use crate::config::Definition;
+use crate::config::{Definition, Direction, Goal, Output};
 use crate::experiment::worker_dir;
-use crate::objective::{EvalContext, Objective, Outcome, Reporter};
+use crate::objective::{EvalContext, Objective, Outcome, Reporter, Status};
 use crate::space::{BayesColumns, Params, SetSpec, Value};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -255,6 +255,11 @@ fn evaluate(
     if let Some(e) = reporter.error.into_inner() {
         return Err(e);
     }
+    let declared = exp.objective.outputs.len();
+    if declared > 0 && outcome.status == Status::Ok && outcome.outputs.len() != declared {
+        // Every kind reads outputs through the one normalizer; a number alone cannot carry them.
+        outcome = Outcome::failed("the objective returned no declared outputs");
+    }
     if let Some((step, value)) = reporter.stopped_at.get() {
         // Stopped by the rule: the report that stopped it is the result, whatever the
         // objective did after (a command's SIGTERM, a function's early return).
@@ -276,14 +281,20 @@ fn propose(
     let exp = &setup.experiment;
     let columns = BayesColumns::of_block(&exp.space.blocks[set.block]);
     let dims = columns.dims();
-    let mut observed: Vec<(u32, Vec<f64>, f64)> = history
+    // With declared outputs, only points that returned them all.
+    let declared = &exp.objective.outputs;
+    let mut observed: Vec<(u32, Vec<f64>, f64, &[f64])> = history
         .iter()
         .filter(|o| o.loss.is_finite())
-        .filter_map(|o| columns.encode(&o.values).map(|x| (o.index, x, o.loss)))
+        .filter(|o| o.outputs.len() == declared.len())
+        .filter_map(|o| {
+            let x = columns.encode(&o.values)?;
+            Some((o.index, x, o.loss, o.outputs.as_slice()))
+        })
         .collect();
     // Completion order differs between runs; the model sees the same history either way.
-    observed.sort_by_key(|(i, _, _)| *i);
-    observed.dedup_by_key(|(i, _, _)| *i);
+    observed.sort_by_key(|(i, _, _, _)| *i);
+    observed.dedup_by_key(|(i, _, _, _)| *i);
     let mut pending: Vec<(u32, Vec<f64>)> = task
         .pending
         .iter()
@@ -300,23 +311,78 @@ fn propose(
         })
         .collect();
     pending.sort_by_key(|(i, _)| *i);
-    let observed_x: Vec<Vec<f64>> = observed.iter().map(|(_, x, _)| x.clone()).collect();
-    let observed_y: Vec<f64> = observed.iter().map(|(_, _, y)| *y).collect();
+    let observed_x: Vec<Vec<f64>> = observed.iter().map(|o| o.1.clone()).collect();
     let pending_x: Vec<Vec<f64>> = pending.into_iter().map(|(_, x)| x).collect();
+    let seed = suggestion_seed(exp.seed, set.index);
+    let outputs: Vec<&[f64]> = observed.iter().map(|o| o.3).collect();
+    let (observed_y, weights_note) = match declared.is_empty() {
+        true => (observed.iter().map(|o| o.2).collect(), String::new()),
+        false => scalarized(declared, &outputs, seed),
+    };
+    let constraint_values: Vec<(Vec<f64>, Option<f64>, Option<f64>)> = declared
+        .iter()
+        .enumerate()
+        .filter_map(|(j, o)| match o.goal {
+            Goal::Constraint { min, max } => {
+                Some((outputs.iter().map(|v| v[j]).collect(), min, max))
+            }
+            Goal::Objective(_) => None,
+        })
+        .collect();
+    let constraints: Vec<Constraint> = constraint_values
+        .iter()
+        .map(|(values, min, max)| Constraint {
+            values,
+            min: *min,
+            max: *max,
+        })
+        .collect();
     let problem = Problem {
         dims: &dims,
         observed_x: &observed_x,
         observed_y: &observed_y,
         pending: &pending_x,
     };
-    let seed = suggestion_seed(exp.seed, set.index);
-    match acquisition::suggest(&problem, &exp.bayesian, seed) {
-        Ok(s) => (columns.decode(&s.x), s.note),
+    let suggestion = match constraints.is_empty() {
+        true => acquisition::suggest(&problem, &exp.bayesian, seed),
+        false => acquisition::suggest_constrained(&problem, &constraints, &exp.bayesian, seed),
+    };
+    match suggestion {
+        Ok(s) => (columns.decode(&s.x), s.note + &weights_note),
         Err(e) => (
             columns.decode(&acquisition::space_filling(&dims, seed)),
             format!("suggestion failed ({e}): space-filling draw"),
         ),
     }
+}
+
+/// With declared outputs, the value the model minimizes for each observed point: the one
+/// objective's loss, or with several the ParEGO scalarization under weights drawn for this
+/// proposal (`seed`); and the note that names the weights.
+fn scalarized(declared: &[Output], outputs: &[&[f64]], seed: u64) -> (Vec<f64>, String) {
+    let objectives: Vec<(usize, Direction)> = declared
+        .iter()
+        .enumerate()
+        .filter_map(|(j, o)| o.direction().map(|d| (j, d)))
+        .collect();
+    let losses: Vec<Vec<f64>> = outputs
+        .iter()
+        .map(|v| objectives.iter().map(|&(j, d)| d.loss(v[j])).collect())
+        .collect();
+    if objectives.len() == 1 {
+        return (losses.into_iter().map(|l| l[0]).collect(), String::new());
+    }
+    let weights = parego::weights(objectives.len(), seed);
+    let note = format!(
+        "; parego weights {}",
+        objectives
+            .iter()
+            .zip(&weights)
+            .map(|((j, _), w)| format!("{}={w:.3}", declared[*j].name))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    (parego::chebyshev(&losses, &weights), note)
 }
 
 fn params_json(params: &Params) -> Vec<u8> {

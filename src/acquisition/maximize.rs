@@ -5,6 +5,7 @@
 //! continuous coordinates, and each refined point is rounded again and re-scored.
 
 use super::encoding::{Encoder, key};
+use super::feasibility::{self, ConstraintModel};
 use super::{Problem, Report, ei, qmc};
 use crate::gp::Gp;
 use crate::gp::lbfgs::{LbfgsOptions, minimize};
@@ -102,7 +103,16 @@ fn global_pass(
         }
     }
     report.candidates = finals.len();
-    if model.len() > SCREEN_FROM {
+    if let Some(models) = score.feasibility {
+        // The screening bound holds for a score of the mean and variance alone; with
+        // constraints every candidate is scored exactly.
+        let (mu, var) = model.predict(cand.view());
+        let log_pof = feasibility::log_prob_rows(models, cand.view());
+        report.exact_scored = finals.len();
+        for (i, f) in finals.into_iter().enumerate() {
+            pool.push((score.combine(score.value(mu[i], var[i]), log_pof[i]), f));
+        }
+    } else if model.len() > SCREEN_FROM {
         let targets = model.targets();
         let mut subset: Vec<usize> = (0..targets.len()).collect();
         subset.sort_by(|&a, &b| targets[a].total_cmp(&targets[b]).then(a.cmp(&b)));
@@ -193,7 +203,14 @@ fn refine(
         let mut ur = vec![0.0; width];
         enc.encode(&refined, &mut ur);
         let p = model.predict_grad(&ur);
-        pool.push((score.value(p.mean, p.var), refined));
+        let value = match score.feasibility {
+            None => score.value(p.mean, p.var),
+            Some(models) => score.combine(
+                score.value(p.mean, p.var),
+                feasibility::log_prob_grad(models, &ur).0,
+            ),
+        };
+        pool.push((value, refined));
     }
     pool.sort_by(|a, b| b.0.total_cmp(&a.0));
 }
@@ -209,10 +226,24 @@ pub(super) enum Rule {
 pub(super) struct Scorer<'a> {
     pub(super) model: &'a Gp,
     pub(super) acquisition: Rule,
+    /// The incumbent; with constraints, among feasible points (infinite: none is feasible).
     pub(super) best: f64,
+    /// The constraints' models, whose log probability of feasibility joins the score.
+    pub(super) feasibility: Option<&'a [ConstraintModel]>,
 }
 
 impl Scorer<'_> {
+    /// The score with constraints: the acquisition plus the log probability of feasibility
+    /// (for log EI, EI times the probability); the probability alone while no observed
+    /// point is feasible.
+    pub(super) fn combine(&self, acquisition: f64, log_pof: f64) -> f64 {
+        if self.best.is_finite() {
+            acquisition + log_pof
+        } else {
+            log_pof
+        }
+    }
+
     pub(super) fn value(&self, mean: f64, var: f64) -> f64 {
         let sd = var.max(VAR_FLOOR).sqrt();
         match self.acquisition {
@@ -222,6 +253,18 @@ impl Scorer<'_> {
     }
 
     pub(super) fn value_grad(&self, u: &[f64]) -> (f64, Vec<f64>) {
+        let (v, g) = self.acquisition_grad(u);
+        let Some(models) = self.feasibility else {
+            return (v, g);
+        };
+        let (lp, lg) = feasibility::log_prob_grad(models, u);
+        if !self.best.is_finite() {
+            return (lp, lg);
+        }
+        (v + lp, g.iter().zip(&lg).map(|(a, b)| a + b).collect())
+    }
+
+    fn acquisition_grad(&self, u: &[f64]) -> (f64, Vec<f64>) {
         let p = self.model.predict_grad(u);
         let floored = p.var < VAR_FLOOR;
         let sd = p.var.max(VAR_FLOOR).sqrt();

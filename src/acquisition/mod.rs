@@ -29,12 +29,20 @@
 //! checks them again.
 //!
 //! Without any finished result, `space_filling` draws the point.
+//!
+//! Constraints ([`suggest_constrained`], `feasibility.rs`): a model per constrained output;
+//! the acquisition is log EI plus the log probability that every constraint holds, with the
+//! incumbent taken among feasible points only; while no point is feasible, the probability
+//! alone. Without constraints nothing of this runs: the same inputs give the same point as
+//! `suggest`.
 
 mod ei;
 mod encoding;
+mod feasibility;
 mod maximize;
 mod model;
 pub(crate) mod options;
+pub mod parego;
 mod pending;
 mod qmc;
 mod warp;
@@ -61,6 +69,22 @@ pub struct Problem<'a> {
     pub pending: &'a [Vec<f64>],
 }
 
+/// A constrained output of the observed points: `values` (one per observed point, in
+/// the dimensions' order of `Problem::observed_x`) must lie within `min..=max`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Constraint<'a> {
+    pub values: &'a [f64],
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl Constraint<'_> {
+    fn holds(&self, i: usize) -> bool {
+        let v = self.values[i];
+        self.min.is_none_or(|m| v >= m) && self.max.is_none_or(|m| v <= m)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Suggestion {
     pub x: Vec<f64>,
@@ -74,6 +98,8 @@ pub enum SuggestError {
     Dimension { expected: usize, got: usize },
     #[error("{points} observed points but {results} results")]
     Length { points: usize, results: usize },
+    #[error("{points} observed points but {values} values of a constraint")]
+    ConstraintLength { points: usize, values: usize },
 }
 
 /// Proposes the next point to evaluate.
@@ -111,14 +137,35 @@ pub fn suggest_with_report(
     seed: u64,
 ) -> Result<(Suggestion, Report), SuggestError> {
     let mut report = Report::default();
-    let s = suggest_inner(problem, options, seed, &mut report)?;
+    let s = suggest_inner(problem, &[], options, seed, &mut report)?;
     Ok((s, report))
+}
+
+/// `suggest` subject to `constraints`: expected improvement over the best feasible point,
+/// weighted by the probability that the point is feasible (see the module documentation).
+pub fn suggest_constrained(
+    problem: &Problem,
+    constraints: &[Constraint],
+    options: &BayesOptions,
+    seed: u64,
+) -> Result<Suggestion, SuggestError> {
+    if let Some(c) = constraints
+        .iter()
+        .find(|c| c.values.len() != problem.observed_x.len())
+    {
+        return Err(SuggestError::ConstraintLength {
+            points: problem.observed_x.len(),
+            values: c.values.len(),
+        });
+    }
+    suggest_inner(problem, constraints, options, seed, &mut Report::default())
 }
 
 /// The four steps of the module documentation, in order, after the checks and the cases
 /// without a model.
 fn suggest_inner(
     problem: &Problem,
+    constraints: &[Constraint],
     options: &BayesOptions,
     seed: u64,
     report: &mut Report,
@@ -136,6 +183,7 @@ fn suggest_inner(
     // information the model can use.
     let used: Vec<usize> = (0..problem.observed_y.len())
         .filter(|&i| problem.observed_y[i].is_finite() && finite(&problem.observed_x[i]))
+        .filter(|&i| constraints.iter().all(|c| c.values[i].is_finite()))
         .collect();
     let pending: Vec<&Vec<f64>> = problem.pending.iter().filter(|x| finite(x)).collect();
     let enc = Encoder::new(dims);
@@ -170,7 +218,30 @@ fn suggest_inner(
             });
         }
     };
-    let best = model::incumbent(&model);
+    let mut best = model::incumbent(&model);
+    // Constraints: their models, and the incumbent among the feasible points only.
+    let mut feasible_note = String::new();
+    let feasibility = match constraints.is_empty() {
+        true => None,
+        false => feasibility::fit(problem, constraints, &enc, &used, &mut rng),
+    };
+    if let Some(models) = &feasibility {
+        let means = model.fitted_means();
+        let feasible: Vec<usize> = (0..used.len())
+            .filter(|&k| constraints.iter().all(|c| c.holds(used[k])))
+            .collect();
+        best = feasible
+            .iter()
+            .map(|&k| means[k])
+            .filter(|v| v.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        feasible_note = format!(
+            ", {} constraint model(s), {} of {} points feasible",
+            models.len(),
+            feasible.len(),
+            used.len()
+        );
+    }
 
     // 3. Pending points with believed results.
     let (model, note_pending) = pending::add(model, &pending, &enc, options.pending);
@@ -185,12 +256,13 @@ fn suggest_inner(
             Acquisition::Lcb => Rule::Lcb(options.kappa),
         },
         best,
+        feasibility: feasibility.as_deref(),
     };
     let pool = maximize::maximize(&score, &enc, problem, &used, &taken, &mut rng, report);
     report.acquisition_s = clock.elapsed().as_secs_f64();
 
     let summary = format!(
-        "gp: {} points, {} pending ({}), hyperparameters fitted on {}{note_pending}",
+        "gp: {} points, {} pending ({}), hyperparameters fitted on {}{note_pending}{feasible_note}",
         used.len(),
         pending.len(),
         options.pending.as_str(),

@@ -86,6 +86,7 @@ fn expected_improvement_vanishes_at_the_observed_minimum() {
         model: &model,
         acquisition: Rule::Ei,
         best,
+        feasibility: None,
     };
     let at_best = model.predict_grad(x.row(arg).as_slice().unwrap());
     let ei_best = s.value(at_best.mean, at_best.var).exp();
@@ -120,6 +121,7 @@ fn value_gradient_matches_finite_differences() {
             model: &model,
             acquisition,
             best: -0.5,
+            feasibility: None,
         };
         let u = [0.37, 0.81];
         let (_, g) = s.value_grad(&u);

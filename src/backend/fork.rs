@@ -799,6 +799,7 @@ mod tests {
                 index: i,
                 values: vec![Value::Float(i as f64 * 0.5), Value::Str(format!("v{i:08}"))],
                 loss: -(i as f64),
+                outputs: Vec::new(),
             })
             .collect();
         let task = ToWorker::Task(Task {

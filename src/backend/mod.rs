@@ -21,6 +21,8 @@ pub(crate) struct Observation {
     pub values: Vec<Value>,
     /// The result as a value to minimize (negated for maximizing experiments).
     pub loss: f64,
+    /// The declared outputs as returned, in declared order (empty without declared outputs).
+    pub outputs: Vec<f64>,
 }
 
 /// A set that is running: its values when a worker proposed them (a Bayesian set), `None`

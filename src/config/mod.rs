@@ -96,6 +96,42 @@ impl fmt::Display for Direction {
     }
 }
 
+/// What one declared output (`[[objective.outputs]]`) is for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Goal {
+    /// Optimized in this direction (one of the objectives of the Pareto front).
+    Objective(Direction),
+    /// Not optimized: must lie within `min..=max` (either bound may be absent, not both).
+    Constraint { min: Option<f64>, max: Option<f64> },
+}
+
+/// One declared output: a named result the objective returns, and its column of results.csv.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    pub name: String,
+    pub goal: Goal,
+}
+
+impl Output {
+    /// Whether `value` satisfies this output's constraint (always, for an objective).
+    pub fn holds(&self, value: f64) -> bool {
+        match self.goal {
+            Goal::Objective(_) => true,
+            Goal::Constraint { min, max } => {
+                min.is_none_or(|m| value >= m) && max.is_none_or(|m| value <= m)
+            }
+        }
+    }
+
+    /// The direction of an objective output; `None` for a constraint.
+    pub fn direction(&self) -> Option<Direction> {
+        match self.goal {
+            Goal::Objective(d) => Some(d),
+            Goal::Constraint { .. } => None,
+        }
+    }
+}
+
 /// A plot, by the name of its files, of `hpo plot --only` and of `[monitor] plots`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -233,12 +269,31 @@ pub enum ObjectiveKind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObjectiveSpec {
     pub kind: ObjectiveKind,
+    /// The direction of the `result` column: `direction`, or with declared outputs the first
+    /// objective output's (whose value `result` then holds).
     pub direction: Direction,
+    /// The declared outputs (`[[objective.outputs]]`), in declared order; empty when the
+    /// objective returns one result.
+    pub outputs: Vec<Output>,
     pub timeout: Option<std::time::Duration>,
     pub retries: u32,
     pub result_file: Option<String>,
     pub result_key: Option<String>,
     pub kill_grace: std::time::Duration,
+}
+
+impl ObjectiveSpec {
+    /// Whether some declared output is a constraint (results.csv then has `feasible`).
+    pub fn has_constraints(&self) -> bool {
+        self.outputs
+            .iter()
+            .any(|o| matches!(o.goal, Goal::Constraint { .. }))
+    }
+
+    /// Whether declared outputs `values` (in declared order) satisfy every constraint.
+    pub fn feasible(&self, values: &[f64]) -> bool {
+        self.outputs.iter().zip(values).all(|(o, &v)| o.holds(v))
+    }
 }
 
 /// A checked experiment definition.
@@ -379,6 +434,10 @@ fn growth_view(raw: &RawConfig) -> serde_json::Value {
         if let Some(obj) = map.get_mut("objective").and_then(|e| e.as_object_mut()) {
             for free in ["timeout_s", "retries", "kill_grace_s"] {
                 obj.remove(free);
+            }
+            // Without outputs, an unset direction is `minimize`, as it always was.
+            if !obj.contains_key("outputs") && obj.get("direction").is_none_or(|d| d.is_null()) {
+                obj.insert("direction".into(), Direction::Minimize.as_str().into());
             }
         }
     }

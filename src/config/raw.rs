@@ -54,8 +54,12 @@ pub struct RawObjective {
     /// The objective is a Rust function of the program running the experiment (library API).
     #[serde(default)]
     pub custom: bool,
-    #[serde(default)]
-    pub direction: Direction,
+    /// Unset: minimize (or, with `outputs`, each output's own).
+    pub direction: Option<Direction>,
+    /// `[[objective.outputs]]`: several named results, objectives and constraints; replaces
+    /// `direction`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Vec<RawOutput>>,
     pub timeout_s: Option<f64>,
     /// Synthetic delay of a builtin: seconds, or `[lo, hi]` drawn per evaluation.
     pub delay_s: Option<Delay>,
@@ -69,6 +73,20 @@ pub struct RawObjective {
     /// Seconds between SIGTERM and SIGKILL when an evaluation is stopped.
     #[serde(default = "default_grace")]
     pub kill_grace_s: f64,
+}
+
+/// One `[[objective.outputs]]` entry as written: an objective (`direction`) or a constraint
+/// (`min`, `max`, or both).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
 }
 
 fn default_grace() -> f64 {

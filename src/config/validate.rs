@@ -8,8 +8,8 @@ use super::raw::{
     RawObjective, RawParameter, RawStrategy,
 };
 use super::{
-    Compute, ConfigError, Definition, MAX_PROCESSES, MAX_SETS, MonitorOptions, ObjectiveKind,
-    ObjectiveSpec,
+    Compute, ConfigError, Definition, Goal, MAX_PROCESSES, MAX_SETS, MonitorOptions, ObjectiveKind,
+    ObjectiveSpec, Output,
 };
 use crate::acquisition::options::BayesOptions;
 use crate::experiment::schema;
@@ -540,15 +540,145 @@ impl<'a> Validator<'a> {
                 "`result_file` and `result_key` must not be empty",
             ));
         }
+        let outputs = self.outputs(raw, &kind, space)?;
+        let direction = match outputs.iter().find_map(Output::direction) {
+            Some(first) => first,
+            None => raw.direction.unwrap_or_default(),
+        };
         Ok(ObjectiveSpec {
             kind,
-            direction: raw.direction,
+            direction,
+            outputs,
             timeout,
             retries: raw.retries,
             result_file: raw.result_file.clone(),
             result_key: raw.result_key.clone(),
             kill_grace: std::time::Duration::from_secs_f64(raw.kill_grace_s),
         })
+    }
+
+    /// `[[objective.outputs]]`: each a valid name, unique, clashing with no parameter and no
+    /// column of results.csv; an objective (`direction`) or a constraint (`min`/`max`), at least
+    /// one objective; not with `direction`, `result_key` or a builtin (which returns one number).
+    fn outputs(
+        &self,
+        raw: &RawObjective,
+        kind: &ObjectiveKind,
+        space: &Space,
+    ) -> Result<Vec<Output>, ConfigError> {
+        let Some(list) = &raw.outputs else {
+            return Ok(Vec::new());
+        };
+        let fail = |key: String, problem: String| Err(self.err(None, key, problem));
+        if raw.direction.is_some() {
+            return fail(
+                "objective.direction".into(),
+                "`direction` and `[[objective.outputs]]` cannot be given together: with outputs, each objective output has its own `direction`".into(),
+            );
+        }
+        if raw.result_key.is_some() {
+            return fail(
+                "objective.result_key".into(),
+                "`result_key` and `[[objective.outputs]]` cannot be given together: each output is read by its name".into(),
+            );
+        }
+        if matches!(kind, ObjectiveKind::Builtin { .. }) {
+            return fail(
+                "objective.outputs".into(),
+                "a builtin returns one number; declared outputs need a `command`, `python` or `custom` objective that returns them by name".into(),
+            );
+        }
+        if list.is_empty() {
+            return fail(
+                "objective.outputs".into(),
+                "declare at least one output, or leave `outputs` out".into(),
+            );
+        }
+        let mut outputs: Vec<Output> = Vec::new();
+        for (i, o) in list.iter().enumerate() {
+            let key = format!("objective.outputs[{i}]");
+            if !template::is_identifier(&o.name) {
+                return fail(
+                    format!("{key}.name"),
+                    format!(
+                        "`{}` is not a valid output name: use ASCII letters, digits and `_`, not starting with a digit",
+                        o.name.escape_debug()
+                    ),
+                );
+            }
+            if schema::is_reserved(&o.name) || o.name == schema::FEASIBLE {
+                return fail(
+                    format!("{key}.name"),
+                    format!(
+                        "`{}` is a column of results.csv; choose another output name",
+                        o.name
+                    ),
+                );
+            }
+            if space.parameters.iter().any(|p| p.name == o.name) {
+                return fail(
+                    format!("{key}.name"),
+                    format!(
+                        "`{}` is also a parameter; an output's column must have a name of its own",
+                        o.name
+                    ),
+                );
+            }
+            if outputs.iter().any(|q| q.name == o.name) {
+                return fail(
+                    format!("{key}.name"),
+                    format!("output `{}` is declared twice", o.name),
+                );
+            }
+            let goal = match (o.direction, o.min, o.max) {
+                (Some(d), None, None) => Goal::Objective(d),
+                (None, None, None) => {
+                    return fail(
+                        key,
+                        "give `direction` (an objective) or `min`/`max` (a constraint)".into(),
+                    );
+                }
+                (Some(_), _, _) => {
+                    return fail(
+                        key,
+                        "an output is an objective (`direction`) or a constraint (`min`/`max`), not both".into(),
+                    );
+                }
+                (None, min, max) => {
+                    if let Some(bad) = [min, max].into_iter().flatten().find(|v| !v.is_finite()) {
+                        return fail(key, format!("bound {bad} is not a finite number"));
+                    }
+                    if let (Some(lo), Some(hi)) = (min, max)
+                        && lo > hi
+                    {
+                        return fail(key, format!("`min` {lo} is above `max` {hi}"));
+                    }
+                    Goal::Constraint { min, max }
+                }
+            };
+            outputs.push(Output {
+                name: o.name.clone(),
+                goal,
+            });
+        }
+        if !outputs.iter().any(|o| o.direction().is_some()) {
+            return fail(
+                "objective.outputs".into(),
+                "every output is a constraint; at least one needs a `direction` to optimize".into(),
+            );
+        }
+        if outputs.iter().any(|o| o.direction().is_none())
+            && space.parameters.iter().any(|p| p.name == schema::FEASIBLE)
+        {
+            return fail(
+                "objective.outputs".into(),
+                format!(
+                    "with a constraint, results.csv has a `{}` column; rename that parameter",
+                    schema::FEASIBLE
+                ),
+            );
+        }
+        Ok(outputs)
     }
 
     /// `builtin = "NAME"`: the function must take the experiment's numeric parameters.

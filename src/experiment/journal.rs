@@ -30,6 +30,7 @@
 //! counts, the earlier ones move to `history.csv`.
 
 use super::schema::{self, TAIL_COLUMNS, Tail};
+use crate::config::Output;
 use crate::objective::{Outcome, Status};
 use crate::space::{Space, Value};
 use std::fs::File;
@@ -92,7 +93,9 @@ impl ResultRow {
             .unwrap_or(0.0)
     }
 
-    fn record(&self) -> Vec<String> {
+    /// The row's cells; `outputs` are the declared outputs (after the tail: `feasible` when
+    /// one is a constraint, then a cell per output, empty for a row without outputs).
+    fn record(&self, outputs: &[Output]) -> Vec<String> {
         let mut rec = Vec::with_capacity(self.values.len() + TAIL_COLUMNS.len() + 1);
         rec.push(self.index.to_string());
         rec.extend(self.values.iter().map(Value::to_string));
@@ -124,13 +127,49 @@ impl ResultRow {
         rec.push(self.outcome.error.clone());
         rec.push(self.outcome.metrics.clone());
         rec.push(self.outcome.step.map(|s| s.to_string()).unwrap_or_default());
+        let values = &self.outcome.outputs;
+        let complete = values.len() == outputs.len();
+        if has_feasible(outputs) {
+            rec.push(match complete {
+                true => outputs
+                    .iter()
+                    .zip(values)
+                    .all(|(o, &v)| o.holds(v))
+                    .to_string(),
+                false => String::new(),
+            });
+        }
+        for i in 0..outputs.len() {
+            rec.push(match complete {
+                true => values[i].to_string(),
+                false => String::new(),
+            });
+        }
         rec
+    }
+
+    /// Whether the row's outputs satisfy every constraint: `None` for a row without outputs.
+    pub fn feasible(&self, outputs: &[Output]) -> Option<bool> {
+        let values = &self.outcome.outputs;
+        (!values.is_empty() && values.len() == outputs.len())
+            .then(|| outputs.iter().zip(values).all(|(o, &v)| o.holds(v)))
     }
 }
 
-/// The header of this experiment's results table.
-pub fn header(space: &Space) -> Vec<String> {
-    schema::header(space.parameters.iter().map(|p| p.name.as_str()))
+/// Whether results.csv has the `feasible` column: some declared output is a constraint.
+fn has_feasible(outputs: &[Output]) -> bool {
+    outputs.iter().any(|o| o.direction().is_none())
+}
+
+/// The header of this experiment's results table: the parameters, the tail, then with
+/// declared `outputs` the `feasible` column (when one is a constraint) and one column each.
+pub fn header(space: &Space, outputs: &[Output]) -> Vec<String> {
+    let mut h = schema::header(space.parameters.iter().map(|p| p.name.as_str()));
+    if has_feasible(outputs) {
+        h.push(schema::FEASIBLE.to_string());
+    }
+    h.extend(outputs.iter().map(|o| o.name.clone()));
+    h
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,13 +223,18 @@ pub struct Journal {
     written: u64,
     state: Arc<SyncState>,
     syncer: Option<std::thread::JoinHandle<()>>,
+    /// The declared outputs, whose columns [`Journal::append`] writes.
+    outputs: Vec<Output>,
 }
 
 impl Journal {
     /// Opens (or creates) `results.csv` for appending; read (and repair) it with
     /// [`read_and_repair`] first. Call after forking the workers: it starts a thread.
-    pub fn open(dir: &Path, space: &Space) -> Result<Journal, JournalError> {
-        Journal::open_table(dir.join(super::RESULTS_FILE), &header(space))
+    pub fn open(dir: &Path, space: &Space, outputs: &[Output]) -> Result<Journal, JournalError> {
+        let mut journal =
+            Journal::open_table(dir.join(super::RESULTS_FILE), &header(space, outputs))?;
+        journal.outputs = outputs.to_vec();
+        Ok(journal)
     }
 
     /// Opens (or creates, with `header`) a CSV table of the experiment for appending, with the
@@ -226,6 +270,7 @@ impl Journal {
             written: 0,
             state,
             syncer: None,
+            outputs: Vec::new(),
         };
         journal.start_syncer()?;
         Ok(journal)
@@ -276,7 +321,7 @@ impl Journal {
 
     /// Appends a row to the buffer; returns its sequence number.
     pub fn append(&mut self, row: &ResultRow) -> u64 {
-        self.append_record(&row.record())
+        self.append_record(&row.record(&self.outputs))
     }
 
     /// Appends one record of the table to the buffer; returns its sequence number.
@@ -406,7 +451,11 @@ fn sync_loop(file: &File, state: &SyncState) {
 /// Reads `results.csv` without changing it: the rows (first row of each index), and what a
 /// crash or a hand edit left (a torn last line, duplicated indices). A row that cannot be
 /// understood is an error naming its line: nothing is dropped silently.
-pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repair), JournalError> {
+pub fn read_results(
+    path: &Path,
+    space: &Space,
+    outputs: &[Output],
+) -> Result<(Vec<ResultRow>, Repair), JournalError> {
     let io = |source| JournalError::Io {
         path: path.to_path_buf(),
         source,
@@ -434,7 +483,7 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
         problem,
     };
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let expected = header(space);
+    let expected = header(space, outputs);
     let got: Vec<String> = reader
         .headers()
         .map_err(|e| damaged(1, e.to_string()))?
@@ -443,7 +492,11 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
         .collect();
     // An older hpo's header stops after `error`; a newer one's may go on past ours.
     let width = got.len().min(expected.len());
-    let oldest = expected.len() - (TAIL_COLUMNS.len() - schema::FIRST_TAIL);
+    // Declared outputs came after every tail column: their tables always have them all.
+    let oldest = match outputs.is_empty() {
+        true => expected.len() - (TAIL_COLUMNS.len() - schema::FIRST_TAIL),
+        false => expected.len(),
+    };
     if width < oldest || got[..width] != expected[..width] {
         return Err(damaged(
             1,
@@ -462,7 +515,7 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
     for (i, rec) in reader.records().enumerate() {
         let line = i + 2;
         let rec = rec.map_err(|e| damaged(line, e.to_string()))?;
-        let row = parse_row(&rec, space, width).map_err(|p| damaged(line, p))?;
+        let row = parse_row(&rec, space, outputs, width).map_err(|p| damaged(line, p))?;
         if row.index >= table_len {
             return Err(damaged(
                 line,
@@ -490,18 +543,19 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
 pub fn read_and_repair(
     path: &Path,
     space: &Space,
+    outputs: &[Output],
 ) -> Result<(Vec<ResultRow>, Repair), JournalError> {
     let io = |source| JournalError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let (rows, mut repair) = read_results(path, space)?;
+    let (rows, mut repair) = read_results(path, space, outputs)?;
     if repair.torn_line {
         cut_torn_line(path).map_err(io)?;
     }
     if repair.old_header {
         let bytes = std::fs::read(path).map_err(io)?;
-        super::replace_durably(path, &with_current_header(&bytes, space)).map_err(io)?;
+        super::replace_durably(path, &with_current_header(&bytes, space, outputs)).map_err(io)?;
     }
     if !repair.superseded.is_empty() {
         repair.moved = settle(path)?;
@@ -511,8 +565,8 @@ pub fn read_and_repair(
 
 /// An older hpo's table with this hpo's header, each row padded with empty cells for the
 /// columns it lacks; the cells it has stay exactly as written.
-fn with_current_header(bytes: &[u8], space: &Space) -> Vec<u8> {
-    let expected = header(space);
+fn with_current_header(bytes: &[u8], space: &Space, outputs: &[Output]) -> Vec<u8> {
+    let expected = header(space, outputs);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
@@ -656,7 +710,12 @@ fn append_history(
 
 /// One data row of results.csv whose header holds the first `width` columns of [`header`]
 /// (an older hpo's table has fewer: the cells of the columns it lacks read as empty).
-fn parse_row(rec: &csv::StringRecord, space: &Space, width: usize) -> Result<ResultRow, String> {
+fn parse_row(
+    rec: &csv::StringRecord,
+    space: &Space,
+    outputs: &[Output],
+    width: usize,
+) -> Result<ResultRow, String> {
     let n = space.parameters.len();
     if rec.len() < width {
         return Err(format!("{} fields, expected {width}", rec.len()));
@@ -688,6 +747,11 @@ fn parse_row(rec: &csv::StringRecord, space: &Space, width: usize) -> Result<Res
     if status == Status::Ok && !result.is_some_and(f64::is_finite) {
         return Err("an ok row needs a finite result".into());
     }
+    let first_output = 1 + n + TAIL_COLUMNS.len() + usize::from(has_feasible(outputs));
+    let output_values = parse_outputs(rec, outputs, first_output)?;
+    if status == Status::Ok && output_values.len() != outputs.len() {
+        return Err("an ok row needs a value for every declared output".into());
+    }
     let time = |column: Tail| {
         humantime::parse_rfc3339(tail(column)).map_err(|_| {
             format!(
@@ -714,6 +778,7 @@ fn parse_row(rec: &csv::StringRecord, space: &Space, width: usize) -> Result<Res
                         .map_err(|_| format!("step `{s}` is not a whole number"))?,
                 ),
             },
+            outputs: output_values,
         },
         worker: tail(Tail::Worker).parse().unwrap_or(0),
         started: time(Tail::Started)?,
@@ -727,6 +792,31 @@ fn parse_row(rec: &csv::StringRecord, space: &Space, width: usize) -> Result<Res
         block: tail(Tail::Block).parse().unwrap_or(0),
         note: tail(Tail::Note).to_string(),
     })
+}
+
+/// The declared outputs' cells of a row, from column `first` on: every one a finite number,
+/// or every one empty (a row that did not end well).
+fn parse_outputs(
+    rec: &csv::StringRecord,
+    outputs: &[Output],
+    first: usize,
+) -> Result<Vec<f64>, String> {
+    let cells: Vec<&str> = (0..outputs.len())
+        .map(|j| rec.get(first + j).unwrap_or_default())
+        .collect();
+    if cells.iter().all(|c| c.is_empty()) {
+        return Ok(Vec::new());
+    }
+    outputs
+        .iter()
+        .zip(cells)
+        .map(|(o, c)| {
+            c.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("output `{}` is `{c}`, not a finite number", o.name))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -763,6 +853,7 @@ mod tests {
                 metrics: r#"{"acc":0.5,"note":"a, b"}"#.into(),
                 interrupted: false,
                 step: None,
+                outputs: Vec::new(),
             },
             worker: 2,
             started: at(0),
@@ -778,9 +869,59 @@ mod tests {
         }
     }
 
+    #[test]
+    fn declared_outputs_have_columns_after_the_tail_and_read_back() {
+        use crate::config::{Direction, Goal};
+        let outputs = [
+            Output {
+                name: "err".into(),
+                goal: Goal::Objective(Direction::Minimize),
+            },
+            Output {
+                name: "mem".into(),
+                goal: Goal::Constraint {
+                    min: None,
+                    max: Some(16.0),
+                },
+            },
+        ];
+        let s = space();
+        let h = header(&s, &outputs);
+        assert_eq!(h[FULL..], ["feasible", "err", "mem"]);
+        assert_eq!(h[FULL - 2..FULL], ["metrics", "step"]);
+        let mut ok = row(0);
+        ok.outcome = Outcome {
+            outputs: vec![0.5, 20.0],
+            ..Outcome::ok(0.5)
+        };
+        let rec = ok.record(&outputs);
+        assert_eq!(rec[FULL..], ["false", "0.5", "20"]);
+        assert_eq!(ok.feasible(&outputs), Some(false));
+        let back = parse_row(&csv::StringRecord::from(rec), &s, &outputs, h.len()).expect("reads");
+        assert_eq!(back.outcome.outputs, vec![0.5, 20.0]);
+        // A failed row has empty cells and no outputs; an ok row needs them all.
+        let failed = row(1).record(&outputs);
+        assert_eq!(failed[FULL..], ["", "", ""]);
+        let back = parse_row(&csv::StringRecord::from(failed), &s, &outputs, h.len());
+        assert_eq!(back.map(|r| r.outcome.outputs), Ok(Vec::new()));
+        let mut half = ok.record(&outputs);
+        half[FULL + 2] = String::new();
+        assert_eq!(
+            parse_row(&csv::StringRecord::from(half), &s, &outputs, h.len()).map(|_| ()),
+            Err("output `mem` is ``, not a finite number".into())
+        );
+        // Without a constraint there is no `feasible` column.
+        assert_eq!(header(&s, &outputs[..1])[FULL..], ["err"]);
+        // A table without the output columns is another experiment's.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("results.csv");
+        std::fs::write(&path, header(&s, &[]).join(",") + "\n").expect("write");
+        assert!(read_results(&path, &s, &outputs).is_err());
+    }
+
     /// `row`'s record, with `column` (a tail column or a parameter position) replaced.
     fn record_with(edit: impl FnOnce(&mut Vec<String>)) -> csv::StringRecord {
-        let mut rec = row(1).record();
+        let mut rec = row(1).record(&[]);
         edit(&mut rec);
         csv::StringRecord::from(rec)
     }
@@ -792,16 +933,16 @@ mod tests {
             outcome: Outcome::pruned(0.75, 27),
             ..row(2)
         };
-        let rec = pruned.record();
+        let rec = pruned.record(&[]);
         assert_eq!(rec[Tail::Status.position(3)], "pruned");
         assert_eq!(rec[Tail::Step.position(3)], "27");
         assert_eq!(
-            parse_row(&csv::StringRecord::from(rec), &s, FULL),
+            parse_row(&csv::StringRecord::from(rec), &s, &[], FULL),
             Ok(pruned)
         );
         let bad = record_with(|r| r[Tail::Step.position(3)] = "x".into());
         assert_eq!(
-            parse_row(&bad, &s, FULL),
+            parse_row(&bad, &s, &[], FULL),
             Err("step `x` is not a whole number".into())
         );
     }
@@ -811,7 +952,7 @@ mod tests {
         let s = space();
         let r = row(1);
         assert_eq!(
-            parse_row(&csv::StringRecord::from(r.record()), &s, FULL),
+            parse_row(&csv::StringRecord::from(r.record(&[])), &s, &[], FULL),
             Ok(r.clone())
         );
         let ok = ResultRow {
@@ -820,7 +961,7 @@ mod tests {
             ..r
         };
         assert_eq!(
-            parse_row(&csv::StringRecord::from(ok.record()), &s, FULL),
+            parse_row(&csv::StringRecord::from(ok.record(&[])), &s, &[], FULL),
             Ok(ok)
         );
     }
@@ -872,7 +1013,7 @@ mod tests {
             ),
         ];
         for (rec, says) in cases {
-            match parse_row(&rec, &s, FULL) {
+            match parse_row(&rec, &s, &[], FULL) {
                 Err(e) => assert!(e.contains(says), "expected `{says}` in `{e}`"),
                 Ok(r) => panic!("accepted {r:?}"),
             }
@@ -890,7 +1031,7 @@ mod tests {
             }
             r.push("extra".into());
         });
-        let r = parse_row(&rec, &s, FULL).expect("reads");
+        let r = parse_row(&rec, &s, &[], FULL).expect("reads");
         assert_eq!(
             (r.outcome.exit_code, r.rank, r.worker, r.attempts, r.block),
             (None, None, 0, 1, 0)
@@ -904,23 +1045,23 @@ mod tests {
         let path = dir.path().join("results.csv");
         let line = |r: &ResultRow| {
             let mut w = row_writer();
-            let _ = w.write_record(r.record());
+            let _ = w.write_record(r.record(&[]));
             String::from_utf8(w.into_inner().expect("csv")).expect("utf-8")
         };
-        let head = header(&s).join(",") + "\n";
+        let head = header(&s, &[]).join(",") + "\n";
         std::fs::write(
             &path,
             format!("{head}{}{}{}", line(&row(0)), line(&row(2)), line(&row(0))),
         )
         .expect("write");
-        let (rows, repair) = read_results(&path, &s).expect("reads");
+        let (rows, repair) = read_results(&path, &s, &[]).expect("reads");
         // The last row of a set counts, where it is.
         assert_eq!(rows.iter().map(|r| r.index).collect::<Vec<_>>(), [2, 0]);
         assert_eq!(repair.superseded, [0]);
         assert!(!repair.torn_line);
         // A torn last line is not an error: it is cut off on repair.
         std::fs::write(&path, format!("{head}{}3,0.5,1", line(&row(1)))).expect("write");
-        let (rows, repair) = read_and_repair(&path, &s).expect("repairs");
+        let (rows, repair) = read_and_repair(&path, &s, &[]).expect("repairs");
         assert_eq!((rows.len(), repair.torn_line), (1, true));
         assert!(
             std::fs::read_to_string(&path)
@@ -929,17 +1070,17 @@ mod tests {
         );
         // Rows outside the table and foreign headers are errors naming the line.
         std::fs::write(&path, format!("{head}{}", line(&row(9)))).expect("write");
-        let e = read_results(&path, &s).expect_err("set 9 is not in the table");
+        let e = read_results(&path, &s, &[]).expect_err("set 9 is not in the table");
         assert!(
             e.to_string()
                 .contains("line 2: set 9 is not in the parameter table"),
             "{e}"
         );
         std::fs::write(&path, "index,y\n").expect("write");
-        let e = read_results(&path, &s).expect_err("foreign header");
+        let e = read_results(&path, &s, &[]).expect_err("foreign header");
         assert!(e.to_string().contains("line 1: the header is"), "{e}");
         assert_eq!(
-            read_results(&dir.path().join("none.csv"), &s)
+            read_results(&dir.path().join("none.csv"), &s, &[])
                 .expect("no file")
                 .0,
             []
@@ -953,8 +1094,8 @@ mod tests {
         let path = dir.path().join("results.csv");
         // What the first hpo wrote: the tail stops after `error`.
         let old_width = FULL - (TAIL_COLUMNS.len() - schema::FIRST_TAIL);
-        let head = header(&s)[..old_width].join(",");
-        let mut old_row = row(1).record();
+        let head = header(&s, &[])[..old_width].join(",");
+        let mut old_row = row(1).record(&[]);
         old_row.truncate(old_width);
         let mut w = row_writer();
         let _ = w.write_record(&old_row);
@@ -962,33 +1103,33 @@ mod tests {
         let text = format!("{head}\n{line}");
         std::fs::write(&path, &text).expect("write");
         // Readers (status, plot) take it as it is, and change nothing.
-        let (rows, repair) = read_results(&path, &s).expect("reads");
+        let (rows, repair) = read_results(&path, &s, &[]).expect("reads");
         assert!(repair.old_header);
         assert_eq!(rows[0].outcome.metrics, "");
         assert_eq!(rows[0].outcome.error, row(1).outcome.error);
         assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
         // The run that holds the folder rewrites the header and pads the row.
-        let (again, repair) = read_and_repair(&path, &s).expect("repairs");
+        let (again, repair) = read_and_repair(&path, &s, &[]).expect("repairs");
         assert!(repair.old_header && repair.moved == 0);
         assert_eq!(again, rows);
         let upgraded = std::fs::read_to_string(&path).expect("read");
         let mut lines = upgraded.lines();
-        assert_eq!(lines.next(), Some(header(&s).join(",").as_str()));
+        assert_eq!(lines.next(), Some(header(&s, &[]).join(",").as_str()));
         // Padded with an empty cell for each column it lacks (`metrics`, `step`).
         assert_eq!(
             lines.next(),
             Some(format!("{},,", line.trim_end()).as_str())
         );
         assert!(!dir.path().join("results.csv.tmp").exists());
-        let (_, repair) = read_results(&path, &s).expect("reads");
+        let (_, repair) = read_results(&path, &s, &[]).expect("reads");
         assert!(!repair.old_header);
         // A header that is neither ours nor an older one is still refused.
         std::fs::write(
             &path,
-            format!("{}\n", header(&s)[..old_width - 1].join(",")),
+            format!("{}\n", header(&s, &[])[..old_width - 1].join(",")),
         )
         .expect("write");
-        assert!(read_results(&path, &s).is_err());
+        assert!(read_results(&path, &s, &[]).is_err());
     }
 
     /// The rows of set `index` with distinct times: `n` = 0, 1, ... are its attempts.
@@ -1004,9 +1145,9 @@ mod tests {
 
     fn csv_of(rows: &[ResultRow]) -> String {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let _ = w.write_record(header(&space()));
+        let _ = w.write_record(header(&space(), &[]));
         for r in rows {
-            let _ = w.write_record(r.record());
+            let _ = w.write_record(r.record(&[]));
         }
         String::from_utf8(w.into_inner().expect("csv")).expect("utf-8")
     }
@@ -1053,8 +1194,8 @@ mod tests {
             if let Some(h) = &history {
                 std::fs::write(&hist, h).expect("write");
             }
-            let (rows, _) = read_and_repair(&path, &s).expect("recovers");
-            let (again, repair) = read_results(&path, &s).expect("reads");
+            let (rows, _) = read_and_repair(&path, &s, &[]).expect("recovers");
+            let (again, repair) = read_results(&path, &s, &[]).expect("reads");
             assert_eq!(rows, again, "state {k}: the file holds what was read");
             assert!(repair.superseded.is_empty(), "state {k}: one row per set");
             let by_set: Vec<usize> = again.iter().map(|r| r.index).collect();
@@ -1065,7 +1206,7 @@ mod tests {
             let replaced = k >= 2;
             assert_eq!(set1 == &new, replaced, "state {k}");
             let history_rows = if hist.exists() {
-                read_results(&hist, &s).expect("history reads").0
+                read_results(&hist, &s, &[]).expect("history reads").0
             } else {
                 Vec::new()
             };
@@ -1084,11 +1225,11 @@ mod tests {
             let s = space();
             let dir = tempfile::tempdir().expect("tempdir");
             let path = dir.path().join("results.csv");
-            let head = header(&s).join(",") + "\n";
+            let head = header(&s, &[]).join(",") + "\n";
             std::fs::write(&path, format!("{head}{}", lines.join("\n"))).expect("write");
-            let _ = read_results(&path, &s);
+            let _ = read_results(&path, &s, &[]);
             std::fs::write(&path, &raw).expect("write");
-            let _ = read_results(&path, &s);
+            let _ = read_results(&path, &s, &[]);
         }
     }
 }

@@ -140,7 +140,8 @@ pub fn load_stored(dir: &Path) -> Result<Definition, ExperimentError> {
 /// anything (safe while a run appends to it).
 pub fn read_stored(dir: &Path) -> Result<(Definition, Vec<ResultRow>), ExperimentError> {
     let exp = load_stored(dir)?;
-    let (rows, _) = journal::read_results(&dir.join(RESULTS_FILE), &exp.space)?;
+    let (rows, _) =
+        journal::read_results(&dir.join(RESULTS_FILE), &exp.space, &exp.objective.outputs)?;
     Ok((exp, rows))
 }
 

@@ -34,6 +34,10 @@ pub const TAIL_COLUMNS: [&str; 18] = [
     "step",
 ];
 
+/// The column after the tail when constraints are declared: whether the row satisfies them
+/// (`true`/`false`; empty for a row without outputs). Then one column per declared output.
+pub const FEASIBLE: &str = "feasible";
+
 /// The tail of the first results tables (up to `error`): the shortest one a reader accepts.
 pub const FIRST_TAIL: usize = 16;
 

@@ -117,8 +117,11 @@ pub fn prepare(
         }
         (None, _) => experiment::read_table(&exp.dir, &exp.space)?,
     };
-    let (rows, repair) =
-        journal::read_and_repair(&exp.dir.join(experiment::RESULTS_FILE), &exp.space)?;
+    let (rows, repair) = journal::read_and_repair(
+        &exp.dir.join(experiment::RESULTS_FILE),
+        &exp.space,
+        &exp.objective.outputs,
+    )?;
     report_repair(&repair);
     let curves = experiment::curves::read(&exp.dir, true)?;
     warn_files_left_behind(&exp);
@@ -277,7 +280,7 @@ pub fn run_master_here(
     options: &RunOptions,
 ) -> anyhow::Result<RunSummary> {
     let exp = &prepared.experiment;
-    let mut journal = Journal::open(&exp.dir, &exp.space)?;
+    let mut journal = Journal::open(&exp.dir, &exp.space, &exp.objective.outputs)?;
     let mut curves = experiment::curves::open(&exp.dir)?;
     let mut observers: Vec<Box<dyn Observer>> = Vec::new();
     if let Some(display) =

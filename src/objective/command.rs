@@ -244,6 +244,12 @@ impl CommandObjective {
             if let Some(outcome) = outcome_from_text(&text, &self.reply) {
                 return Ok(outcome);
             }
+            if !self.reply.outputs.is_empty() {
+                return Err(format!(
+                    "result file {} is not a JSON object with the declared outputs",
+                    path.display()
+                ));
+            }
             return match &self.result_key {
                 Some(key) => Err(format!(
                     "result file {} is not a JSON object with a numeric `{key}`",
@@ -253,6 +259,12 @@ impl CommandObjective {
                     .map(Outcome::ok)
                     .ok_or_else(|| format!("result file {} holds no number", path.display())),
             };
+        }
+        if !self.reply.outputs.is_empty() {
+            return Err(format!(
+                "stdout holds no `{RESULT_LINE}` line; with declared outputs print `{RESULT_LINE} {{\"{}\": ...}}`",
+                self.reply.outputs.join("\": ..., \"")
+            ));
         }
         match &self.result_key {
             Some(key) => stdout
@@ -481,6 +493,7 @@ mod tests {
         ObjectiveSpec {
             kind: crate::config::ObjectiveKind::Command { argv: Vec::new() },
             direction: crate::config::Direction::Minimize,
+            outputs: Vec::new(),
             timeout,
             retries: 0,
             result_file: None,

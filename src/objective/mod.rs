@@ -94,6 +94,10 @@ pub(crate) struct Outcome {
     /// The step a `pruned` set reached (the `step` column).
     #[serde(default)]
     pub step: Option<u64>,
+    /// The declared outputs (`[[objective.outputs]]`) in declared order, each finite; empty
+    /// without declared outputs, and for a row that did not end well.
+    #[serde(default)]
+    pub outputs: Vec<f64>,
 }
 
 impl Outcome {
@@ -107,6 +111,7 @@ impl Outcome {
                 metrics: String::new(),
                 interrupted: false,
                 step: None,
+                outputs: Vec::new(),
             }
         } else {
             Outcome::failed(format!("the objective returned {result}"))
@@ -128,6 +133,7 @@ impl Outcome {
             metrics: String::new(),
             interrupted: false,
             step: None,
+            outputs: Vec::new(),
         }
     }
     /// Stopped by the `[pruning]` rule after reporting `value` at `step`: the result is that

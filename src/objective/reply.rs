@@ -20,10 +20,15 @@ pub const DEFAULT_RESULT_KEY: &str = "result";
 /// Metrics longer than this (as JSON text) are refused: a row is not the place for an array.
 pub const MAX_METRICS_BYTES: usize = 64 * 1024;
 
-/// How a returned object is read: which key holds the result.
+/// How a returned object is read: which key holds the result, or which keys hold the
+/// declared outputs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ResultSpec {
     pub key: String,
+    /// The declared outputs' names, in declared order; empty: one result under `key`.
+    pub outputs: Vec<String>,
+    /// With outputs: the position of the one the `result` column holds (the first objective).
+    pub result_output: usize,
 }
 
 impl ResultSpec {
@@ -33,6 +38,12 @@ impl ResultSpec {
                 .result_key
                 .clone()
                 .unwrap_or_else(|| DEFAULT_RESULT_KEY.into()),
+            outputs: spec.outputs.iter().map(|o| o.name.clone()).collect(),
+            result_output: spec
+                .outputs
+                .iter()
+                .position(|o| o.direction().is_some())
+                .unwrap_or(0),
         }
     }
 }
@@ -41,6 +52,8 @@ impl Default for ResultSpec {
     fn default() -> Self {
         ResultSpec {
             key: DEFAULT_RESULT_KEY.into(),
+            outputs: Vec::new(),
+            result_output: 0,
         }
     }
 }
@@ -48,6 +61,9 @@ impl Default for ResultSpec {
 /// The one normalizer: a returned value (a number, or an object with the result and metrics)
 /// as an outcome.
 pub(crate) fn outcome_from_json(value: &Json, spec: &ResultSpec) -> Outcome {
+    if !spec.outputs.is_empty() {
+        return outputs_from_json(value, spec);
+    }
     if let Some(v) = number(value) {
         return Outcome::ok(v);
     }
@@ -79,9 +95,15 @@ pub(crate) fn outcome_from_json(value: &Json, spec: &ResultSpec) -> Outcome {
             }
         },
     };
+    with_metrics(Outcome::ok(result), map, &[spec.key.as_str()])
+}
+
+/// `outcome` with every key of `map` but `taken` as its metrics (failed when they are too
+/// long to store).
+fn with_metrics(outcome: Outcome, map: &Map<String, Json>, taken: &[&str]) -> Outcome {
     let metrics: Map<String, Json> = map
         .iter()
-        .filter(|(k, _)| **k != spec.key)
+        .filter(|(k, _)| !taken.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let text = if metrics.is_empty() {
@@ -97,8 +119,51 @@ pub(crate) fn outcome_from_json(value: &Json, spec: &ResultSpec) -> Outcome {
     }
     Outcome {
         metrics: text,
-        ..Outcome::ok(result)
+        ..outcome
     }
+}
+
+/// With declared outputs: an object holding each of them as a finite number; the `result`
+/// is the first objective output's value.
+fn outputs_from_json(value: &Json, spec: &ResultSpec) -> Outcome {
+    let Json::Object(map) = value else {
+        return Outcome::failed(format!(
+            "the objective returned {}; with declared outputs it must return an object with {}",
+            short(value),
+            spec.outputs
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    };
+    let mut values = Vec::with_capacity(spec.outputs.len());
+    for key in &spec.outputs {
+        match map.get(key).map(|v| (v, number(v))) {
+            None => {
+                let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+                return Outcome::failed(format!(
+                    "the returned object has no output `{key}` (its keys: {})",
+                    if keys.is_empty() {
+                        "none".into()
+                    } else {
+                        keys.join(", ")
+                    }
+                ));
+            }
+            Some((_, Some(v))) if v.is_finite() => values.push(v),
+            Some((_, Some(v))) => return Outcome::failed(format!("output `{key}` is {v}")),
+            Some((v, None)) => {
+                return Outcome::failed(format!("output `{key}` is {}, not a number", short(v)));
+            }
+        }
+    }
+    let names: Vec<&str> = spec.outputs.iter().map(String::as_str).collect();
+    let outcome = Outcome {
+        outputs: values.clone(),
+        ..Outcome::ok(values[spec.result_output.min(values.len() - 1)])
+    };
+    with_metrics(outcome, map, &names)
 }
 
 /// A value written as text (an `hpo-result:` line, a result file): a number (`0.93`, `nan`) or
@@ -106,6 +171,9 @@ pub(crate) fn outcome_from_json(value: &Json, spec: &ResultSpec) -> Outcome {
 pub(crate) fn outcome_from_text(text: &str, spec: &ResultSpec) -> Option<Outcome> {
     let text = text.trim();
     if let Ok(v) = text.parse::<f64>() {
+        if !spec.outputs.is_empty() {
+            return Some(outputs_from_json(&Json::String(text.into()), spec));
+        }
         return Some(Outcome::ok(v));
     }
     match serde_json::from_str::<Json>(text) {
@@ -139,9 +207,18 @@ fn short(v: &Json) -> String {
 /// let reply = hpo::Reply::new(0.25).metric("accuracy", 0.93).metric("optimizer", "adam");
 /// # let _ = reply;
 /// ```
+///
+/// With declared outputs (`[[objective.outputs]]`), the reply names each of them:
+///
+/// ```
+/// let reply = hpo::Reply::outputs([("val_error", 0.12), ("latency_ms", 3.5)]).metric("epochs", 20);
+/// # let _ = reply;
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reply {
     result: f64,
+    /// Declared outputs by name (non-finite values kept as they are).
+    outputs: Vec<(String, f64)>,
     metrics: Map<String, Json>,
 }
 
@@ -150,8 +227,26 @@ impl Reply {
     pub fn new(result: f64) -> Reply {
         Reply {
             result,
+            outputs: Vec::new(),
             metrics: Map::new(),
         }
+    }
+
+    /// A reply of declared outputs, by name (for an experiment with `[[objective.outputs]]`).
+    pub fn outputs<K: Into<String>>(outputs: impl IntoIterator<Item = (K, f64)>) -> Reply {
+        Reply {
+            result: f64::NAN,
+            outputs: outputs.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+            metrics: Map::new(),
+        }
+    }
+
+    /// Adds (or replaces) the declared output `name`.
+    pub fn output(mut self, name: impl Into<String>, value: f64) -> Reply {
+        let name = name.into();
+        self.outputs.retain(|(k, _)| *k != name);
+        self.outputs.push((name, value));
+        self
     }
 
     /// Adds a metric (a number, a string, a bool, or any JSON value), stored in the row's
@@ -163,6 +258,14 @@ impl Reply {
 
     /// The reply as an outcome, through the same normalizer as every other objective's.
     pub(crate) fn outcome(&self, spec: &ResultSpec) -> Outcome {
+        if !spec.outputs.is_empty() {
+            return self.outputs_outcome(spec);
+        }
+        if let Some((name, _)) = self.outputs.first() {
+            return Outcome::failed(format!(
+                "the reply names the output `{name}`, but the configuration declares no `[[objective.outputs]]`"
+            ));
+        }
         if self.metrics.contains_key(&spec.key) {
             return Outcome::failed(format!(
                 "the metric `{}` has the name of the result key; rename the metric",
@@ -174,6 +277,38 @@ impl Reply {
         }
         let mut object = self.metrics.clone();
         object.insert(spec.key.clone(), Json::from(self.result));
+        outcome_from_json(&Json::Object(object), spec)
+    }
+}
+
+impl Reply {
+    /// With declared outputs: the outputs and metrics as one object, read by the normalizer.
+    /// A non-finite output travels as the string the normalizer reads back as that number.
+    fn outputs_outcome(&self, spec: &ResultSpec) -> Outcome {
+        if self.outputs.is_empty() {
+            return Outcome::failed(format!(
+                "the configuration declares outputs ({}); return them with `Reply::outputs` or `.output(name, value)`",
+                spec.outputs.join(", ")
+            ));
+        }
+        if let Some((name, _)) = self
+            .outputs
+            .iter()
+            .find(|(k, _)| self.metrics.contains_key(k))
+        {
+            return Outcome::failed(format!(
+                "`{name}` is both an output and a metric of the reply; rename the metric"
+            ));
+        }
+        let mut object = self.metrics.clone();
+        for (k, v) in &self.outputs {
+            let value = if v.is_finite() {
+                Json::from(*v)
+            } else {
+                Json::from(v.to_string().to_lowercase())
+            };
+            object.insert(k.clone(), value);
+        }
         outcome_from_json(&Json::Object(object), spec)
     }
 }
@@ -191,7 +326,81 @@ mod tests {
     use serde_json::json;
 
     fn spec(key: &str) -> ResultSpec {
-        ResultSpec { key: key.into() }
+        ResultSpec {
+            key: key.into(),
+            ..ResultSpec::default()
+        }
+    }
+
+    fn outputs(names: &[&str], result_output: usize) -> ResultSpec {
+        ResultSpec {
+            outputs: names.iter().map(|n| n.to_string()).collect(),
+            result_output,
+            ..ResultSpec::default()
+        }
+    }
+
+    #[test]
+    fn declared_outputs_are_read_by_name_and_other_keys_are_metrics() {
+        let s = outputs(&["mem", "err", "lat"], 1);
+        let o = outcome_from_json(&json!({"lat": 3, "err": 0.5, "mem": 12.5, "acc": 0.9}), &s);
+        assert_eq!(o.status, Status::Ok, "{}", o.error);
+        assert_eq!(o.outputs, vec![12.5, 0.5, 3.0]);
+        assert_eq!(o.result, Some(0.5));
+        assert_eq!(o.metrics, r#"{"acc":0.9}"#);
+        let failed = |v: Json| {
+            let o = outcome_from_json(&v, &s);
+            assert_eq!(o.status, Status::Failed, "{v}");
+            assert!(o.outputs.is_empty() && o.result.is_none());
+            o.error
+        };
+        assert!(
+            failed(json!({"err": 1, "lat": 2})).contains("no output `mem` (its keys: err, lat)")
+        );
+        assert!(failed(json!({"err": 1, "lat": 2, "mem": "nan"})).contains("output `mem` is NaN"));
+        assert!(
+            failed(json!({"err": 1, "lat": null, "mem": 1}))
+                .contains("output `lat` is `null`, not a number")
+        );
+        assert!(failed(json!(0.5)).contains("must return an object with `mem`, `err`, `lat`"));
+        // Text goes through the same path.
+        let o = outcome_from_text(r#"{"err": 1, "lat": 2, "mem": 3}"#, &s).expect("object");
+        assert_eq!(o.outputs, vec![3.0, 1.0, 2.0]);
+        assert!(outcome_from_text("0.5", &s).is_some_and(|o| o.status == Status::Failed));
+    }
+
+    #[test]
+    fn a_rust_reply_returns_outputs_by_name() {
+        let s = outputs(&["err", "lat"], 0);
+        let o = Reply::outputs([("lat", 2.0), ("err", 0.25)])
+            .metric("n", 3)
+            .outcome(&s);
+        assert_eq!((o.status, o.result), (Status::Ok, Some(0.25)));
+        assert_eq!(
+            (o.outputs, o.metrics.as_str()),
+            (vec![0.25, 2.0], r#"{"n":3}"#)
+        );
+        let o = Reply::outputs([("err", 1.0)])
+            .output("lat", f64::INFINITY)
+            .outcome(&s);
+        assert!(o.error.contains("output `lat` is inf"), "{}", o.error);
+        assert!(
+            Reply::new(1.0)
+                .outcome(&s)
+                .error
+                .contains("declares outputs (err, lat)")
+        );
+        let o = Reply::outputs([("err", 1.0), ("lat", 1.0)])
+            .metric("lat", 2)
+            .outcome(&s);
+        assert!(o.error.contains("`lat` is both an output and a metric"));
+        let one = ResultSpec::default();
+        assert!(
+            Reply::outputs([("err", 1.0)])
+                .outcome(&one)
+                .error
+                .contains("declares no")
+        );
     }
 
     #[test]
