@@ -209,12 +209,18 @@ def contract_checks(ctx, d, spec, ok, outputs):
     if len(spec["objectives"]) > 1:
         p = subprocess.run([str(ctx["hpo"]), "best", str(d / "exp"), "--format", "json"], capture_output=True,
                            text=True, env=ctx["env"], timeout=60)
-        try:
-            listed = {int(s["index"]) for s in json.loads(p.stdout)} if p.returncode == 0 else None
-        except (ValueError, TypeError, KeyError) as e:
-            listed, p = None, subprocess.CompletedProcess(p.args, 0, "", f"unreadable output: {e}")
+        listed, why = None, (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1][:200]
+        if p.returncode == 0:
+            try:
+                sets = json.loads(p.stdout)
+                if isinstance(sets, list):
+                    listed = {int(s["index"]) for s in sets}
+                else:
+                    why = f"printed a {type(sets).__name__}, not an array of sets: {p.stdout.strip()[:120]}"
+            except (ValueError, TypeError, KeyError) as e:
+                why = f"unreadable output ({e}): {p.stdout.strip()[:120]}"
         if listed is None:
-            out.append(f"hpo best --format json: {(p.stderr.strip().splitlines() or ['?'])[-1][:200]}")
+            out.append(f"hpo best --format json: {why}")
         else:
             pts = [[o[n] for n in spec["objectives"]] for o in outputs]
             front = {int(ok[i]["index"]) for i in pareto_indices(pts)}
@@ -437,11 +443,13 @@ def render(data, behind, fmt, md_table, plots=()):
                        + (f"; {len(errs)} run(s) failed" if errs else ""))
         rows.append(row)
     L += [md_table(header, rows), ""]
+    L += ["ZDT's Pareto set lies on a face of the box (x1 … x5 = 0, their lower bound), which a model-based "
+          "search that proposes on the bounds reaches quickly; DTLZ2's (x2 … x5 = 0.5) is inside it.", ""]
     if "hypervolume.png" in plots:
         L += ["![hypervolume gap over evaluations](hypervolume.png)", ""]
     L += mo_marks(mo, ocfg, behind)
     L += constrained(data, con, fmt, md_table, behind)
-    L += checks_text(data)
+    L += checks_text(data, behind)
     return L + [""]
 
 
@@ -517,7 +525,7 @@ def constrained(data, con, fmt, md_table, behind):
     return L
 
 
-def checks_text(data):
+def checks_text(data, behind):
     L = []
     hc = data.get("hv_check", {})
     if hc.get("error"):
@@ -533,4 +541,7 @@ def checks_text(data):
         L.append(f"hpo's own view checked on {checked} runs (`feasible` against the outputs, `hpo best --format "
                  f"json` against the front computed here): "
                  + ("they agree." if not disagree else f"{len(disagree)} disagreement(s): " + "; ".join(disagree[:5])))
+        if disagree:
+            behind.append(f"Several outputs: hpo's own view disagrees with the outputs in {len(disagree)} case(s), "
+                          f"e.g. {disagree[0]}.")
     return L + [""] if L else []
