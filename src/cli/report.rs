@@ -277,7 +277,7 @@ fn failure_section(h: &mut String, data: &PlotData) {
 /// Every plot as inline SVG.
 fn plot_section(h: &mut String, data: &PlotData, options: &PlotOptions) -> anyhow::Result<()> {
     h.push_str("<h2>Plots</h2>\n");
-    for name in PlotName::ALL {
+    for name in PlotName::ALL.into_iter().filter(|p| data.draws(*p)) {
         let svg = plot::render_svg(data, name, options)?;
         // The XML declaration is not allowed inside HTML.
         let svg = match svg.find("<svg") {

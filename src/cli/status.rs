@@ -80,13 +80,24 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             ),
             _ => String::new(),
         };
+        // With declared outputs, `result` holds the first objective output.
+        let by = exp
+            .objective
+            .outputs
+            .iter()
+            .find(|o| o.direction().is_some())
+            .map(|o| format!(" by {}", o.name))
+            .unwrap_or_default();
         println!(
-            "best ({}): {} (set {}): {}{metrics}",
+            "best{by} ({}): {} (set {}): {}{metrics}",
             s.direction,
             json_text(&best["result"]),
             best["index"],
             params.join(", ")
         );
+    }
+    if let Some(o) = &s.outputs {
+        print_front(o, &exp.space.names());
     }
     if s.done > 0 {
         let eta = s
@@ -126,6 +137,51 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sets of the Pareto front listed in the text form (`--json` has them all).
+const FRONT_SHOWN: usize = 10;
+
+/// The Pareto front and the infeasible rows of an experiment with declared outputs.
+fn print_front(o: &summary::OutputsReport, names: &[String]) {
+    let infeasible = match o.infeasible {
+        0 => String::new(),
+        n => format!(
+            "; {n} ok row(s) violate a constraint (sets {})",
+            o.infeasible_rows
+                .iter()
+                .take(FRONT_SHOWN)
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+                + if n > FRONT_SHOWN { ", ..." } else { "" }
+        ),
+    };
+    println!(
+        "pareto front: {} set(s), feasible ok rows that no other dominates{infeasible}",
+        o.pareto_front.len()
+    );
+    for set in o.pareto_front.iter().take(FRONT_SHOWN) {
+        let outputs = match &set["outputs"] {
+            serde_json::Value::Object(m) => m
+                .iter()
+                .map(|(k, v)| format!("{k}={}", json_text(v)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        };
+        let params: Vec<String> = names
+            .iter()
+            .map(|n| format!("{n}={}", json_text(&set["params"][n.as_str()])))
+            .collect();
+        println!("  set {}: {outputs}; {}", set["index"], params.join(", "));
+    }
+    if o.pareto_front.len() > FRONT_SHOWN {
+        println!(
+            "  ... {} more (hpo best DIR prints them all)",
+            o.pareto_front.len() - FRONT_SHOWN
+        );
+    }
 }
 
 /// A JSON value as plain text (strings without quotes).

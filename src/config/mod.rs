@@ -144,16 +144,19 @@ pub enum PlotName {
     WorkerTimeline,
     ParameterCombination,
     LearningCurves,
+    /// With declared outputs only (unless asked for by name).
+    ParetoFront,
 }
 
 impl PlotName {
     /// Every plot, in the order they are drawn.
-    pub const ALL: [PlotName; 5] = [
+    pub const ALL: [PlotName; 6] = [
         PlotName::Plot3d,
         PlotName::ResultEvolution,
         PlotName::WorkerTimeline,
         PlotName::ParameterCombination,
         PlotName::LearningCurves,
+        PlotName::ParetoFront,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -163,6 +166,7 @@ impl PlotName {
             PlotName::WorkerTimeline => "worker_timeline",
             PlotName::ParameterCombination => "parameter_combination",
             PlotName::LearningCurves => "learning_curves",
+            PlotName::ParetoFront => "pareto_front",
         }
     }
 }
@@ -280,20 +284,6 @@ pub struct ObjectiveSpec {
     pub result_file: Option<String>,
     pub result_key: Option<String>,
     pub kill_grace: std::time::Duration,
-}
-
-impl ObjectiveSpec {
-    /// Whether some declared output is a constraint (results.csv then has `feasible`).
-    pub fn has_constraints(&self) -> bool {
-        self.outputs
-            .iter()
-            .any(|o| matches!(o.goal, Goal::Constraint { .. }))
-    }
-
-    /// Whether declared outputs `values` (in declared order) satisfy every constraint.
-    pub fn feasible(&self, values: &[f64]) -> bool {
-        self.outputs.iter().zip(values).all(|(o, &v)| o.holds(v))
-    }
 }
 
 /// A checked experiment definition.

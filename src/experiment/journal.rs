@@ -139,11 +139,9 @@ impl ResultRow {
                 false => String::new(),
             });
         }
-        for i in 0..outputs.len() {
-            rec.push(match complete {
-                true => values[i].to_string(),
-                false => String::new(),
-            });
+        match complete {
+            true => rec.extend(values.iter().map(f64::to_string)),
+            false => rec.extend(outputs.iter().map(|_| String::new())),
         }
         rec
     }

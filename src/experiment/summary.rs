@@ -17,7 +17,7 @@
 
 use super::live::{LiveStatus, RunningSet};
 use super::{ExperimentError, Lock, ResultRow};
-use crate::config::{Definition, Direction};
+use crate::config::{Definition, Direction, Goal, Output};
 use crate::objective::Status;
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
@@ -64,6 +64,113 @@ pub fn top(rows: &[ResultRow], direction: Direction, n: usize) -> Vec<&ResultRow
         .collect();
     ok.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.index.cmp(&b.0.index)));
     ok.into_iter().take(n).map(|(r, _)| r).collect()
+}
+
+/// The Pareto front of an experiment with declared outputs: the `ok`, feasible rows that no
+/// other such row dominates (at least as good in every objective output, better in one), by
+/// index. Rows with equal objectives are all kept.
+pub fn pareto_front<'a>(rows: &'a [ResultRow], outputs: &[Output]) -> Vec<&'a ResultRow> {
+    let objectives: Vec<(usize, Direction)> = outputs
+        .iter()
+        .enumerate()
+        .filter_map(|(j, o)| o.direction().map(|d| (j, d)))
+        .collect();
+    let mut candidates: Vec<(&ResultRow, Vec<f64>)> = rows
+        .iter()
+        .filter(|r| r.outcome.status == Status::Ok && r.feasible(outputs) == Some(true))
+        .map(|r| {
+            let losses = objectives
+                .iter()
+                .map(|&(j, d)| d.loss(r.outcome.outputs[j]))
+                .collect();
+            (r, losses)
+        })
+        .collect();
+    // In lexicographic order a row's dominators all come before it.
+    candidates.sort_by(|a, b| {
+        a.1.iter()
+            .zip(&b.1)
+            .map(|(x, y)| x.total_cmp(y))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.0.index.cmp(&b.0.index))
+    });
+    let dominates = |a: &[f64], b: &[f64]| {
+        a.iter().zip(b).all(|(x, y)| x <= y) && a.iter().zip(b).any(|(x, y)| x < y)
+    };
+    let mut front: Vec<(&ResultRow, Vec<f64>)> = Vec::new();
+    for (r, l) in candidates {
+        if !front.iter().any(|(_, f)| dominates(f, &l)) {
+            front.push((r, l));
+        }
+    }
+    let mut front: Vec<&ResultRow> = front.into_iter().map(|(r, _)| r).collect();
+    front.sort_by_key(|r| r.index);
+    front
+}
+
+/// The `ok` rows that violate a constraint, by index.
+pub fn infeasible<'a>(rows: &'a [ResultRow], outputs: &[Output]) -> Vec<&'a ResultRow> {
+    let mut bad: Vec<&ResultRow> = rows
+        .iter()
+        .filter(|r| r.outcome.status == Status::Ok && r.feasible(outputs) == Some(false))
+        .collect();
+    bad.sort_by_key(|r| r.index);
+    bad
+}
+
+/// `{NAME: VALUE}` of a row's declared outputs (empty for a row without them).
+pub fn outputs_json(outputs: &[Output], row: &ResultRow) -> Map<String, Json> {
+    if row.outcome.outputs.len() != outputs.len() {
+        return Map::new();
+    }
+    outputs
+        .iter()
+        .zip(&row.outcome.outputs)
+        .map(|(o, v)| (o.name.clone(), json!(v)))
+        .collect()
+}
+
+/// A Pareto-optimal set as `hpo best` and `hpo status --json` print it:
+/// `{"index": N, "outputs": {NAME: VALUE}, "params": {NAME: VALUE}}`.
+pub fn front_json(names: &[String], outputs: &[Output], row: &ResultRow) -> Json {
+    json!({
+        "index": row.index,
+        "outputs": outputs_json(outputs, row),
+        "params": params_json(names, row),
+    })
+}
+
+/// What `hpo status --json` adds with declared outputs (under `outputs`).
+#[derive(Clone, Debug, Serialize)]
+pub struct OutputsReport {
+    /// Each declared output: `{"name", "direction"}` or `{"name", "min", "max"}`.
+    pub declared: Vec<Json>,
+    /// The Pareto front ([`pareto_front`]), each as [`front_json`].
+    pub pareto_front: Vec<Json>,
+    /// How many `ok` rows violate a constraint, and their indices.
+    pub infeasible: usize,
+    pub infeasible_rows: Vec<usize>,
+}
+
+/// The outputs part of the status of an experiment with declared `outputs`.
+pub fn outputs_report(names: &[String], outputs: &[Output], rows: &[ResultRow]) -> OutputsReport {
+    let bad = infeasible(rows, outputs);
+    OutputsReport {
+        declared: outputs
+            .iter()
+            .map(|o| match o.goal {
+                Goal::Objective(d) => json!({"name": o.name, "direction": d.as_str()}),
+                Goal::Constraint { min, max } => json!({"name": o.name, "min": min, "max": max}),
+            })
+            .collect(),
+        pareto_front: pareto_front(rows, outputs)
+            .into_iter()
+            .map(|r| front_json(names, outputs, r))
+            .collect(),
+        infeasible: bad.len(),
+        infeasible_rows: bad.iter().map(|r| r.index).collect(),
+    }
 }
 
 /// How busy the workers were.
@@ -246,6 +353,10 @@ pub struct StatusReport {
     pub eta_s: Option<f64>,
     /// The failed (or timed-out) row that ended last, as `best` is shown.
     pub last_failure: Option<Json>,
+    /// With declared outputs only: the Pareto front and the infeasible rows (`best` is then
+    /// the best row by the first objective output, which the `result` column holds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<OutputsReport>,
 }
 
 /// The sets the live view lists as running that really are: a set whose row ended after the
@@ -339,6 +450,7 @@ pub fn summarize(
         throughput_per_s: u.throughput_per_s,
         eta_s,
         last_failure,
+        outputs: None,
     }
 }
 
@@ -363,6 +475,13 @@ pub fn read(dir: &Path) -> Result<(StatusReport, Definition, Vec<ResultRow>), Ex
         .as_ref()
         .and_then(|p| p.max_step)
         .map(|max| steps_saved(&rows, max));
+    if !exp.objective.outputs.is_empty() {
+        report.outputs = Some(outputs_report(
+            &exp.space.names(),
+            &exp.objective.outputs,
+            &rows,
+        ));
+    }
     Ok((report, exp, rows))
 }
 
@@ -414,6 +533,55 @@ mod tests {
             ended: at(end),
             ..ResultRow::for_test(index, values, outcome)
         }
+    }
+
+    #[test]
+    fn the_pareto_front_keeps_feasible_rows_no_other_dominates() {
+        let outputs = [
+            Output {
+                name: "err".into(),
+                goal: Goal::Objective(Direction::Minimize),
+            },
+            Output {
+                name: "acc".into(),
+                goal: Goal::Objective(Direction::Maximize),
+            },
+            Output {
+                name: "mem".into(),
+                goal: Goal::Constraint {
+                    min: None,
+                    max: Some(16.0),
+                },
+            },
+        ];
+        let with = |index: usize, v: [f64; 3]| {
+            let mut r = row(index, 1, 0.0, 1.0, Some(v[0]));
+            r.outcome.outputs = v.to_vec();
+            r
+        };
+        let rows = vec![
+            with(0, [0.5, 0.9, 8.0]),   // front
+            with(1, [0.4, 0.8, 8.0]),   // front (lower error, lower accuracy)
+            with(2, [0.6, 0.85, 8.0]),  // dominated by 0
+            with(3, [0.1, 0.99, 32.0]), // would dominate all, but infeasible
+            with(4, [0.5, 0.9, 4.0]),   // ties with 0: kept
+            row(5, 1, 0.0, 1.0, None),
+        ];
+        let front: Vec<usize> = pareto_front(&rows, &outputs)
+            .iter()
+            .map(|r| r.index)
+            .collect();
+        assert_eq!(front, vec![0, 1, 4]);
+        let report = outputs_report(&["x".into(), "a".into()], &outputs, &rows);
+        assert_eq!((report.infeasible, report.infeasible_rows), (1, vec![3]));
+        assert_eq!(
+            report.pareto_front[1],
+            json!({"index": 1, "outputs": {"err": 0.4, "acc": 0.8, "mem": 8.0}, "params": {"x": 1.0, "a": "a"}})
+        );
+        assert_eq!(
+            report.declared[2],
+            json!({"name": "mem", "min": null, "max": 16.0})
+        );
     }
 
     #[test]

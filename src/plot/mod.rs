@@ -10,10 +10,11 @@
 mod evolution;
 mod learning;
 mod parallel;
+mod pareto;
 mod plot3d;
 mod timeline;
 
-use crate::config::{Direction, PlotName};
+use crate::config::{Direction, Output, PlotName};
 use crate::experiment::curves::CurvePoint;
 use crate::experiment::{self, ExperimentError, ResultRow};
 use crate::objective::Status;
@@ -156,6 +157,8 @@ pub struct PlotData {
     pub curves: Vec<CurvePoint>,
     /// The `[pruning]` table (its rungs are marked on the learning curves).
     pub pruning: Option<PruningOptions>,
+    /// The declared outputs (`[[objective.outputs]]`); empty for one result.
+    pub outputs: Vec<Output>,
 }
 
 impl PlotData {
@@ -174,7 +177,15 @@ impl PlotData {
             rows,
             curves,
             pruning: exp.pruning,
+            outputs: exp.objective.outputs,
         })
+    }
+
+    /// Whether plot `name` belongs to this experiment when plots are drawn without naming
+    /// them: `pareto_front` only with declared outputs (so an experiment with one result
+    /// gets the files it always got).
+    pub fn draws(&self, name: PlotName) -> bool {
+        name != PlotName::ParetoFront || !self.outputs.is_empty()
     }
 
     pub fn ok_rows(&self) -> impl Iterator<Item = (&ResultRow, f64)> {
@@ -674,6 +685,7 @@ fn draw_named<DB: DrawingBackend>(
         PlotName::WorkerTimeline => timeline::draw(root, data),
         PlotName::ParameterCombination => parallel::draw(root, data),
         PlotName::LearningCurves => learning::draw(root, data),
+        PlotName::ParetoFront => pareto::draw(root, data),
     })
 }
 
@@ -725,7 +737,7 @@ pub fn render_data(
     let mut written = Vec::new();
     for name in PlotName::ALL
         .into_iter()
-        .filter(|p| only.is_empty() || only.contains(p))
+        .filter(|p| only.contains(p) || (only.is_empty() && data.draws(*p)))
     {
         let draw_err = |target: &Path, message: String| PlotError::Draw {
             plot: name.as_str(),
