@@ -1125,13 +1125,14 @@ def main():
     if sections != set(ALL_SECTIONS) and previous.exists():
         # A partial run (say, once the MPI back end landed) replaces only its sections.
         old = json.loads(previous.read_text())
-        for key in ALL_SECTIONS:
-            if key not in sections and key in old:
-                data[key] = old[key]
-                data["load"][key] = old.get("load", {}).get(key, float("nan"))
-                data["commits"][key] = old.get("commits", {}).get(key, old["versions"].get("hpo commit"))
-        data["wall_minutes_kept"] = old.get("wall_minutes_kept", 0) + old.get("wall_minutes", 0)
-        log(f"kept {', '.join(k for k in ALL_SECTIONS if k in old and k not in sections)} from {previous}")
+        kept = [k for k in ALL_SECTIONS if k not in sections and k in old]
+        for key in kept:
+            data[key] = old[key]
+            data["load"][key] = old.get("load", {}).get(key, float("nan"))
+            data["commits"][key] = old.get("commits", {}).get(key, old["versions"].get("hpo commit"))
+        if kept:  # a rerun of the same sections keeps nothing, and no time
+            data["wall_minutes_kept"] = old.get("wall_minutes_kept", 0) + old.get("wall_minutes", 0)
+            log(f"kept {', '.join(kept)} from {previous}")
     for key in sections:
         data["commits"][key] = data["versions"]["hpo commit"]
     with tempfile.TemporaryDirectory(prefix="hpo-suite-") as td:
