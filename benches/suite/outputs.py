@@ -261,8 +261,9 @@ def run_section(ctx, tmp, quick, venv_ok):
     if mode != "outputs":
         skipped["hpo"] = "needs `[[objective.outputs]]`"
     if not venv_ok:
-        for m in PEER_METHODS:
-            skipped[m] = "needs benches/.venv (Optuna)"
+        for m in MO_METHODS:
+            if m in PEER_METHODS:
+                skipped[m] = "needs Optuna, in benches/.venv"
     runs = {p: {m: [] for m in (CON_METHODS if p == CONSTRAINED else MO_METHODS)}
             for p in ocfg["problems"] + [CONSTRAINED]}
 
@@ -290,7 +291,7 @@ def run_section(ctx, tmp, quick, venv_ok):
         for method in runs[problem]:
             runs[problem][method].sort(key=lambda r: r["seed"])
     data = derive({"config": ocfg, "mode": mode, "notes": notes, "skipped": skipped, "runs": runs})
-    data["hv_check"] = hv_check(ctx, data) if venv_ok else {"error": "needs benches/.venv (Optuna)"}
+    data["hv_check"] = hv_check(ctx, data) if venv_ok else {"error": "needs Optuna, in benches/.venv"}
     return data
 
 
