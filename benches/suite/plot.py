@@ -1,5 +1,6 @@
 """Plots of a suite run (run with the venv's Python): median simple regret over evaluations
-per problem and method, and seconds per suggestion against n; with --blackbox, the BBOB regret
+per problem and method, seconds per suggestion against n, and the hypervolume gap over
+evaluations of the `outputs` section; with --blackbox, the BBOB regret
 over evaluations per dimension from blackbox-summary.json. Prints the files it wrote.
 
   plot.py RAW.json OUTDIR
@@ -70,6 +71,32 @@ def suggest(data, out):
     return "suggest_cost.png"
 
 
+def hypervolume(data, out):
+    sec = data.get("outputs") or {}
+    problems = sec.get("problems", {})
+    if not problems:
+        return None
+    fig, axes = plt.subplots(1, len(problems), figsize=(4.2 * len(problems), 3.6), squeeze=False)
+    for ax, (p, facts) in zip(axes[0], problems.items()):
+        for m, label in sec["labels"].items():
+            traces = [r["trace"] for r in sec["runs"][p].get(m, []) if r.get("trace")]
+            if not traces:
+                continue
+            n = min(len(t) for t in traces)
+            x = [k for k, _ in traces[0][:n]]
+            gap = np.maximum(np.array([[facts["hv_max"] - h for _, h in t[:n]] for t in traces]), 1e-9)
+            ax.plot(x, np.median(gap, axis=0), label=label, lw=2 if m == "hpo" else 1.2)
+        ax.axvline(sec["config"]["n_init"] + 0.5, color="grey", lw=0.8, ls=":")
+        ax.set_yscale("log")
+        ax.set_title(facts["label"])
+        ax.set_xlabel("evaluations")
+    axes[0][0].set_ylabel("hypervolume gap to the true front\n(median over seeds)")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "hypervolume.png", dpi=110)
+    return "hypervolume.png"
+
+
 BLACKBOX_LABELS = {"hpo_seq": "hpo", "random": "random search", "tpe": "Optuna TPE",
                    "skopt": "skopt gp_minimize", "gp": "Optuna GPSampler"}
 
@@ -106,7 +133,7 @@ def main():
         return
     data = json.loads(Path(sys.argv[1]).read_text())
     out = Path(sys.argv[2])
-    for f in (regret(data, out), suggest(data, out)):
+    for f in (regret(data, out), suggest(data, out), hypervolume(data, out)):
         if f:
             print(f)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """hpo side by side with its peers, in one run: dispatch, suggestion cost, quality, utilization,
-Python function objectives, and (blackbox.py) BBOB and scikit-learn tasks.
+Python function objectives, early stopping (prune.py), several outputs and constraints
+(outputs.py), and (blackbox.py) BBOB and scikit-learn tasks.
 
 Run it through `benches/suite/run [--quick] [--out DIR] [--only SECTION,...]`; see
 benches/README.md. This driver needs only the standard library: it builds hpo, sets up the
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import blackbox
 import million
+import outputs
 import prune
 
 SUITE = Path(__file__).resolve().parent
@@ -66,7 +68,7 @@ PROBLEMS = {
     "ackley5": ("ackley", [(-5.0, 5.0)] * 5, 0.0, "Ackley 5D on [-5,5]⁵"),
 }
 
-ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "prune", "million", "bbob", "ml"]
+ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "prune", "outputs", "million", "bbob", "ml"]
 
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
@@ -935,6 +937,8 @@ def report(data):
               else prune.render(pr, behind, fmt, md_table))
     if data.get("million"):
         L += million.render(data["million"], fmt, md_table, behind)
+    if data.get("outputs"):
+        L += outputs.render(data["outputs"], behind, fmt, md_table, data.get("plots", []))
 
     if "suggest_cost.png" in data.get("plots", []):
         L += ["![seconds per suggestion against n](suggest_cost.png)", ""]
@@ -1124,13 +1128,14 @@ def main():
     if sections != set(ALL_SECTIONS) and previous.exists():
         # A partial run (say, once the MPI back end landed) replaces only its sections.
         old = json.loads(previous.read_text())
-        for key in ALL_SECTIONS:
-            if key not in sections and key in old:
-                data[key] = old[key]
-                data["load"][key] = old.get("load", {}).get(key, float("nan"))
-                data["commits"][key] = old.get("commits", {}).get(key, old["versions"].get("hpo commit"))
-        data["wall_minutes_kept"] = old.get("wall_minutes_kept", 0) + old.get("wall_minutes", 0)
-        log(f"kept {', '.join(k for k in ALL_SECTIONS if k in old and k not in sections)} from {previous}")
+        kept = [k for k in ALL_SECTIONS if k not in sections and k in old]
+        for key in kept:
+            data[key] = old[key]
+            data["load"][key] = old.get("load", {}).get(key, float("nan"))
+            data["commits"][key] = old.get("commits", {}).get(key, old["versions"].get("hpo commit"))
+        if kept:  # a rerun of the same sections keeps nothing, and no time
+            data["wall_minutes_kept"] = old.get("wall_minutes_kept", 0) + old.get("wall_minutes", 0)
+            log(f"kept {', '.join(kept)} from {previous}")
     for key in sections:
         data["commits"][key] = data["versions"]["hpo commit"]
     with tempfile.TemporaryDirectory(prefix="hpo-suite-") as td:
@@ -1171,6 +1176,11 @@ def main():
             data["load"]["million"] = loadavg()
             log("the master at a million sets")
             data["million"] = million.run_section({"hpo": HPO, "env": ENV, "log": log}, tmp, cfg["quick"])
+        if "outputs" in sections:
+            data["load"]["outputs"] = loadavg()
+            log("several outputs and a constraint")
+            ctx = {"hpo": HPO, "vpy": VPY, "env": ENV, "log": log, "run_json": run_json}
+            data["outputs"] = outputs.run_section(ctx, tmp, cfg["quick"], venv_ok)
     if sections & set(blackbox.SECTIONS):
         blackbox_sections(a, bb_args, sections, outdir, venv_ok, data)
     data["wall_minutes"] = (time.perf_counter() - t0) / 60
@@ -1254,6 +1264,8 @@ def report_only(outdir):
         print(text)
     if (outdir / "raw.json").exists():
         data = json.loads((outdir / "raw.json").read_text())
+        if data.get("outputs"):
+            outputs.derive(data["outputs"])
         for s in blackbox.SECTIONS:
             if bb and s in bb and s in data:
                 data[s] = {**bb[s], "errors": data[s].get("errors", [])}
