@@ -172,6 +172,7 @@ fn params_text(names: &[String], row: &ResultRow) -> String {
     let text = names
         .iter()
         .zip(&row.values)
+        .filter(|(_, v)| !v.is_inactive())
         .map(|(n, v)| format!("{n}={v}"))
         .collect::<Vec<_>>()
         .join(", ");
