@@ -310,7 +310,32 @@ fn propose(
         pending: &pending_x,
     };
     let seed = suggestion_seed(exp.seed, set.index);
-    match acquisition::suggest(&problem, &exp.bayesian, seed) {
+    let positions = columns.params();
+    let conditional: Vec<bool> = positions
+        .iter()
+        .map(|&p| exp.space.may_be_inactive(p))
+        .collect();
+    // Which columns a candidate point uses: the set completed with it, as the objective would
+    // see it (a set that cannot be completed counts every column as used).
+    let active = |x: &[f64]| -> Vec<bool> {
+        match exp.space.resolve(&set.cells, &columns.decode(x)) {
+            Ok(values) => positions
+                .iter()
+                .map(|&p| !values[p].is_inactive())
+                .collect(),
+            Err(_) => vec![true; positions.len()],
+        }
+    };
+    let suggested = if conditional.contains(&true) {
+        let conditions = acquisition::Conditions {
+            conditional,
+            active: &active,
+        };
+        acquisition::suggest_conditional(&problem, &conditions, &exp.bayesian, seed)
+    } else {
+        acquisition::suggest(&problem, &exp.bayesian, seed)
+    };
+    match suggested {
         Ok(s) => (columns.decode(&s.x), s.note),
         Err(e) => (
             columns.decode(&acquisition::space_filling(&dims, seed)),

@@ -379,6 +379,31 @@ mod tests {
     }
 
     #[test]
+    fn an_inactive_cell_is_not_drawn_and_not_compared() {
+        let mut s = space(true, 3);
+        // c is "a" or "b"; x exists only when c is "a".
+        s.parameters[1].when = None;
+        s.parameters.swap(0, 1);
+        s.blocks[0].strategies.swap(0, 1);
+        s.parameters[1].when =
+            Some(crate::space::Expr::parse("x", "c == \"a\"", &["c"]).expect("parses"));
+        // Distinct sets: c = "b" once (x does not count), and x = 0 or 1 with c = "a".
+        let table = draw_table(&s, 1).unwrap();
+        for set in &table {
+            let inactive = set.cells[1] == Cell::Fixed(Value::Inactive);
+            assert_eq!(
+                inactive,
+                set.cells[0] == Cell::Fixed(Value::Str("b".into()))
+            );
+        }
+        s.blocks[0].count = 4;
+        assert_eq!(
+            draw_table(&s, 1),
+            Err(DrawError::Exhausted { block: 0, index: 3 })
+        );
+    }
+
+    #[test]
     fn log_and_integer_ranges_stay_inside() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let r = Range {

@@ -424,6 +424,77 @@ mod tests {
         );
     }
 
+    /// optimizer, momentum (when sgd), nesterov (when momentum > 0.5), lr2 = momentum * 2.
+    fn branched() -> Space {
+        let names = ["optimizer", "momentum", "nesterov"];
+        let param = |name: &str, kind: Kind, when: Option<&str>, p: usize| Parameter {
+            name: name.into(),
+            kind,
+            when: when.map(|w| Expr::parse(name, w, &names[..p]).expect("parses")),
+        };
+        Space {
+            parameters: vec![
+                param("optimizer", Kind::Str, None, 0),
+                param("momentum", Kind::Float, Some("optimizer == \"sgd\""), 1),
+                param("nesterov", Kind::Int, Some("momentum > 0.5"), 2),
+                Parameter {
+                    name: "twice".into(),
+                    kind: Kind::Expr(Expr::parse("twice", "momentum * 2", &names).expect("parses")),
+                    when: None,
+                },
+            ],
+            blocks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_parameter_that_reads_an_inactive_one_is_inactive_too() {
+        let space = branched();
+        let fixed = |v: Value| Cell::Fixed(v);
+        let cells = |opt: &str, m: f64| {
+            vec![
+                fixed(Value::Str(opt.into())),
+                fixed(Value::Float(m)),
+                fixed(Value::Int(1)),
+                Cell::Computed,
+            ]
+        };
+        assert_eq!(
+            space.resolve(&cells("sgd", 0.9), &[]),
+            Ok(vec![
+                Value::Str("sgd".into()),
+                Value::Float(0.9),
+                Value::Int(1),
+                Value::Float(1.8)
+            ])
+        );
+        let low = space.resolve(&cells("sgd", 0.1), &[]).expect("resolves");
+        assert_eq!(low[2], Value::Inactive);
+        let adam = space.resolve(&cells("adam", 0.9), &[]).expect("resolves");
+        assert_eq!(
+            adam[1..],
+            [Value::Inactive, Value::Inactive, Value::Inactive]
+        );
+        assert_eq!(space.conditional(), vec![false, true, true, true]);
+        let params = Params::new(space.names(), adam);
+        assert_eq!(params.get("momentum"), None);
+        assert!(params.is_inactive("momentum") && !params.is_inactive("optimizer"));
+        assert_eq!(params.iter().count(), 1);
+        assert_eq!(space.parse_value(1, ""), Some(Value::Inactive));
+        assert_eq!(space.parse_value(0, ""), Some(Value::Str(String::new())));
+        // A Bayesian cell of an inactive parameter takes its proposal and drops it.
+        let bayes = [
+            fixed(Value::Str("adam".into())),
+            Cell::Bayesian,
+            Cell::Bayesian,
+            Cell::Computed,
+        ];
+        let values = space
+            .resolve(&bayes, &[Value::Float(0.7), Value::Int(0)])
+            .expect("resolves");
+        assert_eq!(values[1], Value::Inactive);
+    }
+
     #[test]
     fn rounding_gives_short_decimal_forms() {
         assert_eq!(round_to(1.23456, 3).to_string(), "1.235");
