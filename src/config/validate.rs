@@ -281,7 +281,8 @@ impl<'a> Validator<'a> {
                 return Err(self.err(
                     Some(span(&p.name)),
                     format!("sets[{b}].{}", p.name),
-                    "a conditional parameter cannot take the empty string: its empty cell means                      the parameter is inactive",
+                    "a conditional parameter cannot take the empty string: its empty cell means the \
+                     parameter is inactive",
                 ));
             }
         }
@@ -299,7 +300,9 @@ impl<'a> Validator<'a> {
                 Some(set.span()),
                 format!("sets[{b}].{}", params[param].name),
                 format!(
-                    "parameter `{}` has no strategy in this block but is active in some of its                      sets (for example with {example}); give it `value`, `random`, `choice`,                      `bayesian` or `bayesian_choice`",
+                    "parameter `{}` has no strategy in this block but is active in some of its \
+                     sets (for example with {example}); give it `value`, `random`, `choice`, \
+                     `bayesian` or `bayesian_choice`",
                     params[param].name
                 ),
             ),
@@ -307,7 +310,8 @@ impl<'a> Validator<'a> {
                 Some(span(&params[param].name)),
                 format!("sets[{b}].{}", params[param].name),
                 format!(
-                    "parameter `{}` is given a value but its `when` is false in every set of                      this block; remove it from the block",
+                    "parameter `{}` is given a strategy but its `when` is false in every set of \
+                     this block; remove it from the block",
                     params[param].name
                 ),
             ),

@@ -16,31 +16,25 @@ pub enum ConditionError {
     Expression { param: usize, reason: String },
     /// A conditional parameter the block gives no strategy is active in some sets.
     NoStrategy { param: usize, example: String },
-    /// A block gives a `value` to a parameter that is inactive in every one of its sets.
+    /// A block gives a strategy to a parameter that is inactive in every one of its sets.
     NeverActive { param: usize },
 }
 
-/// The candidate values of each parameter in `block` (empty for computed ones), and whether
-/// they are every value the block can draw.
-fn candidates(block: &Block) -> (Vec<Vec<Value>>, bool) {
-    let mut finite = true;
-    let lists = block
+/// The candidate values of each parameter in `block` (empty for computed ones).
+fn candidates(block: &Block) -> Vec<Vec<Value>> {
+    block
         .strategies
         .iter()
         .map(|s| match s {
             Strategy::Explicit(v) => vec![v.clone()],
             Strategy::Choice(l) | Strategy::BayesianChoice(l) => l.clone(),
-            Strategy::Random(r) | Strategy::Bayesian(r) => {
-                finite = false;
-                [0.0, 0.5, 1.0]
-                    .iter()
-                    .map(|&u| r.finish(r.point_at_unit(u)))
-                    .collect()
-            }
+            Strategy::Random(r) | Strategy::Bayesian(r) => [0.0, 0.5, 1.0]
+                .iter()
+                .map(|&u| r.finish(r.point_at_unit(u)))
+                .collect(),
             Strategy::Formula(_) | Strategy::Computed => Vec::new(),
         })
-        .collect();
-    (lists, finite)
+        .collect()
 }
 
 /// A spread of indices into `len` values for probe `k` of parameter `p`: the first probes
@@ -61,14 +55,13 @@ pub fn check_block(space: &Space, b: usize) -> Result<(), ConditionError> {
     if !space.parameters.iter().any(|p| p.is_conditional()) {
         return Ok(());
     }
-    let (lists, finite) = candidates(block);
+    let lists = candidates(block);
     let combos = lists
         .iter()
         .filter(|l| !l.is_empty())
         .try_fold(1usize, |acc, l| {
             acc.checked_mul(l.len()).filter(|n| *n <= PROBES)
         });
-    let exhaustive = finite && combos.is_some();
     let probes = combos.unwrap_or(PROBES);
     let mut ever_active = vec![false; space.parameters.len()];
     for k in 0..probes {
@@ -116,17 +109,45 @@ pub fn check_block(space: &Space, b: usize) -> Result<(), ConditionError> {
             row.push(value);
         }
     }
-    if exhaustive {
+    // Every combination was probed: a parameter whose activity depends only on values from
+    // finite lists was seen in every case its block allows.
+    if combos.is_some() {
         let never = block.strategies.iter().enumerate().find(|(p, s)| {
             space.parameters[*p].is_conditional()
                 && !ever_active[*p]
-                && matches!(s, Strategy::Explicit(v) if !v.is_inactive())
+                && !matches!(s, Strategy::Explicit(Value::Inactive))
+                && decided_by_lists(space, block, *p)
         });
         if let Some((param, _)) = never {
             return Err(ConditionError::NeverActive { param });
         }
     }
     Ok(())
+}
+
+/// Whether the activity of parameter `p` depends only on parameters that `block` fills from
+/// finite lists (`value`, `choice`, `bayesian_choice`), directly or through other conditional
+/// or `expr` parameters: then the probes saw every case.
+fn decided_by_lists(space: &Space, block: &Block, p: usize) -> bool {
+    let param = &space.parameters[p];
+    let exprs = param.when.iter().chain(match &param.kind {
+        Kind::Expr(e) => Some(e),
+        _ => None,
+    });
+    exprs.flat_map(|e| e.reads()).all(|name| {
+        let Some(q) = space.parameters[..p].iter().position(|q| q.name == name) else {
+            return false;
+        };
+        let listed = matches!(
+            block.strategies[q],
+            Strategy::Explicit(_) | Strategy::Choice(_) | Strategy::BayesianChoice(_)
+        );
+        let computed = matches!(
+            block.strategies[q],
+            Strategy::Computed | Strategy::Formula(_)
+        );
+        (listed || computed) && decided_by_lists(space, block, q)
+    })
 }
 
 fn computed(space: &Space, p: usize, cell: &Cell, row: &[Value]) -> Option<Value> {
