@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import blackbox
+import conditional
 import prune
 
 SUITE = Path(__file__).resolve().parent
@@ -65,7 +66,8 @@ PROBLEMS = {
     "ackley5": ("ackley", [(-5.0, 5.0)] * 5, 0.0, "Ackley 5D on [-5,5]⁵"),
 }
 
-ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "prune", "bbob", "ml"]
+ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "prune", "conditional",
+                "bbob", "ml"]
 
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
@@ -932,6 +934,8 @@ def report(data):
     if pr:
         L += (["## Early stopping: a real training task", "", f"Skipped: {pr['error']}.", ""] if pr.get("error")
               else prune.render(pr, behind, fmt, md_table))
+    if data.get("conditional"):
+        L += conditional.render(data["conditional"], behind, fmt, md_table)
 
     if "suggest_cost.png" in data.get("plots", []):
         L += ["![seconds per suggestion against n](suggest_cost.png)", ""]
@@ -1164,6 +1168,11 @@ def main():
                 data["prune"] = prune.run_section(ctx, tmp, cfg["quick"])
             else:
                 data["prune"] = {"error": "needs benches/.venv (scikit-learn, Optuna)"}
+        if "conditional" in sections:
+            data["load"]["conditional"] = loadavg()
+            log("conditional parameters")
+            ctx = {"hpo": HPO, "env": ENV, "log": log}
+            data["conditional"] = conditional.run_section(ctx, tmp, cfg["quick"])
     if sections & set(blackbox.SECTIONS):
         blackbox_sections(a, bb_args, sections, outdir, venv_ok, data)
     data["wall_minutes"] = (time.perf_counter() - t0) / 60
