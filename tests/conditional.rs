@@ -282,3 +282,43 @@ fn a_bad_when_exits_2_names_the_parameter_and_creates_nothing() {
     assert!(out.status.success(), "{}", stderr(&out));
     check_rows(&tmp.path().join("exp"), 4);
 }
+
+#[test]
+fn a_python_function_gets_only_the_active_parameters() {
+    let ok = Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !common::available("python3", ok, "HPO_REQUIRE_PYTHON") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("temp dir");
+    // The function fails the set unless it sees exactly the active branch's keys.
+    std::fs::write(
+        tmp.path().join("f.py"),
+        "def objective(p):\n\
+         \x20   keys = set(p) - {'hyperpar', 'worker_save_path'}\n\
+         \x20   want = {'optimizer', 'lr', 'momentum'} if p['optimizer'] == 'sgd' else {'optimizer', 'lr', 'beta'}\n\
+         \x20   if p.get('momentum', 0) > 0.5:\n\
+         \x20       want.add('nesterov')\n\
+         \x20   assert keys == want, (keys, want)\n\
+         \x20   assert ('momentum' in p['hyperpar']) == ('momentum' in p)\n\
+         \x20   return p['momentum'] if 'momentum' in p else p['beta'] + 0.5\n",
+    )
+    .expect("write f.py");
+    let mut config = config(6, 6, "0");
+    let start = config.find("command = ").expect("command");
+    let end = start + config[start..].find('\n').expect("line end");
+    config.replace_range(start..end, "python = \"f.py:objective\"");
+    let path = write_config(tmp.path(), "c.toml", &config);
+    let out = run(&["run", path.to_str().expect("utf-8"), "-p", "2", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = rows(&tmp.path().join("exp/results.csv"));
+    assert_each_index_once(&table, 12);
+    for r in &table {
+        assert_eq!(r["status"], "ok", "{r:?}");
+        assert_eq!(r["momentum"].is_empty(), r["optimizer"] != "sgd", "{r:?}");
+    }
+}
