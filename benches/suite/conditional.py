@@ -132,17 +132,21 @@ def _median(runs, field):
     return statistics.median(v) if v else None
 
 
+def _g(x):
+    return f"{x:.3g}"
+
+
 def checks(data):
     """The issue's marks: [(text, met)]."""
     best = {k: _median(v, "best") for k, v in data["runs"].items()}
     out = []
     c, r, f = best["conditional"], best["random"], best["flat"]
     if None not in (c, r):
-        out.append((f"Bayesian sets with conditional parameters beat random search: best {c:.4f} against "
-                    f"{r:.4f}", c < r))
+        out.append((f"Bayesian sets with conditional parameters beat random search: best {_g(c)} against "
+                    f"{_g(r)}", c < r))
     if None not in (c, f):
-        out.append((f"conditional parameters at least as good as the flattened space: best {c:.4f} against "
-                    f"{f:.4f}", c <= f))
+        out.append((f"conditional parameters at least as good as the flattened space: best {_g(c)} against "
+                    f"{_g(f)}", c <= f))
     leaked = sum(r.get("leaked", 0) for v in data["runs"].values() for r in v)
     out.append((f"inactive parameters left empty in every row ({leaked} rows with a value)", leaked == 0))
     return out
@@ -180,7 +184,7 @@ def render(data, behind, fmt, md_table):
     per = []
     for key, runs in data["runs"].items():
         by = {r["seed"]: r for r in runs}
-        per.append([LABELS[key]] + ["–" if s not in by or by[s].get("error") else f"{by[s]['best']:.4f}"
+        per.append([LABELS[key]] + ["–" if s not in by or by[s].get("error") else _g(by[s]['best'])
                                     for s in seeds])
     L += ["Per seed (best after all evaluations):", "", md_table(["arm"] + [f"seed {s}" for s in seeds], per), ""]
     L += ["The issue's marks (medians over seeds):", ""]
