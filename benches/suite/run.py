@@ -30,6 +30,7 @@ from pathlib import Path
 
 import blackbox
 import conditional
+import million
 import prune
 
 SUITE = Path(__file__).resolve().parent
@@ -66,8 +67,8 @@ PROBLEMS = {
     "ackley5": ("ackley", [(-5.0, 5.0)] * 5, 0.0, "Ackley 5D on [-5,5]⁵"),
 }
 
-ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "prune", "conditional",
-                "bbob", "ml"]
+ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "prune", "million",
+                "conditional", "bbob", "ml"]
 
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
@@ -934,6 +935,8 @@ def report(data):
     if pr:
         L += (["## Early stopping: a real training task", "", f"Skipped: {pr['error']}.", ""] if pr.get("error")
               else prune.render(pr, behind, fmt, md_table))
+    if data.get("million"):
+        L += million.render(data["million"], fmt, md_table, behind)
     if data.get("conditional"):
         L += conditional.render(data["conditional"], behind, fmt, md_table)
 
@@ -1168,6 +1171,10 @@ def main():
                 data["prune"] = prune.run_section(ctx, tmp, cfg["quick"])
             else:
                 data["prune"] = {"error": "needs benches/.venv (scikit-learn, Optuna)"}
+        if "million" in sections:
+            data["load"]["million"] = loadavg()
+            log("the master at a million sets")
+            data["million"] = million.run_section({"hpo": HPO, "env": ENV, "log": log}, tmp, cfg["quick"])
         if "conditional" in sections:
             data["load"]["conditional"] = loadavg()
             log("conditional parameters")

@@ -411,21 +411,20 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
         path: path.to_path_buf(),
         source,
     };
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    let file = match File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok((Vec::new(), Repair::default()));
         }
         Err(e) => return Err(io(e)),
     };
-    let mut repair = Repair::default();
-    let whole = match bytes.iter().rposition(|b| *b == b'\n') {
-        Some(p) => p + 1,
-        None => 0,
+    let len = file.metadata().map_err(io)?.len();
+    let whole = whole_lines_len(&file, len).map_err(io)?;
+    let mut repair = Repair {
+        torn_line: whole < len,
+        ..Repair::default()
     };
-    repair.torn_line = whole < bytes.len();
-    let bytes = &bytes[..whole];
-    if bytes.is_empty() {
+    if whole == 0 {
         return Ok((Vec::new(), repair));
     }
     let damaged = |line: usize, problem: String| JournalError::Damaged {
@@ -433,7 +432,9 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
         line,
         problem,
     };
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+    // Streamed, not read whole: a table of a million rows would otherwise sit in memory twice.
+    let lines = std::io::BufReader::with_capacity(1 << 16, std::io::Read::take(file, whole));
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(lines);
     let expected = header(space);
     let got: Vec<String> = reader
         .headers()
@@ -456,12 +457,19 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
     }
     repair.old_header = width < expected.len();
     let table_len: usize = space.blocks.iter().map(|b| b.count).sum();
-    // Where each set's row is in `rows`; a later row of a set supersedes the earlier one.
+    // Where each set's row is in `rows`; a later row of a set supersedes the earlier one,
+    // which is marked dead and dropped in place at the end.
     let mut at: Vec<Option<usize>> = vec![None; table_len];
-    let mut rows: Vec<Option<ResultRow>> = Vec::new();
-    for (i, rec) in reader.records().enumerate() {
-        let line = i + 2;
-        let rec = rec.map_err(|e| damaged(line, e.to_string()))?;
+    let mut rows: Vec<ResultRow> = Vec::new();
+    let mut dead: Vec<bool> = Vec::new();
+    let mut again: Vec<bool> = vec![false; table_len];
+    let mut rec = csv::StringRecord::new();
+    for line in 2.. {
+        match reader.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(damaged(line, e.to_string())),
+        }
         let row = parse_row(&rec, space, width).map_err(|p| damaged(line, p))?;
         if row.index >= table_len {
             return Err(damaged(
@@ -473,15 +481,42 @@ pub fn read_results(path: &Path, space: &Space) -> Result<(Vec<ResultRow>, Repai
             ));
         }
         if let Some(earlier) = at[row.index] {
-            rows[earlier] = None;
-            if !repair.superseded.contains(&row.index) {
+            // The set's first superseded row names it; later ones are already counted.
+            dead[earlier] = true;
+            if !std::mem::replace(&mut again[row.index], true) {
                 repair.superseded.push(row.index);
             }
         }
         at[row.index] = Some(rows.len());
-        rows.push(Some(row));
+        rows.push(row);
+        dead.push(false);
     }
-    Ok((rows.into_iter().flatten().collect(), repair))
+    if !repair.superseded.is_empty() {
+        let mut position = 0;
+        rows.retain(|_| {
+            position += 1;
+            !dead[position - 1]
+        });
+    }
+    Ok((rows, repair))
+}
+
+/// The length of a file up to and including its last newline (0 when it has none), found by
+/// reading backwards from the end in blocks.
+fn whole_lines_len(file: &File, len: u64) -> std::io::Result<u64> {
+    const BLOCK: u64 = 1 << 16;
+    let mut end = len;
+    let mut buf = vec![0u8; BLOCK as usize];
+    while end > 0 {
+        let start = end.saturating_sub(BLOCK);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.read_exact_at(chunk, start)?;
+        if let Some(p) = chunk.iter().rposition(|b| *b == b'\n') {
+            return Ok(start + p as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 /// Reads `results.csv` as [`read_results`] does and mends the file: a torn last line is cut

@@ -278,12 +278,17 @@ pub fn summarize(
     let running_sets = live.map(|l| really_running(l, rows)).unwrap_or_default();
     // A set running again counts as running until its new row replaces the stored one.
     let again: std::collections::HashSet<usize> = running_sets.iter().map(|r| r.index).collect();
-    let counted: Vec<ResultRow> = rows
-        .iter()
-        .filter(|r| !again.contains(&r.index))
-        .cloned()
-        .collect();
-    let rows = counted.as_slice();
+    // Copied only when something runs again: a million rows must not sit in memory twice.
+    let counted: std::borrow::Cow<[ResultRow]> = if again.is_empty() {
+        rows.into()
+    } else {
+        rows.iter()
+            .filter(|r| !again.contains(&r.index))
+            .cloned()
+            .collect::<Vec<_>>()
+            .into()
+    };
+    let rows = &*counted;
     let c = counts(rows);
     let running: Vec<Running> = running_sets
         .iter()
