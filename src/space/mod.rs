@@ -243,7 +243,8 @@ impl Params {
     pub fn f64(&self, name: &str) -> Option<f64> {
         self.get(name).and_then(Value::as_f64)
     }
-    /// The numeric values in declared order (strings skipped): a builtin's input vector.
+    /// The numeric values in declared order (strings and inactive parameters skipped): a
+    /// builtin's input vector.
     pub fn numeric(&self) -> Vec<f64> {
         self.values.iter().filter_map(Value::as_f64).collect()
     }
