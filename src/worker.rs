@@ -343,9 +343,38 @@ fn propose(
         observed_y: &observed_y,
         pending: &pending_x,
     };
-    let suggestion = match constraints.is_empty() {
-        true => acquisition::suggest(&problem, &exp.bayesian, seed),
-        false => acquisition::suggest_constrained(&problem, &constraints, &exp.bayesian, seed),
+    let positions = columns.params();
+    let conditional: Vec<bool> = positions
+        .iter()
+        .map(|&p| exp.space.may_be_inactive(p))
+        .collect();
+    // Which columns a candidate point uses: the set completed with it, as the objective would
+    // see it (a set that cannot be completed counts every column as used).
+    let active = |x: &[f64]| -> Vec<bool> {
+        match exp.space.resolve(&set.cells, &columns.decode(x)) {
+            Ok(values) => positions
+                .iter()
+                .map(|&p| !values[p].is_inactive())
+                .collect(),
+            Err(_) => vec![true; positions.len()],
+        }
+    };
+    let conditions = conditional
+        .contains(&true)
+        .then_some(acquisition::Conditions {
+            conditional,
+            active: &active,
+        });
+    let suggestion = match (constraints.is_empty(), &conditions) {
+        (true, None) => acquisition::suggest(&problem, &exp.bayesian, seed),
+        (true, Some(c)) => acquisition::suggest_conditional(&problem, c, &exp.bayesian, seed),
+        (false, c) => acquisition::suggest_constrained(
+            &problem,
+            &constraints,
+            c.as_ref(),
+            &exp.bayesian,
+            seed,
+        ),
     };
     match suggestion {
         Ok(s) => (columns.decode(&s.x), s.note + &weights_note),

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import blackbox
+import conditional
 import million
 import outputs
 import prune
@@ -68,7 +69,8 @@ PROBLEMS = {
     "ackley5": ("ackley", [(-5.0, 5.0)] * 5, 0.0, "Ackley 5D on [-5,5]⁵"),
 }
 
-ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "prune", "outputs", "million", "bbob", "ml"]
+ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "python", "prune", "outputs",
+                "conditional", "million", "bbob", "ml"]
 
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
@@ -939,6 +941,8 @@ def report(data):
         L += million.render(data["million"], fmt, md_table, behind)
     if data.get("outputs"):
         L += outputs.render(data["outputs"], behind, fmt, md_table, data.get("plots", []))
+    if data.get("conditional"):
+        L += conditional.render(data["conditional"], behind, fmt, md_table)
 
     if "suggest_cost.png" in data.get("plots", []):
         L += ["![seconds per suggestion against n](suggest_cost.png)", ""]
@@ -1181,6 +1185,11 @@ def main():
             log("several outputs and a constraint")
             ctx = {"hpo": HPO, "vpy": VPY, "env": ENV, "log": log, "run_json": run_json}
             data["outputs"] = outputs.run_section(ctx, tmp, cfg["quick"], venv_ok)
+        if "conditional" in sections:
+            data["load"]["conditional"] = loadavg()
+            log("conditional parameters")
+            ctx = {"hpo": HPO, "env": ENV, "log": log}
+            data["conditional"] = conditional.run_section(ctx, tmp, cfg["quick"])
     if sections & set(blackbox.SECTIONS):
         blackbox_sections(a, bb_args, sections, outdir, venv_ok, data)
     data["wall_minutes"] = (time.perf_counter() - t0) / 60

@@ -95,8 +95,13 @@ fn global_pass(
         }
     }
     let mut pool: Vec<(f64, Vec<f64>)> = Vec::with_capacity(qs.len() + REFINED);
-    let mut cand = Array2::<f64>::zeros((qs.len(), enc.width()));
-    let finals: Vec<Vec<f64>> = qs.iter().map(|q| enc.point_at_unit(q)).collect();
+    let mut finals: Vec<Vec<f64>> = qs.iter().map(|q| enc.point_at_unit(q)).collect();
+    if enc.has_conditions() {
+        // Candidates that differ only where they are inactive are one point: scored once.
+        let mut seen = BTreeSet::new();
+        finals.retain(|f| seen.insert(key(f)));
+    }
+    let mut cand = Array2::<f64>::zeros((finals.len(), enc.width()));
     for (row, f) in finals.iter().enumerate() {
         if let Some(r) = cand.row_mut(row).as_slice_mut() {
             enc.encode(f, r);
@@ -143,10 +148,6 @@ fn refine(
     taken: &BTreeSet<Vec<u64>>,
     pool: &mut Vec<(f64, Vec<f64>)>,
 ) {
-    let free = enc.real_columns();
-    if free.is_empty() {
-        return;
-    }
     let model = score.model;
     let width = enc.width();
     // Each refinement step costs O(n^2): fewer starts for large models.
@@ -165,8 +166,6 @@ fn refine(
             starts.push(f.clone());
         }
     }
-    let lo = vec![0.0; free.len()];
-    let hi = vec![1.0; free.len()];
     let lbfgs = LbfgsOptions {
         max_iter: 30,
         memory: 6,
@@ -174,6 +173,13 @@ fn refine(
         ftol: 1e-9,
     };
     for f in starts {
+        // Only the real dimensions this point uses are refined.
+        let free = enc.real_columns(&f);
+        if free.is_empty() {
+            continue;
+        }
+        let lo = vec![0.0; free.len()];
+        let hi = vec![1.0; free.len()];
         let mut u = vec![0.0; width];
         enc.encode(&f, &mut u);
         let u0: Vec<f64> = free.iter().map(|&c| u[c]).collect();

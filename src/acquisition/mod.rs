@@ -102,6 +102,30 @@ pub enum SuggestError {
     ConstraintLength { points: usize, values: usize },
 }
 
+/// The conditional dimensions of a problem: which dimensions may be inactive (their coordinate
+/// is then NaN, in observed and pending points and in the suggestion), and which are inactive
+/// at a given point. The model gives each conditional dimension an indicator column and a
+/// fixed value where it is inactive (see `encoding.rs`); candidates are masked before they
+/// are scored, so no effort goes into a dimension the candidate does not use.
+pub struct Conditions<'a> {
+    /// Per dimension: whether it may be inactive.
+    pub conditional: Vec<bool>,
+    /// Per dimension, whether it is active at a point (own units, every coordinate given).
+    pub active: &'a dyn Fn(&[f64]) -> Vec<bool>,
+}
+
+/// Proposes the next point of a problem with conditional dimensions; the suggestion's
+/// coordinates are NaN where it is inactive.
+pub fn suggest_conditional(
+    problem: &Problem,
+    conditions: &Conditions,
+    options: &BayesOptions,
+    seed: u64,
+) -> Result<Suggestion, SuggestError> {
+    let mut report = Report::default();
+    suggest_inner(problem, &[], Some(conditions), options, seed, &mut report)
+}
+
 /// Proposes the next point to evaluate.
 pub fn suggest(
     problem: &Problem,
@@ -137,15 +161,17 @@ pub fn suggest_with_report(
     seed: u64,
 ) -> Result<(Suggestion, Report), SuggestError> {
     let mut report = Report::default();
-    let s = suggest_inner(problem, &[], options, seed, &mut report)?;
+    let s = suggest_inner(problem, &[], None, options, seed, &mut report)?;
     Ok((s, report))
 }
 
 /// `suggest` subject to `constraints`: expected improvement over the best feasible point,
-/// weighted by the probability that the point is feasible (see the module documentation).
+/// weighted by the probability that the point is feasible (see the module documentation); on
+/// a problem with conditional dimensions when `conditions` says so.
 pub fn suggest_constrained(
     problem: &Problem,
     constraints: &[Constraint],
+    conditions: Option<&Conditions>,
     options: &BayesOptions,
     seed: u64,
 ) -> Result<Suggestion, SuggestError> {
@@ -158,7 +184,14 @@ pub fn suggest_constrained(
             values: c.values.len(),
         });
     }
-    suggest_inner(problem, constraints, options, seed, &mut Report::default())
+    suggest_inner(
+        problem,
+        constraints,
+        conditions,
+        options,
+        seed,
+        &mut Report::default(),
+    )
 }
 
 /// The four steps of the module documentation, in order, after the checks and the cases
@@ -166,6 +199,7 @@ pub fn suggest_constrained(
 fn suggest_inner(
     problem: &Problem,
     constraints: &[Constraint],
+    conditions: Option<&Conditions>,
     options: &BayesOptions,
     seed: u64,
     report: &mut Report,
@@ -178,15 +212,14 @@ fn suggest_inner(
             note: "no Bayesian dimension".into(),
         });
     }
-    let finite = |x: &Vec<f64>| x.iter().all(|v| v.is_finite());
-    // Results that are not numbers (and points with non-numeric coordinates) carry no
-    // information the model can use.
+    let enc = Encoder::with_conditions(dims, conditions);
+    // Results that are not numbers (and points with non-numeric coordinates, but for an
+    // inactive conditional one) carry no information the model can use.
     let used: Vec<usize> = (0..problem.observed_y.len())
-        .filter(|&i| problem.observed_y[i].is_finite() && finite(&problem.observed_x[i]))
+        .filter(|&i| problem.observed_y[i].is_finite() && enc.usable(&problem.observed_x[i]))
         .filter(|&i| constraints.iter().all(|c| c.values[i].is_finite()))
         .collect();
-    let pending: Vec<&Vec<f64>> = problem.pending.iter().filter(|x| finite(x)).collect();
-    let enc = Encoder::new(dims);
+    let pending: Vec<&Vec<f64>> = problem.pending.iter().filter(|x| enc.usable(x)).collect();
     let taken: BTreeSet<Vec<u64>> = used
         .iter()
         .map(|&i| &problem.observed_x[i])
@@ -273,7 +306,7 @@ fn suggest_inner(
         &taken,
         options.acquisition,
         summary,
-        dims,
+        &enc,
         seed,
     ))
 }
@@ -307,7 +340,7 @@ fn choose(
     taken: &BTreeSet<Vec<u64>>,
     acquisition: Acquisition,
     summary: String,
-    dims: &[Dim],
+    enc: &Encoder,
     seed: u64,
 ) -> Suggestion {
     let name = match acquisition {
@@ -324,7 +357,7 @@ fn choose(
             let x = pool
                 .first()
                 .map(|p| p.1.clone())
-                .unwrap_or_else(|| space_filling(dims, seed));
+                .unwrap_or_else(|| enc.mask(space_filling(enc.dims(), seed)));
             Suggestion {
                 x,
                 note: format!("{summary}; every candidate repeats an evaluated point"),
@@ -335,16 +368,16 @@ fn choose(
 
 /// A space-filling draw that avoids known points when it can (a few seeded redraws).
 fn distinct_draw(enc: &Encoder, dims: &[Dim], taken: &BTreeSet<Vec<u64>>, seed: u64) -> Vec<f64> {
-    let first = enc.finish(&space_filling(dims, seed));
+    let first = enc.mask(enc.finish(&space_filling(dims, seed)));
     let mut x = first.clone();
     for k in 1..64u64 {
         if !taken.contains(&key(&x)) {
             return x;
         }
-        x = enc.finish(&space_filling(
+        x = enc.mask(enc.finish(&space_filling(
             dims,
             seed.wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-        ));
+        )));
     }
     first
 }

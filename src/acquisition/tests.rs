@@ -367,10 +367,10 @@ fn constrained_suggestions_keep_to_the_feasible_region() {
             min: None,
             max: Some(16.0),
         }];
-        let s = suggest_constrained(&problem, &bound, &o, 100 + k).unwrap();
+        let s = suggest_constrained(&problem, &bound, None, &o, 100 + k).unwrap();
         assert_eq!(
             s,
-            suggest_constrained(&problem, &bound, &o, 100 + k).unwrap()
+            suggest_constrained(&problem, &bound, None, &o, 100 + k).unwrap()
         );
         assert!(s.note.contains("1 constraint model(s)"), "{}", s.note);
         infeasible += usize::from(disc(&s.x) > 16.0);
@@ -402,12 +402,101 @@ fn constrained_suggestions_keep_to_the_feasible_region() {
         observed_y: &ys,
         pending: &[],
     };
-    let s = suggest_constrained(&problem, &bound, &o, 3).unwrap();
+    let s = suggest_constrained(&problem, &bound, None, &o, 3).unwrap();
     assert!(s.note.contains("0 of 12 points feasible"), "{}", s.note);
     assert!(s.x[0] < lowest, "{:?} (lowest x0 seen {lowest})", s.x);
     // Without constraints, the same as `suggest`.
     assert_eq!(
-        suggest_constrained(&problem, &[], &o, 3).unwrap(),
+        suggest_constrained(&problem, &[], None, &o, 3).unwrap(),
         suggest(&problem, &o, 3).unwrap()
     );
+}
+
+/// Dimension 0 chooses a branch; dimension 1 exists only in branch 0, dimension 2 only in 1.
+fn branch_activity(x: &[f64]) -> Vec<bool> {
+    let branch = x[0].round() as usize;
+    vec![true, branch == 0, branch == 1]
+}
+
+fn branched(x: &[f64]) -> f64 {
+    if x[0].round() == 0.0 {
+        0.5 + (x[1] - 0.3).powi(2)
+    } else {
+        (x[2] - 0.7).powi(2)
+    }
+}
+
+#[test]
+fn two_inactive_points_are_one_point_to_the_model_and_the_indicator_parts_branches() {
+    let dims = vec![Dim::Categorical(2), real(0.0, 1.0), real(0.0, 1.0)];
+    let activity = branch_activity;
+    let conditions = Conditions {
+        conditional: vec![false, true, true],
+        active: &activity,
+    };
+    let enc = Encoder::with_conditions(&dims, Some(&conditions));
+    // One-hot (2) + value and indicator (2) + value and indicator (2).
+    assert_eq!(enc.width(), 6);
+    let mut a = vec![0.0; 6];
+    let mut b = vec![0.0; 6];
+    enc.encode(&[0.0, 0.1, f64::NAN], &mut a);
+    enc.encode(&[0.0, 0.1, f64::NAN], &mut b);
+    assert_eq!(a, b);
+    assert_eq!(a, vec![1.0, 0.0, 0.1, 1.0, 0.5, 0.0]);
+    // A candidate is masked: what it would hold where it is inactive is dropped.
+    let m = enc.point_at_unit(&[0.9, 0.25, 0.25]);
+    assert_eq!(m[0], 1.0);
+    assert!(m[1].is_nan() && m[2] == 0.25, "{m:?}");
+    assert!(enc.usable(&m));
+    assert!(
+        !Encoder::new(&dims).usable(&m),
+        "NaN is unusable without conditions"
+    );
+    // Only the active real column is refined.
+    assert_eq!(enc.real_columns(&m), vec![4]);
+}
+
+#[test]
+fn a_conditional_search_finds_the_better_branch_and_proposes_only_active_values() {
+    let dims = vec![Dim::Categorical(2), real(0.0, 1.0), real(0.0, 1.0)];
+    let activity = branch_activity;
+    let conditions = Conditions {
+        conditional: vec![false, true, true],
+        active: &activity,
+    };
+    let mask = |mut x: Vec<f64>| {
+        let active = branch_activity(&x);
+        for (v, a) in x.iter_mut().zip(active) {
+            if !a {
+                *v = f64::NAN;
+            }
+        }
+        x
+    };
+    let mut xs: Vec<Vec<f64>> = (0..6u64).map(|k| mask(space_filling(&dims, k))).collect();
+    let mut ys: Vec<f64> = xs.iter().map(|x| branched(x)).collect();
+    let o = BayesOptions::default();
+    for k in 0..20u64 {
+        let problem = Problem {
+            dims: &dims,
+            observed_x: &xs,
+            observed_y: &ys,
+            pending: &[],
+        };
+        let s = suggest_conditional(&problem, &conditions, &o, 100 + k).unwrap();
+        assert!(s.note.starts_with("gp:"), "{}", s.note);
+        let active = branch_activity(&s.x);
+        for (v, a) in s.x.iter().zip(&active) {
+            assert_eq!(
+                v.is_nan(),
+                !a,
+                "a coordinate is NaN exactly where inactive: {:?}",
+                s.x
+            );
+        }
+        ys.push(branched(&s.x));
+        xs.push(s.x);
+    }
+    let best = ys.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(best < 0.01, "best {best} after 26 evaluations");
 }

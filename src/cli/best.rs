@@ -141,7 +141,7 @@ fn front_text(exp: &Definition, front: &[&ResultRow], format: Format) -> String 
     }
 }
 
-/// The parameters' names and values, in declared order.
+/// The parameters' names and values, in declared order (inactive ones left out).
 fn named<'a>(
     exp: &'a Definition,
     row: &'a ResultRow,
@@ -151,6 +151,7 @@ fn named<'a>(
         .iter()
         .map(|p| p.name.as_str())
         .zip(&row.values)
+        .filter(|(_, v)| !v.is_inactive())
 }
 
 /// One line, keys in the order of the contract and parameters in declared order.
@@ -176,13 +177,13 @@ fn toml_block(exp: &Definition, row: &ResultRow) -> String {
         exp.objective.direction
     );
     for (p, v) in exp.space.parameters.iter().zip(&row.values) {
-        if matches!(p.kind, Kind::Expr(_)) {
-            continue;
-        }
         let value = match v {
+            _ if matches!(p.kind, Kind::Expr(_)) => continue,
             Value::Float(x) => toml::Value::Float(*x),
             Value::Int(i) => toml::Value::Integer(*i),
             Value::Str(s) => toml::Value::String(s.clone()),
+            // Inactive in this set: a block leaves a conditional parameter out.
+            Value::Inactive => continue,
         };
         out.push_str(&format!("{} = {{ value = {value} }}\n", p.name));
     }

@@ -167,6 +167,7 @@ fn summary_section(h: &mut String, s: &StatusReport, data: &PlotData) {
             .names
             .iter()
             .zip(&best.values)
+            .filter(|(_, v)| !v.is_inactive())
             .map(|(n, v)| format!("{n}={}", value_text(v)))
             .collect();
         kv(

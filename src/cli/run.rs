@@ -37,7 +37,12 @@ Intermediate values (stored in curves.csv; the [pruning] rule may stop the set o
   command                   append lines `STEP VALUE` to the file $HPO_REPORT_FILE names; a set
                             to stop gets SIGTERM, then SIGKILL after kill_grace_s.
   custom                    Trial::report(step, value) returns true when the set is to stop.
-A stopped set's row has status `pruned`, its last reported value and the step it reached.";
+A stopped set's row has status `pruned`, its last reported value and the step it reached.
+
+Conditional parameters (`when = \"...\"` over earlier parameters): where the condition is false
+the parameter is inactive: an empty cell in results.csv, absent from the Python dict,
+params.json and the HPO_PARAM_ variables, and its `{name}` placeholder in a command is the
+empty string (`''` in a shell script).";
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = AFTER_HELP)]
@@ -178,6 +183,7 @@ fn params_text(names: &[String], row: &ResultRow) -> String {
     let text = names
         .iter()
         .zip(&row.values)
+        .filter(|(_, v)| !v.is_inactive())
         .map(|(n, v)| format!("{n}={v}"))
         .collect::<Vec<_>>()
         .join(", ");

@@ -68,6 +68,8 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             .space
             .names()
             .iter()
+            // An inactive parameter is absent from the row's params.
+            .filter(|n| !best["params"][n.as_str()].is_null())
             .map(|n| format!("{n}={}", json_text(&best["params"][n.as_str()])))
             .collect();
         let metrics = match &best["metrics"] {
@@ -126,6 +128,8 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             .space
             .names()
             .iter()
+            // An inactive parameter is absent from the row's params.
+            .filter(|n| !last["params"][n.as_str()].is_null())
             .map(|n| format!("{n}={}", json_text(&last["params"][n.as_str()])))
             .collect();
         println!(

@@ -126,6 +126,8 @@ pub struct RawParameter {
     #[serde(rename = "type")]
     pub kind: ParamType,
     pub expr: Option<String>,
+    /// A condition over earlier parameters: the parameter exists only where it is true.
+    pub when: Option<String>,
 }
 
 /// One `[[sets]]` table: `count`, `prevent_duplicate` and one entry per parameter name (the

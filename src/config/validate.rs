@@ -15,7 +15,9 @@ use crate::acquisition::options::BayesOptions;
 use crate::experiment::schema;
 use crate::objective::builtin::Builtin;
 use crate::objective::template;
-use crate::space::{Block, Expr, Kind, Parameter, Range, Space, Strategy, Value};
+use crate::space::{
+    Block, ConditionError, Expr, Kind, Parameter, Range, Space, Strategy, Value, check_block,
+};
 use std::path::Path;
 use toml::Spanned;
 
@@ -171,9 +173,18 @@ impl<'a> Validator<'a> {
                 ));
             }
         };
+        let when = p
+            .when
+            .as_ref()
+            .map(|w| {
+                let names: Vec<&str> = earlier.iter().map(|q| q.name.as_str()).collect();
+                Expr::parse(&p.name, w, &names).map_err(|e| fail("when", format!("`when`: {e}")))
+            })
+            .transpose()?;
         Ok(Parameter {
             name: p.name.clone(),
             kind,
+            when,
         })
     }
 
@@ -227,6 +238,8 @@ impl<'a> Validator<'a> {
             let strategy = match (&p.kind, entry) {
                 (Kind::Expr(_), None) => Strategy::Computed,
                 (Kind::Expr(_), Some(v)) => self.formula(v, &key(&p.name), &p.name, &params[..i])?,
+                // Checked below: only where it is never active.
+                (_, None) if p.is_conditional() => Strategy::Explicit(Value::Inactive),
                 (_, None) => return Err(self.err(Some(set.span()), key(&p.name), format!(
                     "parameter `{}` has no strategy in this block; give it `value`, `random`, `choice`, `bayesian` or `bayesian_choice`", p.name
                 ))),
@@ -234,10 +247,83 @@ impl<'a> Validator<'a> {
             };
             strategies.push(strategy);
         }
-        Ok(Block {
+        let block = Block {
             count,
             prevent_duplicate,
             strategies,
+        };
+        self.conditions(b, set, params, block)
+    }
+
+    /// The `when` expressions of the parameters on block `b`'s probe rows (see
+    /// `space::check_block`); a conditional `str` parameter cannot take the empty string,
+    /// which is how its inactive cell reads back.
+    fn conditions(
+        &self,
+        b: usize,
+        set: &Spanned<RawBlock>,
+        params: &[Parameter],
+        block: Block,
+    ) -> Result<Block, ConfigError> {
+        let span = |name: &str| {
+            set.get_ref()
+                .get(name)
+                .map(|v| v.span())
+                .unwrap_or(set.span())
+        };
+        for (p, s) in params.iter().zip(&block.strategies) {
+            let values: &[Value] = match s {
+                Strategy::Explicit(v) => std::slice::from_ref(v),
+                Strategy::Choice(l) | Strategy::BayesianChoice(l) => l,
+                _ => &[],
+            };
+            if p.is_conditional() && values.contains(&Value::Str(String::new())) {
+                return Err(self.err(
+                    Some(span(&p.name)),
+                    format!("sets[{b}].{}", p.name),
+                    "a conditional parameter cannot take the empty string: its empty cell means the \
+                     parameter is inactive",
+                ));
+            }
+        }
+        let space = Space {
+            parameters: params.to_vec(),
+            blocks: vec![block],
+        };
+        let found = check_block(&space, 0).map_err(|e| match e {
+            ConditionError::Expression { param, reason } => self.err(
+                Some(span(&params[param].name)),
+                format!("sets[{b}].{}", params[param].name),
+                format!("{reason} (probing the values this block gives)"),
+            ),
+            ConditionError::NoStrategy { param, example } => self.err(
+                Some(set.span()),
+                format!("sets[{b}].{}", params[param].name),
+                format!(
+                    "parameter `{}` has no strategy in this block but is active in some of its \
+                     sets (for example with {example}); give it `value`, `random`, `choice`, \
+                     `bayesian` or `bayesian_choice`",
+                    params[param].name
+                ),
+            ),
+            ConditionError::NeverActive { param } => self.err(
+                Some(span(&params[param].name)),
+                format!("sets[{b}].{}", params[param].name),
+                format!(
+                    "parameter `{}` is given a strategy but its `when` is false in every set of \
+                     this block; remove it from the block",
+                    params[param].name
+                ),
+            ),
+        });
+        found?;
+        let Space { mut blocks, .. } = space;
+        blocks.pop().ok_or_else(|| {
+            self.err(
+                None,
+                format!("sets[{b}]"),
+                "internal: the checked block went missing",
+            )
         })
     }
 

@@ -28,7 +28,7 @@ pub use journal::{Journal, JournalError, Repair, ResultRow};
 pub use lock::Lock;
 
 use crate::config::{ConfigError, Definition, KeyChange};
-use crate::space::{Cell, Kind, SetSpec, Space, draw_table};
+use crate::space::{Cell, Kind, SetSpec, Space, Value, draw_table};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -328,6 +328,7 @@ fn read_sets(dir: &Path, space: &Space, sets: usize) -> Result<Vec<SetSpec>, Exp
             .map(|p| match &rec[p + 2] {
                 BAYESIAN_CELL => Ok(Cell::Bayesian),
                 COMPUTED_CELL => Ok(Cell::Computed),
+                "" if space.may_be_inactive(p) => Ok(Cell::Fixed(Value::Inactive)),
                 text if matches!(space.parameters[p].kind, Kind::Expr(_)) => {
                     Ok(Cell::Formula(text.to_string()))
                 }

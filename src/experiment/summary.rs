@@ -245,11 +245,12 @@ pub fn usage(
     }
 }
 
-/// `{name: value}` of a row's parameters.
+/// `{name: value}` of a row's parameters (the active ones).
 pub fn params_json(names: &[String], row: &ResultRow) -> Map<String, Json> {
     names
         .iter()
         .zip(&row.values)
+        .filter(|(_, v)| !v.is_inactive())
         .map(|(n, v)| (n.clone(), v.to_json()))
         .collect()
 }

@@ -180,6 +180,8 @@ impl CommandObjective {
                 "worker_dir" => Some(worker_dir.clone()),
                 "config_dir" => Some(ctx.config_dir.display().to_string()),
                 "experiment_dir" => Some(ctx.experiment_dir.display().to_string()),
+                // An inactive parameter's placeholder is the empty string.
+                _ if ctx.params.is_inactive(name) => Some(String::new()),
                 _ => ctx.params.get(name).map(Value::to_string),
             }
         };

@@ -234,9 +234,14 @@ impl PlotData {
             })
     }
 
-    /// The axis of parameter `p` over the stored values.
+    /// The axis of parameter `p` over the stored values (the sets where it is active).
     pub fn axis(&self, p: usize) -> Axis {
-        Axis::of(self.rows.iter().filter_map(|r| r.values.get(p)))
+        Axis::of(
+            self.rows
+                .iter()
+                .filter_map(|r| r.values.get(p))
+                .filter(|v| !v.is_inactive()),
+        )
     }
 
     fn direction_word(&self) -> &'static str {
@@ -298,9 +303,10 @@ impl Axis {
     }
 
     /// Where a value lies: the number itself (its log10 on a log scale), or the category's
-    /// position 0, 1, ...
+    /// position 0, 1, ...; NaN for an inactive parameter (no position on the axis).
     pub fn position(&self, v: &Value) -> f64 {
         match self {
+            _ if v.is_inactive() => f64::NAN,
             Axis::Numeric { log: true, .. } => {
                 v.as_f64().filter(|x| *x > 0.0).map_or(f64::NAN, f64::log10)
             }

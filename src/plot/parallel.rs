@@ -6,6 +6,7 @@
 use super::{Axis, ColourScale, Drawn, INK, PlotData, colour_bar, de, fmt_num, font, nice_ticks};
 use crate::experiment::ResultRow;
 use crate::objective::Status;
+use crate::space::Value;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
@@ -100,7 +101,11 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
             .iter()
             .zip(&r.values)
             .enumerate()
-            .map(|(i, (a, v))| (i as f64, unit(a, a.position(v))))
+            .map(|(i, (a, v))| match v {
+                // Inactive in this set: below the axis, where no value lies.
+                Value::Inactive => (i as f64, FAILED_Y),
+                v => (i as f64, unit(a, a.position(v))),
+            })
             .collect();
         let y = match r.outcome.result.filter(|_| r.outcome.status == Status::Ok) {
             Some(v) => unit(&result_axis, v),

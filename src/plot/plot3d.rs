@@ -55,7 +55,11 @@ fn cells_of(data: &PlotData, p: usize, axis: &Axis) -> Option<Vec<f64>> {
     match axis {
         Axis::Categorical { labels } => Some((0..labels.len()).map(|i| i as f64).collect()),
         Axis::Numeric { lo, hi, log: false } => {
-            let mut values = data.rows.iter().filter_map(|r| r.values.get(p));
+            let mut values = data
+                .rows
+                .iter()
+                .filter_map(|r| r.values.get(p))
+                .filter(|v| !v.is_inactive());
             let whole = values.all(|v| matches!(v, Value::Int(_)));
             let span = hi - lo + 1.0;
             (whole && span <= MAX_CELLS as f64)

@@ -1,6 +1,6 @@
 //! Drawing the parameter table: every block's sets, in order, from one seeded generator.
 
-use super::{Block, Cell, Range, SetSpec, Space, Strategy, Value};
+use super::{Block, Cell, Kind, Range, SetSpec, Space, Strategy, Value};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashSet;
@@ -29,7 +29,7 @@ pub fn draw_table(space: &Space, seed: u64) -> Result<Vec<SetSpec>, DrawError> {
         let remember = last_checked.is_some_and(|last| b < last);
         for _ in 0..block.count {
             let index = table.len();
-            let cells = draw_checked(block, b, index, &mut rng, &mut seen, remember)?;
+            let cells = draw_checked(space, b, index, &mut rng, &mut seen, remember)?;
             table.push(SetSpec {
                 index,
                 block: b,
@@ -44,14 +44,15 @@ pub fn draw_table(space: &Space, seed: u64) -> Result<Vec<SetSpec>, DrawError> {
 /// set differs from every one in `seen`; `remember`: whether other blocks' sets go into `seen`
 /// (a later block must not repeat them). Bayesian sets are never compared.
 fn draw_checked(
-    block: &Block,
+    space: &Space,
     b: usize,
     index: usize,
     rng: &mut ChaCha8Rng,
     seen: &mut HashSet<Vec<String>>,
     remember: bool,
 ) -> Result<Vec<Cell>, DrawError> {
-    let mut cells = draw_set(block, rng);
+    let block = &space.blocks[b];
+    let mut cells = draw_set(space, block, rng);
     if block.prevent_duplicate && !block.is_bayesian() {
         let mut tries = 0;
         while !seen.insert(key(&cells)) {
@@ -59,7 +60,7 @@ fn draw_checked(
             if tries >= MAX_REDRAWS {
                 return Err(DrawError::Exhausted { block: b, index });
             }
-            cells = draw_set(block, rng);
+            cells = draw_set(space, block, rng);
         }
     } else if remember && !block.is_bayesian() {
         seen.insert(key(&cells));
@@ -103,10 +104,9 @@ pub fn extend_table(
     let mut rng = ChaCha8Rng::seed_from_u64(growth_seed(seed, table.len()));
     let mut more = Vec::new();
     for (b, n) in plan {
-        let block = &space.blocks[b];
         for _ in 0..n {
             let index = table.len() + more.len();
-            let cells = draw_checked(block, b, index, &mut rng, &mut seen, checked)?;
+            let cells = draw_checked(space, b, index, &mut rng, &mut seen, checked)?;
             more.push(SetSpec {
                 index,
                 block: b,
@@ -136,11 +136,22 @@ fn key(cells: &[Cell]) -> Vec<String> {
         .collect()
 }
 
-fn draw_set(block: &Block, rng: &mut ChaCha8Rng) -> Vec<Cell> {
-    block
-        .strategies
-        .iter()
-        .map(|s| match s {
+/// One set of `block`. A conditional parameter whose activity is known now (its `when` reads
+/// only drawn values) and false is not drawn: its cell is empty. An inactive cell has no value,
+/// so `prevent_duplicate` never tells two sets apart by it.
+fn draw_set(space: &Space, block: &Block, rng: &mut ChaCha8Rng) -> Vec<Cell> {
+    // The values known at draw time, for deciding activity: `None` for a Bayesian cell and
+    // what is computed from one.
+    let mut known: Vec<Option<Value>> = Vec::with_capacity(block.strategies.len());
+    let mut cells = Vec::with_capacity(block.strategies.len());
+    for (p, s) in block.strategies.iter().enumerate() {
+        let active = known_activity(space, p, &known);
+        if active == Some(false) {
+            cells.push(Cell::Fixed(Value::Inactive));
+            known.push(Some(Value::Inactive));
+            continue;
+        }
+        let cell = match s {
             Strategy::Explicit(v) => Cell::Fixed(v.clone()),
             Strategy::Random(r) => Cell::Fixed(draw_range(r, rng)),
             Strategy::Choice(list) => Cell::Fixed(list[rng.random_range(0..list.len())].clone()),
@@ -149,8 +160,67 @@ fn draw_set(block: &Block, rng: &mut ChaCha8Rng) -> Vec<Cell> {
                 Cell::Formula(list[rng.random_range(0..list.len())].source.clone())
             }
             Strategy::Computed => Cell::Computed,
-        })
+        };
+        let value = match &cell {
+            Cell::Fixed(v) => Some(v.clone()),
+            Cell::Bayesian => None,
+            Cell::Computed | Cell::Formula(_) if active == Some(true) => {
+                computed_now(space, p, &cell, &known)
+            }
+            Cell::Computed | Cell::Formula(_) => None,
+        };
+        known.push(value);
+        cells.push(cell);
+    }
+    cells
+}
+
+/// The known values as a table row (unknown ones inactive: only read after checking that
+/// the expression does not read them).
+fn row_of(known: &[Option<Value>]) -> Vec<Value> {
+    known
+        .iter()
+        .map(|v| v.clone().unwrap_or(Value::Inactive))
         .collect()
+}
+
+/// Whether `e` reads only known values.
+fn reads_known(space: &Space, e: &super::Expr, known: &[Option<Value>]) -> bool {
+    e.reads().all(|name| {
+        space
+            .parameters
+            .iter()
+            .zip(known)
+            .any(|(q, v)| q.name == name && v.is_some())
+    })
+}
+
+/// Whether parameter `p` is active, when that is known from the values drawn before it.
+fn known_activity(space: &Space, p: usize, known: &[Option<Value>]) -> Option<bool> {
+    let param = &space.parameters[p];
+    let exprs = param.when.iter().chain(match &param.kind {
+        Kind::Expr(e) => Some(e),
+        _ => None,
+    });
+    for e in exprs {
+        if !reads_known(space, e, known) {
+            return None;
+        }
+    }
+    space.is_active(p, &row_of(known)).ok()
+}
+
+/// The value of an active `expr` cell, when it reads only known values.
+fn computed_now(space: &Space, p: usize, cell: &Cell, known: &[Option<Value>]) -> Option<Value> {
+    let expr = match (cell, &space.parameters[p].kind) {
+        (Cell::Formula(source), _) => space.formula(p, source).ok()?,
+        (_, Kind::Expr(e)) => e.clone(),
+        _ => return None,
+    };
+    if !reads_known(space, &expr, known) {
+        return None;
+    }
+    expr.eval(&space.parameters, &row_of(known)).ok()
 }
 
 /// A uniform (or log-uniform) draw inside the range, rounded as the range says.
@@ -203,10 +273,12 @@ mod tests {
                 Parameter {
                     name: "x".into(),
                     kind: Kind::Float,
+                    when: None,
                 },
                 Parameter {
                     name: "c".into(),
                     kind: Kind::Str,
+                    when: None,
                 },
             ],
             blocks: vec![Block {
@@ -303,6 +375,31 @@ mod tests {
         assert_eq!(
             extend_table(&blocks(&[5]), 1, &draw_table(&blocks(&[4]), 1).unwrap()),
             Err(DrawError::Exhausted { block: 0, index: 4 })
+        );
+    }
+
+    #[test]
+    fn an_inactive_cell_is_not_drawn_and_not_compared() {
+        let mut s = space(true, 3);
+        // c is "a" or "b"; x exists only when c is "a".
+        s.parameters[1].when = None;
+        s.parameters.swap(0, 1);
+        s.blocks[0].strategies.swap(0, 1);
+        s.parameters[1].when =
+            Some(crate::space::Expr::parse("x", "c == \"a\"", &["c"]).expect("parses"));
+        // Distinct sets: c = "b" once (x does not count), and x = 0 or 1 with c = "a".
+        let table = draw_table(&s, 1).unwrap();
+        for set in &table {
+            let inactive = set.cells[1] == Cell::Fixed(Value::Inactive);
+            assert_eq!(
+                inactive,
+                set.cells[0] == Cell::Fixed(Value::Str("b".into()))
+            );
+        }
+        s.blocks[0].count = 4;
+        assert_eq!(
+            draw_table(&s, 1),
+            Err(DrawError::Exhausted { block: 0, index: 3 })
         );
     }
 

@@ -4,7 +4,8 @@
 //! A finished row takes part in a block's model when every Bayesian column of that block holds
 //! a number inside the column's bounds (or, for `bayesian_choice`, one of its choices), whatever
 //! strategy produced the row: random sets inform the model of a later Bayesian block. Rows
-//! outside the bounds are left out rather than clamped onto the boundary.
+//! outside the bounds are left out rather than clamped onto the boundary. An inactive
+//! conditional parameter's coordinate is NaN (the suggestion engine models it as inactive).
 
 use super::{Block, Range, Strategy, Value};
 
@@ -41,6 +42,11 @@ impl BayesColumns {
         BayesColumns { columns }
     }
 
+    /// The parameter position of each column.
+    pub fn params(&self) -> Vec<usize> {
+        self.columns.iter().map(|(i, _, _)| *i).collect()
+    }
+
     pub fn dims(&self) -> Vec<Dim> {
         self.columns.iter().map(|(_, d, _)| d.clone()).collect()
     }
@@ -52,6 +58,7 @@ impl BayesColumns {
             .map(|(i, dim, choices)| {
                 let v = values.get(*i)?;
                 match dim {
+                    _ if v.is_inactive() => Some(f64::NAN),
                     Dim::Real(r) => v.as_f64().filter(|x| *x >= r.lo && *x <= r.hi),
                     Dim::Categorical(_) => choices.iter().position(|c| c == v).map(|p| p as f64),
                 }
@@ -65,6 +72,7 @@ impl BayesColumns {
             .iter()
             .zip(x)
             .map(|((_, dim, choices), &v)| match dim {
+                _ if v.is_nan() => Value::Inactive,
                 Dim::Real(r) => r.finish(v),
                 Dim::Categorical(n) => {
                     let k = if v.is_finite() {

@@ -24,6 +24,10 @@ pub enum ExprError {
     Eval { name: String, reason: String },
     #[error("no value was proposed for the Bayesian parameter `{name}`")]
     MissingSuggestion { name: String },
+    #[error("`when` of `{name}` gives `{got}`, not true or false")]
+    NotBoolean { name: String, got: String },
+    #[error("`{name}` is active in this set, but its block gives it no strategy")]
+    NoStrategy { name: String },
 }
 
 /// A parsed expression with the names it reads.
@@ -64,27 +68,57 @@ impl Expr {
         })
     }
 
-    /// Evaluates the expression with the values of the parameters before it.
-    pub fn eval(&self, params: &[Parameter], values: &[Value]) -> Result<Value, ExprError> {
-        let fail = |reason: String| ExprError::Eval {
+    /// The parameter names the expression reads.
+    pub fn reads(&self) -> impl Iterator<Item = &str> {
+        self.tree.iter_variable_identifiers()
+    }
+
+    fn fail(&self, reason: String) -> ExprError {
+        ExprError::Eval {
             name: self.name.clone(),
             reason,
-        };
+        }
+    }
+
+    /// The expression's raw result with the values of the parameters before it (inactive
+    /// ones are not defined).
+    fn raw(&self, params: &[Parameter], values: &[Value]) -> Result<evalexpr::Value, ExprError> {
         let mut ctx = HashMapContext::new();
         for (p, v) in params.iter().zip(values) {
             let v = match v {
                 Value::Float(x) => evalexpr::Value::Float(*x),
                 Value::Int(x) => evalexpr::Value::Int(*x),
                 Value::Str(s) => evalexpr::Value::String(s.clone()),
+                Value::Inactive => continue,
             };
             ctx.set_value(p.name.clone(), v)
-                .map_err(|e| fail(e.to_string()))?;
+                .map_err(|e| self.fail(e.to_string()))?;
         }
-        match self
-            .tree
+        self.tree
             .eval_with_context(&ctx)
-            .map_err(|e| fail(e.to_string()))?
-        {
+            .map_err(|e| self.fail(e.to_string()))
+    }
+
+    /// Evaluates a `when` condition: true or false, anything else is an error naming the
+    /// parameter.
+    pub fn eval_condition(
+        &self,
+        params: &[Parameter],
+        values: &[Value],
+    ) -> Result<bool, ExprError> {
+        match self.raw(params, values)? {
+            evalexpr::Value::Boolean(b) => Ok(b),
+            other => Err(ExprError::NotBoolean {
+                name: self.name.clone(),
+                got: other.to_string(),
+            }),
+        }
+    }
+
+    /// Evaluates the expression with the values of the parameters before it.
+    pub fn eval(&self, params: &[Parameter], values: &[Value]) -> Result<Value, ExprError> {
+        let fail = |reason: String| self.fail(reason);
+        match self.raw(params, values)? {
             evalexpr::Value::Int(i) => Ok(Value::Int(i)),
             evalexpr::Value::Float(x) if x.is_finite() => Ok(Value::Float(x)),
             evalexpr::Value::Float(x) => Err(fail(format!("the result is {x}"))),
@@ -105,6 +139,7 @@ mod tests {
         Parameter {
             name: name.into(),
             kind: Kind::Float,
+            when: None,
         }
     }
 
