@@ -149,7 +149,8 @@ struct Master<'a> {
     options: MasterOptions,
     sched: Scheduler,
     infos: Vec<WorkerInfo>,
-    /// Successful results, kept only while Bayesian sets remain to be proposed.
+    /// What sets that are over tell the model ([`observations`]), kept only while Bayesian
+    /// sets remain to be proposed.
     history: Option<Vec<Observation>>,
     /// Per worker, how much of `history` it has been sent.
     seen: Vec<usize>,
@@ -214,6 +215,39 @@ fn ok_result(row: &ResultRow) -> Option<f64> {
         .filter(|_| row.outcome.status == Status::Ok)
 }
 
+/// What a set that is over tells the Bayesian model: the result of an `ok` row, and with
+/// `[pruning]` the values of an `ok` or `pruned` row at each ladder step it reached (in its
+/// `attempt`). A failed set tells nothing, whatever it reported before failing.
+fn observations(
+    index: usize,
+    values: &[Value],
+    outcome: &Outcome,
+    pruner: &Pruner,
+    attempt: u32,
+    direction: Direction,
+) -> Vec<Observation> {
+    if outcome.status.is_failure() {
+        return Vec::new();
+    }
+    let observation = |loss: f64, step: Option<u64>, outputs: Vec<f64>| Observation {
+        index: index as u32,
+        values: values.to_vec(),
+        loss,
+        step,
+        outputs,
+    };
+    let result = outcome
+        .result
+        .filter(|_| outcome.status == Status::Ok)
+        .map(|v| observation(direction.loss(v), None, outcome.outputs.clone()));
+    // The reports judge the first objective output alone: a step's value has no other outputs.
+    let ladder = pruner
+        .ladder(index, attempt)
+        .iter()
+        .map(|&(step, loss)| observation(loss, Some(step), Vec::new()));
+    result.into_iter().chain(ladder).collect()
+}
+
 /// The sets this run evaluates, in index order: those without a row, and with `retry_failed`
 /// those whose row failed. `replaces[i]`: set `i` has a row that its new one replaces.
 fn sets_to_run(
@@ -254,19 +288,6 @@ pub fn run_master(
     let k = transport.workers();
     let direction = exp.objective.direction;
     let (progress, best_row) = progress_so_far(table.len(), previous, direction);
-    let history = needs_history.then(|| {
-        previous
-            .iter()
-            .filter_map(|r| {
-                ok_result(r).map(|v| Observation {
-                    index: r.index as u32,
-                    values: r.values.clone(),
-                    loss: direction.loss(v),
-                    outputs: r.outcome.outputs.clone(),
-                })
-            })
-            .collect()
-    });
     // The longest evaluation seen, earlier runs included, keeps a deadline from starting a
     // set that cannot finish.
     let longest_duration = previous
@@ -284,6 +305,15 @@ pub fn run_master(
             *a = attempt;
         }
     }
+    let history = needs_history.then(|| {
+        previous
+            .iter()
+            .flat_map(|r| {
+                let attempt = attempts.get(r.index).copied().unwrap_or(0);
+                observations(r.index, &r.values, &r.outcome, &pruner, attempt, direction)
+            })
+            .collect()
+    });
     let mut master = Master {
         exp,
         table,
@@ -699,17 +729,15 @@ impl Master<'_> {
                 }
             );
         }
-        let ok_value = done
-            .outcome
-            .result
-            .filter(|_| done.outcome.status == Status::Ok);
-        if let (Some(history), Some(v)) = (self.history.as_mut(), ok_value) {
-            history.push(Observation {
-                index: done.index,
-                values: done.values.clone(),
-                loss: self.exp.objective.direction.loss(v),
-                outputs: done.outcome.outputs.clone(),
-            });
+        if let Some(history) = self.history.as_mut() {
+            history.extend(observations(
+                index,
+                &done.values,
+                &done.outcome,
+                &self.pruner,
+                self.attempts[index],
+                self.exp.objective.direction,
+            ));
         }
         let info = &self.infos[w];
         let row = ResultRow {

@@ -22,7 +22,7 @@ use crate::experiment::worker_dir;
 use crate::objective::{EvalContext, Objective, Outcome, Reporter, Status};
 use crate::space::{BayesColumns, Params, SetSpec, Value};
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -281,17 +281,29 @@ fn propose(
     let exp = &setup.experiment;
     let columns = BayesColumns::of_block(&exp.space.blocks[set.block]);
     let dims = columns.dims();
-    // With declared outputs, only points that returned them all.
     let declared = &exp.objective.outputs;
-    let mut observed: Vec<(u32, Vec<f64>, f64, &[f64])> = history
-        .iter()
-        .filter(|o| o.loss.is_finite())
-        .filter(|o| o.outputs.len() == declared.len())
-        .filter_map(|o| {
-            let x = columns.encode(&o.values)?;
-            Some((o.index, x, o.loss, o.outputs.as_slice()))
-        })
-        .collect();
+    // With declared outputs, the results that returned them all (a value at a step carries
+    // none); without, the points `model_points` chooses (pruned sets included).
+    let (mut observed, level_note): (Vec<ModelPoint>, String) = match declared.is_empty() {
+        true => {
+            let (points, note) = model_points(history, &columns, dims.len());
+            let no_outputs: &[f64] = &[];
+            let points = points.into_iter().map(|(i, x, y)| (i, x, y, no_outputs));
+            (points.collect(), note)
+        }
+        false => (
+            history
+                .iter()
+                .filter(|o| o.loss.is_finite())
+                .filter(|o| o.outputs.len() == declared.len())
+                .filter_map(|o| {
+                    let x = columns.encode(&o.values)?;
+                    Some((o.index, x, o.loss, o.outputs.as_slice()))
+                })
+                .collect(),
+            String::new(),
+        ),
+    };
     // Completion order differs between runs; the model sees the same history either way.
     observed.sort_by_key(|(i, _, _, _)| *i);
     observed.dedup_by_key(|(i, _, _, _)| *i);
@@ -377,10 +389,10 @@ fn propose(
         ),
     };
     match suggestion {
-        Ok(s) => (columns.decode(&s.x), s.note + &weights_note),
+        Ok(s) => (columns.decode(&s.x), s.note + &weights_note + &level_note),
         Err(e) => (
             columns.decode(&acquisition::space_filling(&dims, seed)),
-            format!("suggestion failed ({e}): space-filling draw"),
+            format!("suggestion failed ({e}): space-filling draw{level_note}"),
         ),
     }
 }
@@ -414,10 +426,228 @@ fn scalarized(declared: &[Output], outputs: &[&[f64]], seed: u64) -> (Vec<f64>, 
     (parego::chebyshev(&losses, &weights), note)
 }
 
+/// An observed point for the model: its set, its encoded point, its loss, its declared outputs.
+type ModelPoint<'a> = (u32, Vec<f64>, f64, &'a [f64]);
+
+/// A fidelity of the model's values: `(is a result, step)`, so results rank above every step.
+type Level = (bool, u64);
+
+/// The model's points `(set, point, loss)` in set order, from the history, and a note for the
+/// row when pruned sets shaped them.
+///
+/// With `[pruning]` most sets never finish, so their results alone leave the model a handful
+/// of points; but every set, pruned or not, reported its value at the ladder steps it reached.
+/// Values at different steps are not comparable (a pruned value must not look like a finished
+/// one), so the model is fitted at one level, chosen by BOHB's rule (Falkner et al., ICML
+/// 2018): the highest level, results first, then the ladder steps from the last down, that at
+/// least `dims + 2` sets reached (enough to determine the d + 2 hyperparameters of the ARD
+/// kernel); when none has that many, the one most sets reached. Unlike BOHB, the sets stopped
+/// before that level stay in the model, each as no better than the worst value there (nor
+/// than its own last value): the rule judged them worse, and a set the model does not see is
+/// a set it proposes again. Without ladder values (no `[pruning]`) this is the results, as it
+/// always was.
+fn model_points(
+    history: &[Observation],
+    columns: &BayesColumns,
+    dims: usize,
+) -> (Vec<(u32, Vec<f64>, f64)>, String) {
+    if history.iter().all(|o| o.step.is_none()) {
+        let mut points: Vec<(u32, Vec<f64>, f64)> = history
+            .iter()
+            .filter(|o| o.loss.is_finite())
+            .filter_map(|o| columns.encode(&o.values).map(|x| (o.index, x, o.loss)))
+            .collect();
+        // Completion order differs between runs; the model sees the same history either way.
+        points.sort_by_key(|(i, _, _)| *i);
+        points.dedup_by_key(|(i, _, _)| *i);
+        return (points, String::new());
+    }
+    // Per set (in index order, whatever the completion order), its point and its value at
+    // each level it reached.
+    let mut sets: BTreeMap<u32, (Vec<f64>, BTreeMap<Level, f64>)> = BTreeMap::new();
+    for o in history {
+        if let Some(x) = columns.encode(&o.values) {
+            let (_, values) = sets.entry(o.index).or_insert_with(|| (x, BTreeMap::new()));
+            values
+                .entry((o.step.is_none(), o.step.unwrap_or(0)))
+                .or_insert(o.loss);
+        }
+    }
+    let reached = |level: &Level| {
+        sets.values()
+            .filter(|(_, v)| v.get(level).is_some_and(|y| y.is_finite()))
+            .count()
+    };
+    let mut levels: Vec<Level> = sets.values().flat_map(|(_, v)| v.keys().copied()).collect();
+    levels.sort_unstable();
+    levels.dedup();
+    // From the highest level down, the first with enough sets, else the fullest (the highest
+    // of equals).
+    let enough = dims + 2;
+    let mut chosen: Option<(Level, usize)> = None;
+    for level in levels.into_iter().rev() {
+        let n = reached(&level);
+        if n >= enough {
+            chosen = Some((level, n));
+            break;
+        }
+        if n > chosen.map_or(0, |c| c.1) {
+            chosen = Some((level, n));
+        }
+    }
+    let Some((level, n)) = chosen else {
+        return (Vec::new(), String::new());
+    };
+    let worst = sets
+        .values()
+        .filter_map(|(_, v)| v.get(&level).copied())
+        .filter(|y| y.is_finite())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let mut below = 0;
+    let points: Vec<(u32, Vec<f64>, f64)> = sets
+        .into_iter()
+        .map(|(i, (x, values))| {
+            let y = match values.get(&level) {
+                Some(&y) if y.is_finite() => y,
+                _ => {
+                    below += 1;
+                    // Its value at the highest level it reached; none usable: the worst.
+                    match values.values().next_back() {
+                        Some(&own) if own.is_finite() => own.max(worst),
+                        _ => worst,
+                    }
+                }
+            };
+            (i, x, y)
+        })
+        .collect();
+    let more = |when: &str| match below {
+        0 => String::new(),
+        _ => format!("; {below} more stopped {when}, each as no better than the worst of them"),
+    };
+    let note = match level {
+        (true, _) if below == 0 => String::new(),
+        (true, _) => format!("; model on the results of {n} sets{}", more("early")),
+        (false, step) => format!(
+            "; model on the values at step {step} of {n} sets{}",
+            more("before it")
+        ),
+    };
+    (points, note)
+}
+
 fn params_json(params: &Params) -> Vec<u8> {
     let map: serde_json::Map<String, serde_json::Value> = params
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_json()))
         .collect();
     serde_json::to_vec_pretty(&map).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::{Block, Range, Strategy};
+
+    /// One Bayesian column x in [0, 10] (d = 1: a level needs 3 points).
+    fn columns() -> BayesColumns {
+        BayesColumns::of_block(&Block {
+            count: 1,
+            prevent_duplicate: false,
+            strategies: vec![Strategy::Bayesian(Range {
+                lo: 0.0,
+                hi: 10.0,
+                log: false,
+                round: None,
+                integer: false,
+            })],
+        })
+    }
+
+    fn obs(index: u32, loss: f64, step: Option<u64>) -> Observation {
+        Observation {
+            index,
+            values: vec![Value::Float(f64::from(index))],
+            loss,
+            step,
+            outputs: Vec::new(),
+        }
+    }
+
+    fn sets(points: &[(u32, Vec<f64>, f64)]) -> Vec<(u32, f64)> {
+        points.iter().map(|(i, _, y)| (*i, *y)).collect()
+    }
+
+    #[test]
+    fn without_ladder_values_the_model_takes_every_result_as_before() {
+        let history = [obs(2, 0.5, None), obs(0, 0.1, None), obs(2, 0.5, None)];
+        let (points, note) = model_points(&history, &columns(), 1);
+        assert_eq!(sets(&points), [(0, 0.1), (2, 0.5)]);
+        assert_eq!(points[1].1, [2.0]);
+        assert_eq!(note, "");
+    }
+
+    #[test]
+    fn pruned_sets_reach_the_model_at_the_highest_step_with_enough_sets() {
+        // Sets 0-5 reported at step 1; 0, 1, 2 and 4 at step 3 (4 was stopped there); 0 and 1
+        // at step 9; only 0 and 1 finished. Results: 2 < 3 sets; step 9: 2; step 3: 4.
+        let mut history = vec![obs(0, 0.2, None), obs(1, 0.3, None)];
+        for i in 0..6 {
+            history.push(obs(i, 1.0 + f64::from(i), Some(1)));
+        }
+        for i in [0, 1, 2, 4] {
+            history.push(obs(i, 0.5 + f64::from(i), Some(3)));
+        }
+        history.push(obs(0, 0.25, Some(9)));
+        history.push(obs(1, 0.35, Some(9)));
+        let (points, note) = model_points(&history, &columns(), 1);
+        // Sets 3 and 5, stopped at step 1 (4.0 and 6.0), count as no better than the worst
+        // at step 3 (4.5).
+        assert_eq!(
+            sets(&points),
+            [(0, 0.5), (1, 1.5), (2, 2.5), (3, 4.5), (4, 4.5), (5, 6.0)]
+        );
+        assert_eq!(points[5].1, [5.0]);
+        assert_eq!(
+            note,
+            "; model on the values at step 3 of 4 sets; 2 more stopped before it, each as no better than the worst of them"
+        );
+        // With a third result the results are enough: the pruned sets count as no better
+        // than the worst result (0.4), or their own last value.
+        history.push(obs(2, 0.4, None));
+        let (points, note) = model_points(&history, &columns(), 1);
+        assert_eq!(
+            sets(&points),
+            [(0, 0.2), (1, 0.3), (2, 0.4), (3, 4.0), (4, 4.5), (5, 6.0)]
+        );
+        assert_eq!(
+            note,
+            "; model on the results of 3 sets; 3 more stopped early, each as no better than the worst of them"
+        );
+        // In two dimensions a level needs 4 sets: step 3 has them.
+        let (points, note) = model_points(&history, &columns(), 2);
+        assert_eq!(points.len(), 6);
+        assert!(note.contains("at step 3 of 4 sets"), "{note}");
+    }
+
+    #[test]
+    fn when_no_level_has_enough_sets_the_fullest_wins() {
+        // Results: 1 set; step 3: 2 (set 1's value there is not finite); step 1: 2. Equal:
+        // the higher. Set 1 counts as the worst at step 3.
+        let history = [
+            obs(0, 0.2, None),
+            obs(0, 0.4, Some(1)),
+            obs(1, 0.6, Some(1)),
+            obs(0, 0.3, Some(3)),
+            obs(1, f64::INFINITY, Some(3)),
+            obs(2, 0.7, Some(3)),
+        ];
+        let (points, note) = model_points(&history, &columns(), 1);
+        assert_eq!(sets(&points), [(0, 0.3), (1, 0.7), (2, 0.7)]);
+        assert!(note.contains("at step 3 of 2 sets; 1 more"), "{note}");
+        // A result and one value at a step: the result.
+        let (points, note) = model_points(&history[..2], &columns(), 1);
+        assert_eq!(sets(&points), [(0, 0.2)]);
+        assert_eq!(note, "");
+    }
 }

@@ -263,6 +263,20 @@ fn asha_prunes_reporting_commands_under_mpirun() {
 }
 
 #[test]
+fn pruned_sets_inform_the_model_of_bayesian_sets_under_mpirun() {
+    if !have_mpirun() {
+        return;
+    }
+    let (_tmp, config, dir) = setup(&common::bayesian_asha_config(6, 4));
+    let out = run(mpirun(
+        3,
+        &["run", config.to_str().unwrap_or_default(), "-q"],
+    ));
+    assert!(out.status.success());
+    common::check_pruned_sets_reach_the_model(&dir, 6, 4);
+}
+
+#[test]
 fn one_rank_is_refused() {
     if !have_mpirun() {
         return;

@@ -216,3 +216,34 @@ fn a_bad_pruning_table_is_refused_before_anything_is_created() {
         assert!(!tmp.path().join("exp").exists(), "{table}");
     }
 }
+
+#[test]
+fn pruned_sets_inform_the_model_of_bayesian_sets_on_the_local_pool() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let path = write_config(tmp.path(), "c.toml", &bayesian_asha_config(6, 4));
+    let out = run(&["run", path.to_str().expect("path"), "-p", "2", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    check_pruned_sets_reach_the_model(&tmp.path().join("exp"), 6, 4);
+}
+
+#[test]
+fn a_resumed_run_models_the_pruned_sets_of_the_run_before() {
+    let tmp = tempfile::tempdir().expect("dir");
+    let path = write_config(tmp.path(), "c.toml", &bayesian_asha_config(6, 3));
+    let out = run(&["run", path.to_str().expect("path"), "-p", "1", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = tmp.path().join("exp");
+    // A crash after the random sets' rows: the Bayesian sets run again on resume, and their
+    // model has only the earlier run's rows and curves to learn from.
+    let results = dir.join("results.csv");
+    let text = std::fs::read_to_string(&results).expect("results");
+    let kept: Vec<&str> = text.lines().take(1 + 6).collect();
+    assert!(
+        kept.iter().skip(1).all(|l| l.contains(",false,")),
+        "{kept:?}"
+    );
+    std::fs::write(&results, kept.join("\n") + "\n").expect("write");
+    let out = run(&["run", path.to_str().expect("path"), "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    check_pruned_sets_reach_the_model(&dir, 6, 3);
+}

@@ -800,6 +800,7 @@ mod tests {
                 values: vec![Value::Float(i as f64 * 0.5), Value::Str(format!("v{i:08}"))],
                 loss: -(i as f64),
                 outputs: Vec::new(),
+                step: (i % 2 == 0).then_some(u64::from(i)),
             })
             .collect();
         let task = ToWorker::Task(Task {

@@ -14,15 +14,19 @@ use std::time::Duration;
 
 pub(crate) use crate::schedule::WorkerId;
 
-/// A finished, successful set as the suggestion sees it.
+/// What the suggestion learns from a set that is over: its result, or (with `[pruning]`) its
+/// value at one step of the ladder (see `prune`), pruned sets included.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Observation {
     pub index: u32,
     pub values: Vec<Value>,
-    /// The result as a value to minimize (negated for maximizing experiments).
+    /// The value as a loss, to minimize (negated for maximizing experiments).
     pub loss: f64,
-    /// The declared outputs as returned, in declared order (empty without declared outputs).
+    /// The declared outputs as returned, in declared order (empty without declared outputs, and
+    /// for a value at a step).
     pub outputs: Vec<f64>,
+    /// `None`: the result of an `ok` row; `Some(step)`: the value the set reported at `step`.
+    pub step: Option<u64>,
 }
 
 /// A set that is running: its values when a worker proposed them (a Bayesian set), `None`

@@ -13,6 +13,11 @@
 //! is recorded by the master but judged by no rule. A non-finite value is the worst possible:
 //! a rule that judges that step stops the set.
 //!
+//! For the Bayesian model, the pruner also keeps each set's *ladder*: its value at the steps
+//! `min_step * eta^k` below `max_step` (the value of its first report at or past each, as a
+//! rung takes it), whatever the rule. ASHA's and Hyperband's rungs are all on it, so sets of
+//! every bracket are compared at the same steps. [`Pruner::ladder`] hands it out.
+//!
 //! A leaf: it imports nothing from the rest of the crate.
 
 use serde::{Deserialize, Serialize};
@@ -155,6 +160,8 @@ struct SetState {
     next_rung: usize,
     stopped: bool,
     placed: Vec<(Place, f64)>,
+    /// `(step, loss)` at each ladder step reached so far.
+    ladder: Vec<(u64, f64)>,
 }
 
 /// The decisions of one experiment's `[pruning]` rule (none: every report is recorded by the
@@ -229,6 +236,21 @@ impl Pruner {
         }
     }
 
+    /// Step `k` of the ladder, `min_step * eta^k`, or `None` past its end (at or after
+    /// `max_step`) and without a rule.
+    fn ladder_step(&self, k: usize) -> Option<u64> {
+        self.rung_step(0, k)
+    }
+
+    /// Set `index`'s value (a loss) at each ladder step it reached, in its `attempt`; empty
+    /// when that is not its latest attempt, or without a rule.
+    pub fn ladder(&self, index: usize, attempt: u32) -> &[(u64, f64)] {
+        match self.sets.get(&index) {
+            Some(state) if state.attempt == attempt => &state.ladder,
+            _ => &[],
+        }
+    }
+
     /// Judges one report of set `index` (its `attempt`) at `step`, its value as a loss.
     pub fn report(&mut self, index: usize, attempt: u32, step: u64, loss: f64) -> Verdict {
         let mut state = self.sets.remove(&index).unwrap_or_else(|| SetState {
@@ -254,6 +276,12 @@ impl Pruner {
             state.last_step = Some(step);
             let loss = if loss.is_nan() { f64::INFINITY } else { loss };
             state.best = state.best.min(loss);
+            while let Some(at) = self.ladder_step(state.ladder.len()) {
+                if step < at {
+                    break;
+                }
+                state.ladder.push((at, loss));
+            }
             let v = self.judge(index, &mut state, step, loss);
             state.stopped = v == Verdict::Stop;
             v

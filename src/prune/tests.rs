@@ -232,3 +232,40 @@ fn the_table_is_checked() {
         Err("pruning.max_step")
     );
 }
+
+#[test]
+fn the_ladder_keeps_each_sets_value_at_min_step_times_eta_powers_for_every_rule() {
+    for rule in [RuleName::Median, RuleName::Asha, RuleName::Hyperband] {
+        let mut p = Pruner::new(Some(options(rule, 2, Some(20), 3)));
+        // Reports at steps 1, 3, 5, ..., 19: the ladder is 2, 6, 18 (54 is past max_step);
+        // each takes the first report at or past it.
+        for s in (1..20).step_by(2) {
+            p.report(0, 1, s, 100.0 - s as f64);
+        }
+        assert_eq!(
+            p.ladder(0, 1),
+            [(2, 97.0), (6, 93.0), (18, 81.0)],
+            "{rule:?}"
+        );
+        // Another attempt's, or an unknown set's: nothing.
+        assert!(p.ladder(0, 2).is_empty());
+        assert!(p.ladder(1, 1).is_empty());
+        // A newer attempt starts its own ladder; a report that jumps past two steps fills both.
+        p.report(0, 2, 7, f64::NAN);
+        assert_eq!(p.ladder(0, 2), [(2, f64::INFINITY), (6, f64::INFINITY)]);
+        assert!(p.ladder(0, 1).is_empty());
+    }
+    // Without a rule, no ladder.
+    let mut p = Pruner::new(None);
+    p.report(0, 1, 5, 1.0);
+    assert!(p.ladder(0, 1).is_empty());
+}
+
+#[test]
+fn a_stopped_set_has_no_ladder_value_past_its_stop() {
+    let mut p = Pruner::new(Some(options(RuleName::Asha, 1, Some(27), 3)));
+    run(&mut p, &[vec![1.0; 27], vec![5.0; 27]]);
+    // Set 1 was stopped at rung 1 (worse than set 0): its ladder ends there.
+    assert_eq!(p.ladder(1, 1), [(1, 5.0)]);
+    assert_eq!(p.ladder(0, 1), [(1, 1.0), (3, 1.0), (9, 1.0)]);
+}

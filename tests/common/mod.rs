@@ -267,6 +267,57 @@ echo "$HPO_PARAM_X""#;
 pub const ASHA: &str =
     "[pruning]\nrule = \"asha\"\nmin_step = 1\nmax_step = 9\nreduction_factor = 3\n";
 
+/// A reporting command whose every set is worse than the sets before it (its value is its
+/// index, plus 1/step): with `asha` run in order, few sets ever finish.
+pub const LATER_IS_WORSE: &str = r#"trap 'exit 0' TERM
+for s in 1 2 3 4 5 6 7 8 9; do
+  echo "$s $(awk -v i="$HPO_INDEX" -v s=$s 'BEGIN{print i + 1/s}')" >> "$HPO_REPORT_FILE"
+  sleep 0.02
+done
+echo "$HPO_INDEX""#;
+
+/// `command_config`'s random block of `random` sets, then `bayesian` Bayesian sets of x,
+/// with `asha`: the experiment of [`check_pruned_sets_reach_the_model`].
+pub fn bayesian_asha_config(random: usize, bayesian: usize) -> String {
+    let tables = format!("[[sets]]\ncount = {bayesian}\nx = {{ bayesian = [1, 9] }}\n{ASHA}");
+    command_config("exp", LATER_IS_WORSE, random + bayesian, &tables).replacen(
+        &format!("count = {}", random + bayesian),
+        &format!("count = {random}"),
+        1,
+    )
+}
+
+/// Checks that the model of every Bayesian set of `dir` (a [`bayesian_asha_config`] run) was
+/// fitted on the values at step 1 of the sets over before it, pruned ones included: more
+/// points than rows that finished.
+pub fn check_pruned_sets_reach_the_model(dir: &Path, random: usize, bayesian: usize) {
+    let rows = rows(&dir.join("results.csv"));
+    assert_each_index_once(&rows, random + bayesian);
+    let finished = rows.iter().filter(|r| r["status"] == "ok").count();
+    let pruned = rows.iter().filter(|r| r["status"] == "pruned").count();
+    assert_eq!(finished + pruned, rows.len(), "{rows:?}");
+    assert!(
+        finished < 3,
+        "{finished} sets finished: the results alone would do"
+    );
+    for r in rows.iter().filter(|r| r["bayesian"] == "true") {
+        let note = &r["note"];
+        let n: usize = note
+            .strip_prefix("gp: ")
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no model for set {}: {note}", r["index"]));
+        assert!(
+            n > finished && n + 1 >= random,
+            "set {}: {n} points: {note}",
+            r["index"]
+        );
+        // Every set reached step 1: none is counted as stopped before it.
+        let says = format!("model on the values at step 1 of {n} sets");
+        assert!(note.ends_with(&says), "set {}: {note}", r["index"]);
+    }
+}
+
 /// curves.csv of `dir`: (index, attempt, step, value) in file order.
 pub fn curves(dir: &Path) -> Vec<(usize, u32, u64, f64)> {
     rows(&dir.join("curves.csv"))
