@@ -284,6 +284,19 @@ fn propose(
     // Completion order differs between runs; the model sees the same history either way.
     observed.sort_by_key(|(i, _, _)| *i);
     observed.dedup_by_key(|(i, _, _)| *i);
+    // Bayesian sets handed out before this one whose values are not known yet: their workers
+    // are proposing at this moment, from (nearly) the same history.
+    let blind = task
+        .pending
+        .iter()
+        .filter(|p| p.index != task.index && p.values.is_none())
+        .filter(|p| {
+            setup
+                .table
+                .get(p.index as usize)
+                .is_some_and(SetSpec::is_bayesian)
+        })
+        .count();
     let mut pending: Vec<(u32, Vec<f64>)> = task
         .pending
         .iter()
@@ -293,6 +306,9 @@ fn propose(
                 Some(v) => v.clone(),
                 None => {
                     let spec = setup.table.get(p.index as usize)?;
+                    if spec.is_bayesian() {
+                        return None;
+                    }
                     exp.space.resolve(&spec.cells, &[]).ok()?
                 }
             };
@@ -310,7 +326,7 @@ fn propose(
         pending: &pending_x,
     };
     let seed = suggestion_seed(exp.seed, set.index);
-    match acquisition::suggest(&problem, &exp.bayesian, seed) {
+    match acquisition::suggest_among(&problem, &exp.bayesian, seed, blind) {
         Ok(s) => (columns.decode(&s.x), s.note),
         Err(e) => (
             columns.decode(&acquisition::space_filling(&dims, seed)),

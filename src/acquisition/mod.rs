@@ -37,9 +37,12 @@ mod model;
 pub(crate) mod options;
 mod pending;
 mod qmc;
+mod spread;
+mod subset;
 mod warp;
 
 pub use options::{Acquisition, BayesOptions, PendingRule};
+pub use subset::Scale;
 
 use crate::space::Dim;
 use encoding::{Encoder, key};
@@ -110,8 +113,32 @@ pub fn suggest_with_report(
     options: &BayesOptions,
     seed: u64,
 ) -> Result<(Suggestion, Report), SuggestError> {
+    suggest_scaled(problem, options, seed, &Scale::default(), 0)
+}
+
+/// The suggestion of a worker that knows `blind` other Bayesian sets are being proposed at
+/// this moment, their values not known yet: the `blind`-th point of a spread batch from its
+/// candidates rather than the best one (`spread.rs`); `blind = 0` is `suggest`.
+pub fn suggest_among(
+    problem: &Problem,
+    options: &BayesOptions,
+    seed: u64,
+    blind: usize,
+) -> Result<Suggestion, SuggestError> {
+    suggest_scaled(problem, options, seed, &Scale::default(), blind).map(|(s, _)| s)
+}
+
+/// `suggest_among` with the large-history model's threshold and sizes given, saying where the
+/// time went (benchmarks compare the exact model with the subset one on the same histories).
+pub fn suggest_scaled(
+    problem: &Problem,
+    options: &BayesOptions,
+    seed: u64,
+    scale: &Scale,
+    blind: usize,
+) -> Result<(Suggestion, Report), SuggestError> {
     let mut report = Report::default();
-    let s = suggest_inner(problem, options, seed, &mut report)?;
+    let s = suggest_inner(problem, options, seed, (scale, blind), &mut report)?;
     Ok((s, report))
 }
 
@@ -121,6 +148,7 @@ fn suggest_inner(
     problem: &Problem,
     options: &BayesOptions,
     seed: u64,
+    (scale, blind): (&Scale, usize),
     report: &mut Report,
 ) -> Result<Suggestion, SuggestError> {
     check(problem)?;
@@ -158,8 +186,14 @@ fn suggest_inner(
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
-    // 1. and 2.: the model on every observed point.
+    // 1. and 2.: the model on every observed point, or on a subset of a large history.
     let (x, y) = model::inputs(problem, &enc, &used);
+    let pending_total = pending.len();
+    let (x, y, pending, note_subset) = if used.len() + pending.len() > scale.exact_up_to {
+        subset::restrict(x, y, pending, &enc, scale, &mut rng)
+    } else {
+        (x, y, pending, String::new())
+    };
     let (fit, model, clock) = model::fit_and_condition(x, y, &mut rng, report);
     let model = match model {
         Ok(m) => m,
@@ -190,12 +224,31 @@ fn suggest_inner(
     report.acquisition_s = clock.elapsed().as_secs_f64();
 
     let summary = format!(
-        "gp: {} points, {} pending ({}), hyperparameters fitted on {}{note_pending}",
+        "gp: {} points{note_subset}, {} pending ({}), hyperparameters fitted on {}{note_pending}",
         used.len(),
-        pending.len(),
+        pending_total,
         options.pending.as_str(),
         fit.points
     );
+    // `ignore`: running points, known or not, are none of the model's business.
+    if blind > 0 && options.pending != PendingRule::Ignore {
+        let name = acquisition_name(options.acquisition);
+        let length = &model.hyper().length;
+        return Ok(match spread::nth(&pool, &taken, &enc, length, blind) {
+            Some((v, f)) => Suggestion {
+                x: f.clone(),
+                note: format!(
+                    "{summary}, {blind} other proposals under way: point {blind} of a spread batch, {name} {v:.4}"
+                ),
+            },
+            None => Suggestion {
+                x: distinct_draw(&enc, dims, &taken, seed),
+                note: format!(
+                    "{summary}, {blind} other proposals under way, more than the distinct candidates: space-filling draw"
+                ),
+            },
+        });
+    }
     Ok(choose(
         &pool,
         &taken,
@@ -238,10 +291,7 @@ fn choose(
     dims: &[Dim],
     seed: u64,
 ) -> Suggestion {
-    let name = match acquisition {
-        Acquisition::Ei => "log-ei",
-        Acquisition::Lcb => "lcb",
-    };
+    let name = acquisition_name(acquisition);
     match pool.iter().find(|(_, f)| !taken.contains(&key(f))) {
         Some((v, f)) => Suggestion {
             x: f.clone(),
@@ -258,6 +308,13 @@ fn choose(
                 note: format!("{summary}; every candidate repeats an evaluated point"),
             }
         }
+    }
+}
+
+fn acquisition_name(acquisition: Acquisition) -> &'static str {
+    match acquisition {
+        Acquisition::Ei => "log-ei",
+        Acquisition::Lcb => "lcb",
     }
 }
 
