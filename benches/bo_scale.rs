@@ -157,11 +157,11 @@ fn bayes_run(f: Builtin, d: usize, seed: u64, workers: usize, total: usize, scal
 fn regret_table(quick: bool) {
     // The subset model forced from 150 points on, with the default's proportions scaled down.
     let forced = Scale {
-        exact_up_to: 150,
-        subset: 90,
-        pending: 45,
+        exact_up_to: 80,
+        subset: 50,
+        pending: 25,
     };
-    let (total, seeds, workers) = if quick { (200, 2u64, 8) } else { (300, 5, 8) };
+    let (total, seeds, workers) = if quick { (100, 2u64, 4) } else { (200, 3, 4) };
     println!(
         "\n### Regret, exact model vs subset model from n = {} (subset {}, {} pending kept), {total} evaluations, {workers} pending, median [min, max] over {seeds} seeds\n",
         forced.exact_up_to, forced.subset, forced.pending
@@ -170,7 +170,6 @@ fn regret_table(quick: bool) {
     println!("|---|---|---|---|---|");
     let cases = [
         (Builtin::Ackley, 10usize),
-        (Builtin::Rosenbrock, 10),
         (Builtin::Hartmann6, 6),
         (Builtin::Griewank, 5),
     ];

@@ -14,7 +14,9 @@
 //! 1. (`model.rs`) Map points to the model's unit cube (`encoding.rs`); pass the results
 //!    through a Yeo-Johnson power transform (`warp.rs`) and normalize them.
 //! 2. (`model.rs`) Fit the Gaussian process hyperparameters (`crate::gp::fit`, on a subsample
-//!    when there are many points) and condition it on every observed point (one Cholesky).
+//!    when there are many points) and condition it on every observed point (one Cholesky);
+//!    past `Scale::exact_up_to` observed and pending points, on a subset of them, with the
+//!    pending points nearest the best (`subset.rs`).
 //! 3. (`pending.rs`) Pending points (sets still running) are added with believed results: the
 //!    model's mean (kriging believer), or the min/mean/max of the observed results (constant
 //!    liar), by a block extension of the factor; or ignored. Either way a proposal never
@@ -24,6 +26,9 @@
 //!    (`qmc.rs`) plus perturbations of the best points, all taken to valid final values before
 //!    they are scored, then projected L-BFGS on the continuous coordinates of the best few,
 //!    rounded again and re-scored.
+//! 5. The best candidate that repeats no known point; or, for a worker that knows other
+//!    proposals are under way at this moment, its own point of a spread batch of the
+//!    candidates (`spread.rs`, `suggest_among`), so workers proposing together differ.
 //!
 //! The options (`options.rs`) were checked when the configuration was parsed: nothing here
 //! checks them again.
@@ -138,8 +143,43 @@ pub fn suggest_scaled(
     blind: usize,
 ) -> Result<(Suggestion, Report), SuggestError> {
     let mut report = Report::default();
-    let s = suggest_inner(problem, options, seed, (scale, blind), &mut report)?;
+    let s = suggest_inner(problem, options, seed, (scale, blind, 1), &mut report)?;
+    let first = s.into_iter().next();
+    Ok((
+        first.unwrap_or_else(|| fallback(problem.dims, seed)),
+        report,
+    ))
+}
+
+/// `count` points from one model: points `blind .. blind + count` of the spread batch of
+/// `suggest_among` (for a caller that hands out several points per fit). Where the candidates
+/// run out, or there is no model yet, the rest are seeded space-filling draws.
+pub fn suggest_batch(
+    problem: &Problem,
+    options: &BayesOptions,
+    seed: u64,
+    scale: &Scale,
+    blind: usize,
+    count: usize,
+) -> Result<(Vec<Suggestion>, Report), SuggestError> {
+    let mut report = Report::default();
+    let mut s = suggest_inner(problem, options, seed, (scale, blind, count), &mut report)?;
+    let mut k = 0u64;
+    while s.len() < count {
+        k += 1;
+        s.push(fallback(
+            problem.dims,
+            seed.wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        ));
+    }
     Ok((s, report))
+}
+
+fn fallback(dims: &[Dim], seed: u64) -> Suggestion {
+    Suggestion {
+        x: space_filling(dims, seed),
+        note: "space-filling draw".into(),
+    }
 }
 
 /// The four steps of the module documentation, in order, after the checks and the cases
@@ -148,16 +188,16 @@ fn suggest_inner(
     problem: &Problem,
     options: &BayesOptions,
     seed: u64,
-    (scale, blind): (&Scale, usize),
+    (scale, blind, count): (&Scale, usize, usize),
     report: &mut Report,
-) -> Result<Suggestion, SuggestError> {
+) -> Result<Vec<Suggestion>, SuggestError> {
     check(problem)?;
     let dims = problem.dims;
     if dims.is_empty() {
-        return Ok(Suggestion {
+        return Ok(vec![Suggestion {
             x: Vec::new(),
             note: "no Bayesian dimension".into(),
-        });
+        }]);
     }
     let finite = |x: &Vec<f64>| x.iter().all(|v| v.is_finite());
     // Results that are not numbers (and points with non-numeric coordinates) carry no
@@ -179,10 +219,10 @@ fn suggest_inner(
         if skipped > 0 {
             note = format!("no usable results ({skipped} not finite): space-filling draw");
         }
-        return Ok(Suggestion {
+        return Ok(vec![Suggestion {
             x: distinct_draw(&enc, dims, &taken, seed),
             note,
-        });
+        }]);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
@@ -198,10 +238,10 @@ fn suggest_inner(
     let model = match model {
         Ok(m) => m,
         Err(e) => {
-            return Ok(Suggestion {
+            return Ok(vec![Suggestion {
                 x: distinct_draw(&enc, dims, &taken, seed),
                 note: format!("model not usable ({e}): space-filling draw"),
-            });
+            }]);
         }
     };
     let best = model::incumbent(&model);
@@ -231,32 +271,42 @@ fn suggest_inner(
         fit.points
     );
     // `ignore`: running points, known or not, are none of the model's business.
-    if blind > 0 && options.pending != PendingRule::Ignore {
-        let name = acquisition_name(options.acquisition);
-        let length = &model.hyper().length;
-        return Ok(match spread::nth(&pool, &taken, &enc, length, blind) {
-            Some((v, f)) => Suggestion {
-                x: f.clone(),
-                note: format!(
-                    "{summary}, {blind} other proposals under way: point {blind} of a spread batch, {name} {v:.4}"
-                ),
-            },
-            None => Suggestion {
-                x: distinct_draw(&enc, dims, &taken, seed),
-                note: format!(
-                    "{summary}, {blind} other proposals under way, more than the distinct candidates: space-filling draw"
-                ),
-            },
-        });
+    let blind = match options.pending {
+        PendingRule::Ignore => 0,
+        _ => blind,
+    };
+    if blind == 0 && count == 1 {
+        return Ok(vec![choose(
+            &pool,
+            &taken,
+            options.acquisition,
+            summary,
+            dims,
+            seed,
+        )]);
     }
-    Ok(choose(
-        &pool,
-        &taken,
-        options.acquisition,
-        summary,
-        dims,
-        seed,
-    ))
+    let name = acquisition_name(options.acquisition);
+    let length = &model.hyper().length;
+    let batch = spread::batch(&pool, &taken, &enc, length, blind, count);
+    if batch.is_empty() {
+        return Ok(vec![Suggestion {
+            x: distinct_draw(&enc, dims, &taken, seed),
+            note: format!(
+                "{summary}, {blind} other proposals under way, more than the distinct candidates: space-filling draw"
+            ),
+        }]);
+    }
+    Ok(batch
+        .into_iter()
+        .enumerate()
+        .map(|(k, (v, f))| Suggestion {
+            x: f.clone(),
+            note: format!(
+                "{summary}, {blind} other proposals under way: point {} of a spread batch, {name} {v:.4}",
+                blind + k
+            ),
+        })
+        .collect())
 }
 
 /// Points of the right dimension, one result per observed point.

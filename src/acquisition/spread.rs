@@ -1,7 +1,8 @@
 //! Proposals made at the same time by several workers: a worker that knows `blind` other
 //! Bayesian sets are being proposed right now (their values not known yet) takes the
 //! `blind`-th point of a well-spread batch drawn from its own scored candidates, instead of
-//! the best one, which the others are about to propose too.
+//! the best one, which the others are about to propose too. The same batch serves a caller
+//! that wants several points from one model (`suggest_batch`).
 //!
 //! Workers proposing at once have (nearly) the same history, so their models and their
 //! ranked candidates nearly agree; each one's `blind` is the number of proposals handed out
@@ -19,15 +20,17 @@ const RADIUS: f64 = 0.5;
 /// Halvings of the radius before falling back to a space-filling draw.
 const HALVINGS: usize = 6;
 
-/// The `blind`-th point (0: the best) of the spread batch taken from `pool` (scored
-/// candidates, best first), skipping known points; `None` when the pool holds fewer.
-pub(super) fn nth<'a>(
+/// Points `from .. from + count` (0: the best) of the spread batch taken from `pool` (scored
+/// candidates, best first), skipping known points; fewer when the pool runs out.
+pub(super) fn batch<'a>(
     pool: &'a [(f64, Vec<f64>)],
     taken: &BTreeSet<Vec<u64>>,
     enc: &Encoder,
     length: &[f64],
-    blind: usize,
-) -> Option<&'a (f64, Vec<f64>)> {
+    from: usize,
+    count: usize,
+) -> Vec<&'a (f64, Vec<f64>)> {
+    let blind = from + count.max(1) - 1;
     let width = enc.width();
     let mut seen = BTreeSet::new();
     // Distinct new candidates, best first, with their scaled unit coordinates.
@@ -44,8 +47,9 @@ pub(super) fn nth<'a>(
             (i, u)
         })
         .collect();
-    if blind >= fresh.len() {
-        return None;
+    let mut out = Vec::with_capacity(count);
+    if from >= fresh.len() {
+        return out;
     }
     let mut batch: Vec<usize> = Vec::with_capacity(blind + 1);
     let mut in_batch = vec![false; fresh.len()];
@@ -62,14 +66,17 @@ pub(super) fn nth<'a>(
             if far {
                 batch.push(c);
                 in_batch[c] = true;
+                if batch.len() > from {
+                    out.extend(pool.get(fresh[c].0));
+                }
                 if batch.len() > blind {
-                    return pool.get(fresh[c].0);
+                    return out;
                 }
             }
         }
         radius /= 2.0;
     }
-    None
+    out
 }
 
 fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
@@ -98,21 +105,38 @@ mod tests {
             .map(|(i, &x)| (-(i as f64), vec![x]))
             .collect();
         let taken = BTreeSet::new();
-        let at = |blind| nth(&pool, &taken, &enc, &[0.5], blind).map(|p| p.1[0]);
+        let at = |blind| {
+            batch(&pool, &taken, &enc, &[0.5], blind, 1)
+                .first()
+                .map(|p| p.1[0])
+        };
         assert_eq!(at(0), Some(0.5));
         assert_eq!(at(1), Some(0.9), "the crowd at 0.5 is skipped");
         assert_eq!(at(2), Some(0.1));
         // Points closer than the last halving of the radius never join: the caller draws a
         // space-filling point instead of one next to another worker's.
         assert_eq!(at(3), None);
+        let xs: Vec<f64> = batch(&pool, &BTreeSet::new(), &enc, &[0.5], 1, 5)
+            .iter()
+            .map(|p| p.1[0])
+            .collect();
+        assert_eq!(
+            xs,
+            vec![0.9, 0.1],
+            "a batch from rank 1, as far as the pool goes"
+        );
         // A taken point is never part of the batch.
         let taken: BTreeSet<Vec<u64>> = [key(&[0.5]), key(&[0.9])].into_iter().collect();
         assert_eq!(
-            nth(&pool, &taken, &enc, &[0.5], 0).map(|p| p.1[0]),
+            batch(&pool, &taken, &enc, &[0.5], 0, 1)
+                .first()
+                .map(|p| p.1[0]),
             Some(0.501)
         );
         assert_eq!(
-            nth(&pool, &taken, &enc, &[0.5], 1).map(|p| p.1[0]),
+            batch(&pool, &taken, &enc, &[0.5], 1, 1)
+                .first()
+                .map(|p| p.1[0]),
             Some(0.1)
         );
     }
