@@ -18,7 +18,8 @@
 //! The output says how many were computed. A real pool computes every suggestion from a fresh
 //! model, with more information, so the regret here is if anything pessimistic.
 //!
-//! `OPENBLAS_NUM_THREADS=1 cargo bench --bench pool_sim [-- --quick] [-- --stride N]`.
+//! `OPENBLAS_NUM_THREADS=1 cargo bench --bench pool_sim [-- --quick] [-- --stride N]
+//! [-- --workers K]` (K workers only).
 //! Prints Markdown.
 
 mod common;
@@ -365,17 +366,22 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(40usize);
-    let runs: &[(usize, usize)] = if quick {
-        &[(256, 2000)]
-    } else {
-        &[(1024, 20_000), (4096, 20_000)]
+    let workers: Option<usize> = args
+        .iter()
+        .position(|a| a == "--workers")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok());
+    let runs: Vec<(usize, usize)> = match (quick, workers) {
+        (true, _) => vec![(256, 2000)],
+        (false, Some(k)) => vec![(k, 20_000)],
+        (false, None) => vec![(1024, 20_000), (4096, 20_000)],
     };
     println!("## Pool simulation (`benches/pool_sim.rs`)\n");
     println!("Machine: {}.", machine());
     println!(
         "One suggestion in {stride} computed by the engine (a spread batch of {stride} points from its model); the others take the next points of that batch and are timed from the cost model."
     );
-    for &(workers, evals) in runs {
+    for (workers, evals) in runs {
         let o = simulate(workers, evals, stride, 1);
         report(&o, 1);
     }
