@@ -60,9 +60,11 @@
 //! metrics in a [`Reply`]. The engine is public for benchmarks and harnesses:
 //! [`acquisition::suggest`] (a Bayesian suggestion as a pure function of history, pending
 //! points, bounds and seed; [`acquisition::suggest_constrained`] under constraints,
-//! [`acquisition::parego`] for several objectives), [`gp`] (the Gaussian process and its fit), [`space`] (parameters,
-//! blocks and [`space::draw_table`]), [`objective::builtin`] (the test functions) and
-//! [`prune::Pruner`] (the early-stopping decisions, a pure state machine).
+//! [`acquisition::parego`] for several objectives), [`gp`] (the Gaussian process and its fit),
+//! [`space`] (parameters, blocks and [`space::draw_table`]), [`objective::builtin`] (the test
+//! functions), [`prune::Pruner`] (the early-stopping decisions, a pure state machine) and
+//! [`schedule::Scheduler`] (which set goes to which worker, the master's pure state machine;
+//! the pool simulation `benches/pool_sim.rs` drives it).
 pub mod acquisition;
 pub mod backend;
 mod cli;
@@ -76,7 +78,7 @@ mod monitor;
 pub mod objective;
 mod plot;
 pub mod prune;
-mod schedule;
+pub mod schedule;
 mod slurm;
 pub mod space;
 mod sys;

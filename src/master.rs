@@ -5,7 +5,6 @@
 //! Intermediate reports go to `curves.csv` (a second journal) the moment they arrive, and the
 //! `[pruning]` rule's [`Pruner`] answers each at once: the worker waits for that verdict.
 
-use crate::acquisition::PendingRule;
 use crate::backend::{
     Done, Event, FromWorker, Observation, PendingSet, Task, ToWorker, Transport, TransportError,
     WorkerId, WorkerInfo,
@@ -331,7 +330,6 @@ pub fn run_master(
             Rules {
                 retries: exp.objective.retries,
                 wait_for_all: exp.compute.bayesian_wait_for_all,
-                one_proposal_at_a_time: exp.bayesian.pending != PendingRule::Ignore,
                 max_consecutive_failures: exp.compute.max_consecutive_failures,
             },
         ),
@@ -601,11 +599,6 @@ impl Master<'_> {
             }
             Event::Message(_, FromWorker::Proposal { index, values }) => {
                 self.proposals.insert(index as usize, values);
-                self.sched.proposed(index as usize);
-                // The next Bayesian set may have waited for this proposal.
-                for w in self.sched.idle_workers() {
-                    self.dispatch(w);
-                }
             }
             Event::Message(w, FromWorker::Done(done)) => {
                 self.front_since[w] = SystemTime::now();
@@ -787,19 +780,15 @@ impl Master<'_> {
                     .sched
                     .running()
                     .filter(|&i| i != index)
-                    .filter_map(
-                        |i| match (self.table[i].is_bayesian(), self.proposals.get(&i)) {
-                            (false, _) => Some(PendingSet {
-                                index: i as u32,
-                                values: None,
-                            }),
-                            (true, Some(v)) => Some(PendingSet {
-                                index: i as u32,
-                                values: Some(v.clone()),
-                            }),
-                            (true, None) => None,
+                    // A Bayesian set without a proposal yet goes without values: its
+                    // worker is proposing right now, and this one proposes around it.
+                    .map(|i| PendingSet {
+                        index: i as u32,
+                        values: match self.table[i].is_bayesian() {
+                            true => self.proposals.get(&i).cloned(),
+                            false => None,
                         },
-                    )
+                    })
                     .collect();
             }
             if self.transport.send(w, &ToWorker::Task(task)).is_err() {

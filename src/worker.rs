@@ -307,6 +307,19 @@ fn propose(
     // Completion order differs between runs; the model sees the same history either way.
     observed.sort_by_key(|(i, _, _, _)| *i);
     observed.dedup_by_key(|(i, _, _, _)| *i);
+    // Bayesian sets handed out before this one whose values are not known yet: their workers
+    // are proposing at this moment, from (nearly) the same history.
+    let blind = task
+        .pending
+        .iter()
+        .filter(|p| p.index != task.index && p.values.is_none())
+        .filter(|p| {
+            setup
+                .table
+                .get(p.index as usize)
+                .is_some_and(SetSpec::is_bayesian)
+        })
+        .count();
     let mut pending: Vec<(u32, Vec<f64>)> = task
         .pending
         .iter()
@@ -316,6 +329,9 @@ fn propose(
                 Some(v) => v.clone(),
                 None => {
                     let spec = setup.table.get(p.index as usize)?;
+                    if spec.is_bayesian() {
+                        return None;
+                    }
                     exp.space.resolve(&spec.cells, &[]).ok()?
                 }
             };
@@ -377,15 +393,15 @@ fn propose(
             conditional,
             active: &active,
         });
-    let suggestion = match (constraints.is_empty(), &conditions) {
-        (true, None) => acquisition::suggest(&problem, &exp.bayesian, seed),
-        (true, Some(c)) => acquisition::suggest_conditional(&problem, c, &exp.bayesian, seed),
-        (false, c) => acquisition::suggest_constrained(
+    let suggestion = match (constraints.is_empty(), &conditions, blind) {
+        (true, None, 0) => acquisition::suggest(&problem, &exp.bayesian, seed),
+        (_, c, _) => acquisition::suggest_constrained(
             &problem,
             &constraints,
             c.as_ref(),
             &exp.bayesian,
             seed,
+            blind,
         ),
     };
     match suggestion {

@@ -649,6 +649,17 @@ bayesian_wait_for_all = true
 }
 
 #[test]
+fn idle_workers_get_bayesian_sets_at_once_and_propose_distinct_points() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_config(tmp.path(), "c.toml", &pool_config("exp", 8, 24, 0.3));
+    let out = run(&["run", path.to_str().unwrap(), "-p", "8", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = rows(&tmp.path().join("exp/results.csv"));
+    assert_each_index_once(&rows, 32);
+    assert_concurrent_distinct_proposals(&rows);
+}
+
+#[test]
 fn the_readme_configuration_is_valid() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();

@@ -113,6 +113,22 @@ fn quickstart_like_runs_every_set_once_with_2_3_and_5_ranks() {
     }
 }
 
+#[test]
+fn idle_ranks_get_bayesian_sets_at_once_and_propose_distinct_points() {
+    if !have_mpirun() {
+        return;
+    }
+    let (_tmp, config, dir) = setup(&common::pool_config("exp", 6, 18, 0.3));
+    let out = run(mpirun(
+        7,
+        &["run", config.to_str().unwrap_or_default(), "-q"],
+    ));
+    assert!(out.status.success(), "mpirun -np 7 failed");
+    let rows = rows(&dir);
+    common::assert_each_index_once(&rows, 24);
+    common::assert_concurrent_distinct_proposals(&rows);
+}
+
 const ENV_SCRIPT: &str =
     "printf '%s;%s' \"$CUDA_VISIBLE_DEVICES\" \"$OMP_NUM_THREADS\" > env.txt; echo $HPO_PARAM_X";
 

@@ -14,7 +14,9 @@
 //! 1. (`model.rs`) Map points to the model's unit cube (`encoding.rs`); pass the results
 //!    through a Yeo-Johnson power transform (`warp.rs`) and normalize them.
 //! 2. (`model.rs`) Fit the Gaussian process hyperparameters (`crate::gp::fit`, on a subsample
-//!    when there are many points) and condition it on every observed point (one Cholesky).
+//!    when there are many points) and condition it on every observed point (one Cholesky);
+//!    past `Scale::exact_up_to` observed and pending points, on a subset of them, with the
+//!    pending points nearest the best (`subset.rs`).
 //! 3. (`pending.rs`) Pending points (sets still running) are added with believed results: the
 //!    model's mean (kriging believer), or the min/mean/max of the observed results (constant
 //!    liar), by a block extension of the factor; or ignored. Either way a proposal never
@@ -24,6 +26,9 @@
 //!    (`qmc.rs`) plus perturbations of the best points, all taken to valid final values before
 //!    they are scored, then projected L-BFGS on the continuous coordinates of the best few,
 //!    rounded again and re-scored.
+//! 5. The best candidate that repeats no known point; or, for a worker that knows other
+//!    proposals are under way at this moment, its own point of a spread batch of the
+//!    candidates (`spread.rs`, `suggest_among`), so workers proposing together differ.
 //!
 //! The options (`options.rs`) were checked when the configuration was parsed: nothing here
 //! checks them again.
@@ -45,9 +50,12 @@ pub(crate) mod options;
 pub mod parego;
 mod pending;
 mod qmc;
+mod spread;
+mod subset;
 mod warp;
 
 pub use options::{Acquisition, BayesOptions, PendingRule};
+pub use subset::Scale;
 
 use crate::space::Dim;
 use encoding::{Encoder, key};
@@ -122,8 +130,18 @@ pub fn suggest_conditional(
     options: &BayesOptions,
     seed: u64,
 ) -> Result<Suggestion, SuggestError> {
-    let mut report = Report::default();
-    suggest_inner(problem, &[], Some(conditions), options, seed, &mut report)
+    let s = suggest_inner(
+        problem,
+        &[],
+        Some(conditions),
+        options,
+        seed,
+        (&Scale::default(), 0, 1),
+        &mut Report::default(),
+    )?;
+    Ok(s.into_iter()
+        .next()
+        .unwrap_or_else(|| fallback(problem.dims, seed)))
 }
 
 /// Proposes the next point to evaluate.
@@ -160,20 +178,98 @@ pub fn suggest_with_report(
     options: &BayesOptions,
     seed: u64,
 ) -> Result<(Suggestion, Report), SuggestError> {
+    suggest_scaled(problem, options, seed, &Scale::default(), 0)
+}
+
+/// The suggestion of a worker that knows `blind` other Bayesian sets are being proposed at
+/// this moment, their values not known yet: the `blind`-th point of a spread batch from its
+/// candidates rather than the best one (`spread.rs`); `blind = 0` is `suggest`.
+pub fn suggest_among(
+    problem: &Problem,
+    options: &BayesOptions,
+    seed: u64,
+    blind: usize,
+) -> Result<Suggestion, SuggestError> {
+    suggest_scaled(problem, options, seed, &Scale::default(), blind).map(|(s, _)| s)
+}
+
+/// `suggest_among` with the large-history model's threshold and sizes given, saying where the
+/// time went (benchmarks compare the exact model with the subset one on the same histories).
+pub fn suggest_scaled(
+    problem: &Problem,
+    options: &BayesOptions,
+    seed: u64,
+    scale: &Scale,
+    blind: usize,
+) -> Result<(Suggestion, Report), SuggestError> {
     let mut report = Report::default();
-    let s = suggest_inner(problem, &[], None, options, seed, &mut report)?;
+    let s = suggest_inner(
+        problem,
+        &[],
+        None,
+        options,
+        seed,
+        (scale, blind, 1),
+        &mut report,
+    )?;
+    let first = s.into_iter().next();
+    Ok((
+        first.unwrap_or_else(|| fallback(problem.dims, seed)),
+        report,
+    ))
+}
+
+/// `count` points from one model: points `blind .. blind + count` of the spread batch of
+/// `suggest_among` (for a caller that hands out several points per fit). Where the candidates
+/// run out, or there is no model yet, the rest are seeded space-filling draws.
+pub fn suggest_batch(
+    problem: &Problem,
+    options: &BayesOptions,
+    seed: u64,
+    scale: &Scale,
+    blind: usize,
+    count: usize,
+) -> Result<(Vec<Suggestion>, Report), SuggestError> {
+    let mut report = Report::default();
+    let mut s = suggest_inner(
+        problem,
+        &[],
+        None,
+        options,
+        seed,
+        (scale, blind, count),
+        &mut report,
+    )?;
+    let mut k = 0u64;
+    while s.len() < count {
+        k += 1;
+        s.push(fallback(
+            problem.dims,
+            seed.wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+        ));
+    }
     Ok((s, report))
 }
 
-/// `suggest` subject to `constraints`: expected improvement over the best feasible point,
-/// weighted by the probability that the point is feasible (see the module documentation); on
-/// a problem with conditional dimensions when `conditions` says so.
+fn fallback(dims: &[Dim], seed: u64) -> Suggestion {
+    Suggestion {
+        x: space_filling(dims, seed),
+        note: "space-filling draw".into(),
+    }
+}
+
+/// The general suggestion: subject to `constraints` (expected improvement over the best
+/// feasible point, weighted by the probability that the point is feasible; see the module
+/// documentation), on a problem with conditional dimensions when `conditions` says so, with
+/// `blind` other proposals under way as in [`suggest_among`]. With none of these it is
+/// [`suggest`].
 pub fn suggest_constrained(
     problem: &Problem,
     constraints: &[Constraint],
     conditions: Option<&Conditions>,
     options: &BayesOptions,
     seed: u64,
+    blind: usize,
 ) -> Result<Suggestion, SuggestError> {
     if let Some(c) = constraints
         .iter()
@@ -184,14 +280,18 @@ pub fn suggest_constrained(
             values: c.values.len(),
         });
     }
-    suggest_inner(
+    let s = suggest_inner(
         problem,
         constraints,
         conditions,
         options,
         seed,
+        (&Scale::default(), blind, 1),
         &mut Report::default(),
-    )
+    )?;
+    Ok(s.into_iter()
+        .next()
+        .unwrap_or_else(|| fallback(problem.dims, seed)))
 }
 
 /// The four steps of the module documentation, in order, after the checks and the cases
@@ -202,15 +302,16 @@ fn suggest_inner(
     conditions: Option<&Conditions>,
     options: &BayesOptions,
     seed: u64,
+    (scale, blind, count): (&Scale, usize, usize),
     report: &mut Report,
-) -> Result<Suggestion, SuggestError> {
+) -> Result<Vec<Suggestion>, SuggestError> {
     check(problem)?;
     let dims = problem.dims;
     if dims.is_empty() {
-        return Ok(Suggestion {
+        return Ok(vec![Suggestion {
             x: Vec::new(),
             note: "no Bayesian dimension".into(),
-        });
+        }]);
     }
     let enc = Encoder::with_conditions(dims, conditions);
     // Results that are not numbers (and points with non-numeric coordinates, but for an
@@ -232,23 +333,31 @@ fn suggest_inner(
         if skipped > 0 {
             note = format!("no usable results ({skipped} not finite): space-filling draw");
         }
-        return Ok(Suggestion {
+        return Ok(vec![Suggestion {
             x: distinct_draw(&enc, dims, &taken, seed),
             note,
-        });
+        }]);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
 
-    // 1. and 2.: the model on every observed point.
+    // 1. and 2.: the model on every observed point, or on a subset of a large history.
     let (x, y) = model::inputs(problem, &enc, &used);
+    let pending_total = pending.len();
+    // `modelled[k]`: the observed point behind the model's k-th point.
+    let (x, y, pending, note_subset, modelled) = if used.len() + pending.len() > scale.exact_up_to {
+        let (x, y, pending, note, keep) = subset::restrict(x, y, pending, &enc, scale, &mut rng);
+        (x, y, pending, note, keep.iter().map(|&k| used[k]).collect())
+    } else {
+        (x, y, pending, String::new(), used.clone())
+    };
     let (fit, model, clock) = model::fit_and_condition(x, y, &mut rng, report);
     let model = match model {
         Ok(m) => m,
         Err(e) => {
-            return Ok(Suggestion {
+            return Ok(vec![Suggestion {
                 x: distinct_draw(&enc, dims, &taken, seed),
                 note: format!("model not usable ({e}): space-filling draw"),
-            });
+            }]);
         }
     };
     let mut best = model::incumbent(&model);
@@ -256,12 +365,12 @@ fn suggest_inner(
     let mut feasible_note = String::new();
     let feasibility = match constraints.is_empty() {
         true => None,
-        false => feasibility::fit(problem, constraints, &enc, &used, &mut rng),
+        false => feasibility::fit(problem, constraints, &enc, &modelled, &mut rng),
     };
     if let Some(models) = &feasibility {
         let means = model.fitted_means();
-        let feasible: Vec<usize> = (0..used.len())
-            .filter(|&k| constraints.iter().all(|c| c.holds(used[k])))
+        let feasible: Vec<usize> = (0..modelled.len())
+            .filter(|&k| constraints.iter().all(|c| c.holds(modelled[k])))
             .collect();
         best = feasible
             .iter()
@@ -272,7 +381,7 @@ fn suggest_inner(
             ", {} constraint model(s), {} of {} points feasible",
             models.len(),
             feasible.len(),
-            used.len()
+            modelled.len()
         );
     }
 
@@ -295,20 +404,49 @@ fn suggest_inner(
     report.acquisition_s = clock.elapsed().as_secs_f64();
 
     let summary = format!(
-        "gp: {} points, {} pending ({}), hyperparameters fitted on {}{note_pending}{feasible_note}",
+        "gp: {} points{note_subset}, {} pending ({}), hyperparameters fitted on {}{note_pending}{feasible_note}",
         used.len(),
-        pending.len(),
+        pending_total,
         options.pending.as_str(),
         fit.points
     );
-    Ok(choose(
-        &pool,
-        &taken,
-        options.acquisition,
-        summary,
-        &enc,
-        seed,
-    ))
+    // `ignore`: running points, known or not, are none of the model's business.
+    let blind = match options.pending {
+        PendingRule::Ignore => 0,
+        _ => blind,
+    };
+    if blind == 0 && count == 1 {
+        return Ok(vec![choose(
+            &pool,
+            &taken,
+            options.acquisition,
+            summary,
+            &enc,
+            seed,
+        )]);
+    }
+    let name = acquisition_name(options.acquisition);
+    let length = &model.hyper().length;
+    let batch = spread::batch(&pool, &taken, &enc, length, blind, count);
+    if batch.is_empty() {
+        return Ok(vec![Suggestion {
+            x: distinct_draw(&enc, dims, &taken, seed),
+            note: format!(
+                "{summary}, {blind} other proposals under way, more than the distinct candidates: space-filling draw"
+            ),
+        }]);
+    }
+    Ok(batch
+        .into_iter()
+        .enumerate()
+        .map(|(k, (v, f))| Suggestion {
+            x: f.clone(),
+            note: format!(
+                "{summary}, {blind} other proposals under way: point {} of a spread batch, {name} {v:.4}",
+                blind + k
+            ),
+        })
+        .collect())
 }
 
 /// Points of the right dimension, one result per observed point.
@@ -343,10 +481,7 @@ fn choose(
     enc: &Encoder,
     seed: u64,
 ) -> Suggestion {
-    let name = match acquisition {
-        Acquisition::Ei => "log-ei",
-        Acquisition::Lcb => "lcb",
-    };
+    let name = acquisition_name(acquisition);
     match pool.iter().find(|(_, f)| !taken.contains(&key(f))) {
         Some((v, f)) => Suggestion {
             x: f.clone(),
@@ -363,6 +498,13 @@ fn choose(
                 note: format!("{summary}; every candidate repeats an evaluated point"),
             }
         }
+    }
+}
+
+fn acquisition_name(acquisition: Acquisition) -> &'static str {
+    match acquisition {
+        Acquisition::Ei => "log-ei",
+        Acquisition::Lcb => "lcb",
     }
 }
 

@@ -367,10 +367,10 @@ fn constrained_suggestions_keep_to_the_feasible_region() {
             min: None,
             max: Some(16.0),
         }];
-        let s = suggest_constrained(&problem, &bound, None, &o, 100 + k).unwrap();
+        let s = suggest_constrained(&problem, &bound, None, &o, 100 + k, 0).unwrap();
         assert_eq!(
             s,
-            suggest_constrained(&problem, &bound, None, &o, 100 + k).unwrap()
+            suggest_constrained(&problem, &bound, None, &o, 100 + k, 0).unwrap()
         );
         assert!(s.note.contains("1 constraint model(s)"), "{}", s.note);
         infeasible += usize::from(disc(&s.x) > 16.0);
@@ -402,12 +402,12 @@ fn constrained_suggestions_keep_to_the_feasible_region() {
         observed_y: &ys,
         pending: &[],
     };
-    let s = suggest_constrained(&problem, &bound, None, &o, 3).unwrap();
+    let s = suggest_constrained(&problem, &bound, None, &o, 3, 0).unwrap();
     assert!(s.note.contains("0 of 12 points feasible"), "{}", s.note);
     assert!(s.x[0] < lowest, "{:?} (lowest x0 seen {lowest})", s.x);
     // Without constraints, the same as `suggest`.
     assert_eq!(
-        suggest_constrained(&problem, &[], None, &o, 3).unwrap(),
+        suggest_constrained(&problem, &[], None, &o, 3, 0).unwrap(),
         suggest(&problem, &o, 3).unwrap()
     );
 }

@@ -30,7 +30,8 @@ pub(crate) struct Observation {
 }
 
 /// A set that is running: its values when a worker proposed them (a Bayesian set), `None`
-/// when the worker can read them from the parameter table.
+/// when the worker can read them from the parameter table, or for a Bayesian set whose
+/// proposal is still under way (the worker counts those: `acquisition::suggest_among`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct PendingSet {
     pub index: u32,

@@ -4,6 +4,9 @@
 //! I/O, so it is tested without processes. Sets go out in index order. A worker may hold a
 //! short queue of plain sets (so fast objectives never wait for a round trip), but a Bayesian
 //! set goes only to an idle worker, so its suggestion sees every result that worker could see.
+//! Bayesian sets never wait for each other's proposals: every idle worker gets one at once, and
+//! the master tells each how many proposals are still under way, so it proposes a different
+//! point of a spread batch (`acquisition::suggest_among`).
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -43,9 +46,6 @@ pub struct Rules {
     pub retries: u32,
     /// A Bayesian set waits until every set before it finished (PHS `bayesian_wait_for_all`).
     pub wait_for_all: bool,
-    /// A Bayesian set goes out only once every Bayesian set before it has had its values
-    /// proposed, so each suggestion sees every running point (no two workers propose blind).
-    pub one_proposal_at_a_time: bool,
     /// This many failed rows in a row, with no successful one between, stop the dispatching
     /// (0: never).
     pub max_consecutive_failures: u32,
@@ -60,8 +60,6 @@ pub struct Scheduler {
     running: BTreeSet<usize>,
     /// Failed attempts so far, per set (only sets that failed at least once).
     failures: std::collections::HashMap<usize, u32>,
-    /// Bayesian sets handed out whose proposal has not arrived yet.
-    proposing: BTreeSet<usize>,
     rules: Rules,
     depth: usize,
     stopped: bool,
@@ -79,7 +77,6 @@ impl Scheduler {
             alive: vec![true; workers],
             running: BTreeSet::new(),
             failures: Default::default(),
-            proposing: BTreeSet::new(),
             rules,
             depth: 1,
             stopped: false,
@@ -104,11 +101,7 @@ impl Scheduler {
             };
             if self.bayesian[next] {
                 let earlier_running = self.running.first().is_some_and(|&r| r < next);
-                let blind = self.rules.one_proposal_at_a_time && !self.proposing.is_empty();
-                if !self.queues[worker].is_empty()
-                    || (self.rules.wait_for_all && earlier_running)
-                    || blind
-                {
+                if !self.queues[worker].is_empty() || (self.rules.wait_for_all && earlier_running) {
                     break;
                 }
             }
@@ -117,23 +110,10 @@ impl Scheduler {
             self.running.insert(next);
             out.push(next);
             if self.bayesian[next] {
-                self.proposing.insert(next);
                 break;
             }
         }
         out
-    }
-
-    /// The worker evaluating Bayesian set `index` has proposed its values.
-    pub fn proposed(&mut self, index: usize) {
-        self.proposing.remove(&index);
-    }
-
-    /// Alive workers with nothing to do.
-    pub fn idle_workers(&self) -> Vec<WorkerId> {
-        (0..self.queues.len())
-            .filter(|&w| self.alive[w] && self.queues[w].is_empty())
-            .collect()
     }
 
     /// A set finished on `worker` (`ok`: it did not fail; see `Status::is_failure`). A failure
@@ -144,7 +124,6 @@ impl Scheduler {
             self.queues[worker].remove(pos);
         }
         self.running.remove(&index);
-        self.proposing.remove(&index);
         let failures = self.failures.get(&index).copied().unwrap_or(0);
         if !ok && failures < self.rules.retries && !self.stopped {
             self.failures.insert(index, failures + 1);
@@ -173,7 +152,6 @@ impl Scheduler {
         if let Some(pos) = self.queues[worker].iter().position(|&i| i == index) {
             self.queues[worker].remove(pos);
         }
-        self.proposing.remove(&index);
         if self.running.remove(&index) {
             self.todo.push_front(index);
         }
@@ -187,7 +165,6 @@ impl Scheduler {
         let current = queue.pop_front();
         for &i in queue.iter().rev() {
             self.running.remove(&i);
-            self.proposing.remove(&i);
             self.todo.push_front(i);
         }
         if let Some(i) = current {
@@ -359,19 +336,14 @@ mod tests {
     }
 
     #[test]
-    fn a_bayesian_set_waits_for_the_proposal_before_it() {
-        let rules = Rules {
-            one_proposal_at_a_time: true,
-            ..Rules::default()
-        };
-        let mut s = Scheduler::new((0..3).collect(), vec![true; 3], 3, rules);
-        assert_eq!(s.fill(0), vec![0]);
-        assert!(s.fill(1).is_empty(), "set 0's values are not known yet");
-        assert_eq!(s.idle_workers(), vec![1, 2]);
-        s.proposed(0);
-        assert_eq!(s.fill(1), vec![1]);
-        // A set that ends without proposing (its worker died) does not hold the others.
-        s.unfinished(1, 1);
-        assert_eq!(s.fill(2), vec![1]);
+    fn every_idle_worker_gets_a_bayesian_set_at_once() {
+        let mut s = Scheduler::new((0..6).collect(), vec![true; 6], 4, Rules::default());
+        s.set_depth(3);
+        for w in 0..4 {
+            assert_eq!(s.fill(w), vec![w], "no proposal is awaited");
+        }
+        assert!(s.fill(0).is_empty(), "one Bayesian set per worker");
+        s.finished(2, 2, true);
+        assert_eq!(s.fill(2), vec![4]);
     }
 }

@@ -362,3 +362,38 @@ pub fn check_pruned(dir: &Path, n: usize) -> Vec<HashMap<String, String>> {
     }
     pruned
 }
+
+/// A builtin experiment over x, y in [-5, 5]: `random` random sets, then `bayesian` Bayesian
+/// ones, each evaluation lasting `delay_s` (so sets handed out together finish together).
+pub fn pool_config(dir: &str, random: usize, bayesian: usize, delay_s: f64) -> String {
+    format!(
+        "[experiment]\ndir = \"{dir}\"\nseed = 11\n[objective]\nbuiltin = \"sphere\"\ndelay_s = {delay_s}\n\
+         [[parameters]]\nname = \"x\"\ntype = \"float\"\n[[parameters]]\nname = \"y\"\ntype = \"float\"\n\
+         [[sets]]\ncount = {random}\nx = {{ random = [-5, 5] }}\ny = {{ random = [-5, 5] }}\n\
+         [[sets]]\ncount = {bayesian}\nx = {{ bayesian = [-5, 5], round = 4 }}\ny = {{ bayesian = [-5, 5], round = 4 }}\n"
+    )
+}
+
+/// The Bayesian rows of a pool run: no two propose the same point, and some were proposed
+/// while other proposals were under way (their notes say how many), so workers did not wait
+/// for each other's proposals.
+pub fn assert_concurrent_distinct_proposals(rows: &[HashMap<String, String>]) {
+    let bayes: Vec<&HashMap<String, String>> =
+        rows.iter().filter(|r| r["bayesian"] == "true").collect();
+    assert!(!bayes.is_empty(), "no Bayesian rows");
+    let mut points = std::collections::BTreeSet::new();
+    for r in &bayes {
+        let point = (r["x"].clone(), r["y"].clone());
+        assert!(points.insert(point.clone()), "proposed twice: {point:?}");
+        assert_eq!(r["status"], "ok", "{r:?}");
+    }
+    let concurrent = bayes
+        .iter()
+        .filter(|r| r["note"].contains("other proposals under way"))
+        .count();
+    assert!(
+        concurrent >= 2,
+        "only {concurrent} Bayesian sets were proposed alongside others: {:?}",
+        bayes.iter().map(|r| &r["note"]).collect::<Vec<_>>()
+    );
+}

@@ -1,0 +1,220 @@
+//! The Bayesian engine at large histories (d = 10): suggestion time against the number of
+//! observed points n and pending points p, the exact model against the subset model of
+//! `acquisition::Scale`; then regret of the two where both run, the subset forced at a low
+//! threshold.
+//!
+//! `OPENBLAS_NUM_THREADS=1 cargo bench --bench bo_scale [-- --quick] [-- --cost-only]`.
+//! Prints Markdown tables: medians [min, max] over repetitions.
+
+mod common;
+
+use hpo::acquisition::{BayesOptions, Problem, Report, Scale, suggest_scaled};
+use hpo::objective::builtin::Builtin;
+use hpo::space::{Dim, Range};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Instant;
+
+const D: usize = 10;
+
+fn dims(f: Builtin, d: usize) -> Vec<Dim> {
+    (0..d)
+        .map(|i| {
+            let (lo, hi) = f.domain(i);
+            Dim::Real(Range {
+                lo,
+                hi,
+                log: false,
+                round: None,
+                integer: false,
+            })
+        })
+        .collect()
+}
+
+/// The exact model whatever the history.
+const EXACT: Scale = Scale {
+    exact_up_to: usize::MAX,
+    subset: 0,
+    pending: 0,
+};
+
+/// Seconds of one suggestion on a random history of `n` points with `p` pending (Ackley,
+/// d = 10), with the model `scale`.
+fn cost(n: usize, p: usize, scale: &Scale, rep: u64) -> (f64, Report) {
+    let f = Builtin::Ackley;
+    let dims = dims(f, D);
+    let mut rng = ChaCha8Rng::seed_from_u64(7 * n as u64 + p as u64 + rep);
+    let xs: Vec<Vec<f64>> = (0..n)
+        .map(|_| common::uniform_point(D, |i| f.domain(i), &mut rng))
+        .collect();
+    let ys: Vec<f64> = xs.iter().map(|x| f.eval(x)).collect();
+    let pending: Vec<Vec<f64>> = (0..p)
+        .map(|_| common::uniform_point(D, |i| f.domain(i), &mut rng))
+        .collect();
+    let problem = Problem {
+        dims: &dims,
+        observed_x: &xs,
+        observed_y: &ys,
+        pending: &pending,
+    };
+    let t = Instant::now();
+    let (_, r) =
+        suggest_scaled(&problem, &BayesOptions::default(), rep, scale, 0).expect("valid problem");
+    (t.elapsed().as_secs_f64(), r)
+}
+
+/// Total seconds, median [min, max], and the median split fit / model / acquisition.
+fn timed(n: usize, p: usize, scale: &Scale, reps: u64) -> String {
+    let runs: Vec<(f64, Report)> = (0..reps).map(|r| cost(n, p, scale, r)).collect();
+    let med = |f: &dyn Fn(&Report) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(|r| f(&r.1)).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    format!(
+        "{} ({:.3} / {:.3} / {:.3})",
+        spread(runs.iter().map(|r| r.0).collect()),
+        med(&|r| r.fit_s),
+        med(&|r| r.model_s),
+        med(&|r| r.acquisition_s)
+    )
+}
+
+fn spread(mut v: Vec<f64>) -> String {
+    v.sort_by(f64::total_cmp);
+    format!("{:.3} [{:.3}, {:.3}]", v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+fn cost_table(quick: bool) {
+    let sizes: &[usize] = if quick {
+        &[1000, 2000, 10_000]
+    } else {
+        &[500, 1000, 1500, 2000, 5000, 10_000, 20_000]
+    };
+    let pendings: &[usize] = if quick { &[1000] } else { &[0, 1000] };
+    let reps: u64 = if quick { 1 } else { 3 };
+    println!("### Suggestion time, d = {D} (seconds)\n");
+    println!("Each cell: total, median [min, max], then (fit / model / acquisition) medians.\n");
+    println!("| n | pending | exact model | default model (`Scale::default()`) |");
+    println!("|---|---|---|---|");
+    for &p in pendings {
+        for &n in sizes {
+            // The exact model past 2,000 points takes minutes and gigabytes: not run.
+            let exact = if n <= 2000 {
+                timed(n, p, &EXACT, reps)
+            } else {
+                "not run".into()
+            };
+            let scaled = timed(n, p, &Scale::default(), reps);
+            println!("| {n} | {p} | {exact} | {scaled} |");
+        }
+    }
+}
+
+/// Asynchronous search with `workers` points always pending (the oldest finishes first):
+/// `start` random points, then Bayesian ones up to `total`; the best result's regret.
+fn bayes_run(f: Builtin, d: usize, seed: u64, workers: usize, total: usize, scale: &Scale) -> f64 {
+    let dims = dims(f, d);
+    let start = 20;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut xs: Vec<Vec<f64>> = (0..start)
+        .map(|_| common::uniform_point(d, |i| f.domain(i), &mut rng))
+        .collect();
+    let mut ys: Vec<f64> = xs.iter().map(|x| f.eval(x)).collect();
+    let mut pending: VecDeque<Vec<f64>> = VecDeque::new();
+    let mut asked = start;
+    while ys.len() < total {
+        while asked < total && pending.len() < workers {
+            let pend: Vec<Vec<f64>> = pending.iter().cloned().collect();
+            let p = Problem {
+                dims: &dims,
+                observed_x: &xs,
+                observed_y: &ys,
+                pending: &pend,
+            };
+            let (s, _) = suggest_scaled(
+                &p,
+                &BayesOptions::default(),
+                seed * 7919 + asked as u64,
+                scale,
+                0,
+            )
+            .expect("valid problem");
+            pending.push_back(s.x);
+            asked += 1;
+        }
+        if let Some(x) = pending.pop_front() {
+            ys.push(f.eval(&x));
+            xs.push(x);
+        }
+    }
+    ys.iter().copied().fold(f64::INFINITY, f64::min) - f.minimum()
+}
+
+fn regret_table(quick: bool) {
+    // The subset model forced from 150 points on, with the default's proportions scaled down.
+    let forced = Scale {
+        exact_up_to: 80,
+        subset: 50,
+        pending: 25,
+    };
+    let (total, seeds, workers) = if quick { (100, 2u64, 4) } else { (200, 3, 4) };
+    println!(
+        "\n### Regret, exact model vs subset model from n = {} (subset {}, {} pending kept), {total} evaluations, {workers} pending, median [min, max] over {seeds} seeds\n",
+        forced.exact_up_to, forced.subset, forced.pending
+    );
+    println!("| function | d | exact | subset | subset s / exact s |");
+    println!("|---|---|---|---|---|");
+    let cases = [
+        (Builtin::Ackley, 10usize),
+        (Builtin::Hartmann6, 6),
+        (Builtin::Griewank, 5),
+    ];
+    for (f, d) in cases {
+        let out = Mutex::new(Vec::new());
+        let jobs: Vec<(u64, bool)> = (0..seeds).flat_map(|s| [(s, false), (s, true)]).collect();
+        let next = Mutex::new(jobs.into_iter());
+        std::thread::scope(|sc| {
+            for _ in 0..2 {
+                sc.spawn(|| {
+                    loop {
+                        let Some((seed, sub)) = next.lock().expect("lock").next() else {
+                            break;
+                        };
+                        let scale = if sub { forced } else { EXACT };
+                        let t = Instant::now();
+                        let r = bayes_run(f, d, seed, workers, total, &scale);
+                        out.lock()
+                            .expect("lock")
+                            .push((sub, r, t.elapsed().as_secs_f64()));
+                    }
+                });
+            }
+        });
+        let out = out.into_inner().expect("lock");
+        let pick =
+            |sub: bool| -> Vec<f64> { out.iter().filter(|o| o.0 == sub).map(|o| o.1).collect() };
+        let time = |sub: bool| -> f64 { out.iter().filter(|o| o.0 == sub).map(|o| o.2).sum() };
+        println!(
+            "| {} | {d} | {} | {} | {:.2} |",
+            f.name(),
+            spread(pick(false)),
+            spread(pick(true)),
+            time(true) / time(false)
+        );
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    if !args.iter().any(|a| a == "--regret-only") {
+        cost_table(quick);
+    }
+    if !args.iter().any(|a| a == "--cost-only") {
+        regret_table(quick);
+    }
+}
