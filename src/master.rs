@@ -154,6 +154,8 @@ struct Master<'a> {
     /// Per worker, how much of `history` it has been sent.
     seen: Vec<usize>,
     proposals: HashMap<usize, Vec<Value>>,
+    /// The slot ([`Task::slot`]) of each Bayesian set handed out whose proposal has not arrived.
+    slots: HashMap<usize, u32>,
     /// Per worker, since when its current set has been running.
     front_since: Vec<SystemTime>,
     said_bye: Vec<bool>,
@@ -337,6 +339,7 @@ pub fn run_master(
         history,
         seen: vec![0; k],
         proposals: HashMap::new(),
+        slots: HashMap::new(),
         front_since: vec![SystemTime::now(); k],
         said_bye: vec![false; k],
         unreported: VecDeque::new(),
@@ -599,6 +602,7 @@ impl Master<'_> {
             }
             Event::Message(_, FromWorker::Proposal { index, values }) => {
                 self.proposals.insert(index as usize, values);
+                self.slots.remove(&(index as usize));
             }
             Event::Message(w, FromWorker::Done(done)) => {
                 self.front_since[w] = SystemTime::now();
@@ -687,9 +691,22 @@ impl Master<'_> {
         Ok(())
     }
 
+    /// The lowest slot no Bayesian set still proposing holds (a set that left without a
+    /// proposal, its worker lost, holds none).
+    fn free_slot(&self) -> u32 {
+        let held: std::collections::BTreeSet<u32> = self
+            .sched
+            .running()
+            .filter(|i| !self.proposals.contains_key(i))
+            .filter_map(|i| self.slots.get(&i).copied())
+            .collect();
+        (0..).find(|s| !held.contains(s)).unwrap_or(0)
+    }
+
     fn finished(&mut self, w: WorkerId, done: Done) {
         let index = done.index as usize;
         self.proposals.remove(&index);
+        self.slots.remove(&index);
         if done.cut_off {
             self.sched.unfinished(w, index);
             self.cut_off += 1;
@@ -770,8 +787,11 @@ impl Master<'_> {
                 pending: Vec::new(),
                 deadline,
                 attempt: self.attempts[index],
+                slot: 0,
             };
             if self.table[index].is_bayesian() {
+                task.slot = self.free_slot();
+                self.slots.insert(index, task.slot);
                 if let Some(history) = &self.history {
                     task.history = history[self.seen[w]..].to_vec();
                     self.seen[w] = history.len();

@@ -307,19 +307,8 @@ fn propose(
     // Completion order differs between runs; the model sees the same history either way.
     observed.sort_by_key(|(i, _, _, _)| *i);
     observed.dedup_by_key(|(i, _, _, _)| *i);
-    // Bayesian sets handed out before this one whose values are not known yet: their workers
-    // are proposing at this moment, from (nearly) the same history.
-    let blind = task
-        .pending
-        .iter()
-        .filter(|p| p.index != task.index && p.values.is_none())
-        .filter(|p| {
-            setup
-                .table
-                .get(p.index as usize)
-                .is_some_and(SetSpec::is_bayesian)
-        })
-        .count();
+    // Its place among the proposals under way (0: none holds the model's best point).
+    let blind = task.slot as usize;
     let mut pending: Vec<(u32, Vec<f64>)> = task
         .pending
         .iter()

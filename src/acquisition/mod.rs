@@ -26,8 +26,8 @@
 //!    (`qmc.rs`) plus perturbations of the best points, all taken to valid final values before
 //!    they are scored, then projected L-BFGS on the continuous coordinates of the best few,
 //!    rounded again and re-scored.
-//! 5. The best candidate that repeats no known point; or, for a worker that knows other
-//!    proposals are under way at this moment, its own point of a spread batch of the
+//! 5. The best candidate that repeats no known point; or, for a set that holds slot `k > 0`
+//!    among the proposals under way at this moment, point `k` of a spread batch of the
 //!    candidates (`spread.rs`, `suggest_among`), so workers proposing together differ.
 //!
 //! The options (`options.rs`) were checked when the configuration was parsed: nothing here
@@ -181,8 +181,8 @@ pub fn suggest_with_report(
     suggest_scaled(problem, options, seed, &Scale::default(), 0)
 }
 
-/// The suggestion of a worker that knows `blind` other Bayesian sets are being proposed at
-/// this moment, their values not known yet: the `blind`-th point of a spread batch from its
+/// The suggestion of a worker whose set holds slot `blind` among the proposals under way at
+/// this moment (their values not known yet): the `blind`-th point of a spread batch from its
 /// candidates rather than the best one (`spread.rs`); `blind = 0` is `suggest`.
 pub fn suggest_among(
     problem: &Problem,
@@ -432,7 +432,7 @@ fn suggest_inner(
         return Ok(vec![Suggestion {
             x: distinct_draw(&enc, dims, &taken, seed),
             note: format!(
-                "{summary}, {blind} other proposals under way, more than the distinct candidates: space-filling draw"
+                "{summary}, slot {blind} of the proposals under way, more than the distinct candidates: space-filling draw"
             ),
         }]);
     }
@@ -442,7 +442,7 @@ fn suggest_inner(
         .map(|(k, (v, f))| Suggestion {
             x: f.clone(),
             note: format!(
-                "{summary}, {blind} other proposals under way: point {} of a spread batch, {name} {v:.4}",
+                "{summary}, slot {blind} of the proposals under way: point {} of a spread batch, {name} {v:.4}",
                 blind + k
             ),
         })

@@ -782,6 +782,7 @@ mod tests {
                 pending: Vec::new(),
                 deadline: Some(1.7e9),
                 attempt: 1,
+                slot: 0,
             });
             frame(&task, &mut end.outbox).expect("frame");
             end.flush();
@@ -809,6 +810,7 @@ mod tests {
             pending: Vec::new(),
             deadline: None,
             attempt: 1,
+            slot: 0,
         });
         let done = FromWorker::Done(Done {
             index: 7,

@@ -31,7 +31,7 @@ pub(crate) struct Observation {
 
 /// A set that is running: its values when a worker proposed them (a Bayesian set), `None`
 /// when the worker can read them from the parameter table, or for a Bayesian set whose
-/// proposal is still under way (the worker counts those: `acquisition::suggest_among`).
+/// proposal is still under way (its worker holds another slot: [`Task::slot`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct PendingSet {
     pub index: u32,
@@ -50,6 +50,11 @@ pub(crate) struct Task {
     /// Which run of the set this is (1, then one more each time it runs again): its reports
     /// carry it, so only the latest run's count.
     pub attempt: u32,
+    /// A Bayesian task's place among the proposals under way: which point of a spread batch
+    /// its worker takes (`acquisition::suggest_among`). The master gives each proposal under
+    /// way its own slot, the lowest free one, so slot 0, the model's best point, is taken
+    /// whenever no other proposal holds it.
+    pub slot: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -172,6 +177,7 @@ pub fn frame_sizes() -> (usize, usize) {
         pending: Vec::new(),
         deadline: None,
         attempt: 1,
+        slot: 0,
     }));
     let done = encode(&FromWorker::Done(Done {
         index: 12_345,

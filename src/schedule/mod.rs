@@ -5,7 +5,7 @@
 //! short queue of plain sets (so fast objectives never wait for a round trip), but a Bayesian
 //! set goes only to an idle worker, so its suggestion sees every result that worker could see.
 //! Bayesian sets never wait for each other's proposals: every idle worker gets one at once, and
-//! the master tells each how many proposals are still under way, so it proposes a different
+//! the master gives each its own slot among the proposals under way, so it proposes a different
 //! point of a spread batch (`acquisition::suggest_among`).
 
 use std::collections::{BTreeSet, VecDeque};

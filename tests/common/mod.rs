@@ -389,7 +389,7 @@ pub fn assert_concurrent_distinct_proposals(rows: &[HashMap<String, String>]) {
     }
     let concurrent = bayes
         .iter()
-        .filter(|r| r["note"].contains("other proposals under way"))
+        .filter(|r| r["note"].contains("of the proposals under way"))
         .count();
     assert!(
         concurrent >= 2,
