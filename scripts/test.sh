@@ -22,4 +22,7 @@ fi
 
 if [ "${HPO_TEST_SUITE:-0}" = 1 ]; then
     benches/suite/run --quick
+    # The large-pool benchmarks' quick forms: they run, and print their tables.
+    cargo bench --bench bo_scale -- --quick
+    cargo bench --bench pool_sim -- --quick
 fi
