@@ -241,6 +241,29 @@ fn a_command_returns_several_outputs_and_the_front_is_shown() {
 }
 
 #[test]
+fn one_model_per_objective_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text =
+        config(&awk_objective(), 10, 5) + "[bayesian]\nmulti_objective = \"per_objective\"\n";
+    let path = write_config(tmp.path(), "c.toml", &text);
+    let out = run(&["run", path.to_str().unwrap(), "-p", "2", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = tmp.path().join("exp");
+    let rows = check_rows(&dir, 15);
+    let bayes: Vec<_> = rows.iter().filter(|r| r["bayesian"] == "true").collect();
+    assert_eq!(bayes.len(), 5);
+    for r in &bayes {
+        assert!(
+            r["note"].contains("gp per objective (2)")
+                && r["note"].contains("constraint model")
+                && r["note"].contains("parego weights err="),
+            "{r:?}"
+        );
+    }
+    check_best(&dir, &rows);
+}
+
+#[test]
 fn a_resumed_run_keeps_the_outputs_and_another_set_of_outputs_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let path = write_config(tmp.path(), "c.toml", &config(&awk_objective(), 10, 4));
@@ -400,6 +423,10 @@ fn bad_outputs_are_refused_before_anything_is_created() {
         (
             base.replace("[objective]\n", "[objective]\nresult_key = \"err\"\n"),
             "`result_key` and `[[objective.outputs]]` cannot be given together",
+        ),
+        (
+            format!("{base}[bayesian]\nmulti_objective = \"nsga\"\n"),
+            "bayesian.multi_objective",
         ),
     ];
     for (text, problem) in cases {
