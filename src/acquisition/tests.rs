@@ -545,7 +545,14 @@ fn one_model_per_objective_is_reproducible_and_follows_the_weights() {
     assert!(a.note.contains("scalarized-log-ei"), "{}", a.note);
     assert!((-5.0..=10.0).contains(&a.x[0]) && (0.0..=15.0).contains(&a.x[1]));
     // A pending point's own neighbourhood is no longer where the proposal goes.
-    let b = ask_objectives(&dims, &xs, &losses, &[0.5, 0.5], &[a.x.clone()], 4);
+    let b = ask_objectives(
+        &dims,
+        &xs,
+        &losses,
+        &[0.5, 0.5],
+        std::slice::from_ref(&a.x),
+        4,
+    );
     assert!(
         (a.x[0] - b.x[0]).abs() + (a.x[1] - b.x[1]).abs() > 1e-3,
         "{:?} {:?}",
