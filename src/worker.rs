@@ -13,7 +13,7 @@
 //! meantime (tasks, a stop) wait in the inbox. A set answered with stop is `pruned`, with the
 //! value and step of that report, whatever the objective then returns.
 
-use crate::acquisition::{self, Constraint, Problem, parego};
+use crate::acquisition::{self, Constraint, MultiObjective, Problem, parego};
 use crate::backend::{
     Done, FromWorker, Observation, Task, ToWorker, TransportError, WorkerInfo, WorkerLink,
 };
@@ -332,8 +332,8 @@ fn propose(
     let pending_x: Vec<Vec<f64>> = pending.into_iter().map(|(_, x)| x).collect();
     let seed = suggestion_seed(exp.seed, set.index);
     let outputs: Vec<&[f64]> = observed.iter().map(|o| o.3).collect();
-    let (observed_y, weights_note) = match declared.is_empty() {
-        true => (observed.iter().map(|o| o.2).collect(), String::new()),
+    let (observed_y, weights_note, scalarization) = match declared.is_empty() {
+        true => (observed.iter().map(|o| o.2).collect(), String::new(), None),
         false => scalarized(declared, &outputs, seed),
     };
     let constraint_values: Vec<(Vec<f64>, Option<f64>, Option<f64>)> = declared
@@ -382,9 +382,21 @@ fn propose(
             conditional,
             active: &active,
         });
-    let suggestion = match (constraints.is_empty(), &conditions, blind) {
-        (true, None, 0) => acquisition::suggest(&problem, &exp.bayesian, seed),
-        (_, c, _) => acquisition::suggest_constrained(
+    // One model per objective when asked (and there are several); else one model of `observed_y`.
+    let per_objective = scalarization
+        .as_ref()
+        .filter(|_| exp.bayesian.multi_objective == MultiObjective::PerObjective);
+    let suggestion = match (per_objective, constraints.is_empty(), &conditions, blind) {
+        (Some((losses, weights)), _, c, _) => acquisition::suggest_objectives(
+            &problem,
+            &acquisition::Objectives { losses, weights },
+            &constraints,
+            c.as_ref(),
+            &exp.bayesian,
+            seed,
+        ),
+        (None, true, None, 0) => acquisition::suggest(&problem, &exp.bayesian, seed),
+        (None, _, c, _) => acquisition::suggest_constrained(
             &problem,
             &constraints,
             c.as_ref(),
@@ -402,10 +414,18 @@ fn propose(
     }
 }
 
+/// The objectives' losses of each observed point and the proposal's scalarization weights.
+type Scalarization = (Vec<Vec<f64>>, Vec<f64>);
+
 /// With declared outputs, the value the model minimizes for each observed point: the one
 /// objective's loss, or with several the ParEGO scalarization under weights drawn for this
-/// proposal (`seed`); and the note that names the weights.
-fn scalarized(declared: &[Output], outputs: &[&[f64]], seed: u64) -> (Vec<f64>, String) {
+/// proposal (`seed`); the note that names the weights; and with several, the losses and
+/// weights themselves (for one model per objective).
+fn scalarized(
+    declared: &[Output],
+    outputs: &[&[f64]],
+    seed: u64,
+) -> (Vec<f64>, String, Option<Scalarization>) {
     let objectives: Vec<(usize, Direction)> = declared
         .iter()
         .enumerate()
@@ -416,7 +436,11 @@ fn scalarized(declared: &[Output], outputs: &[&[f64]], seed: u64) -> (Vec<f64>, 
         .map(|v| objectives.iter().map(|&(j, d)| d.loss(v[j])).collect())
         .collect();
     if objectives.len() == 1 {
-        return (losses.into_iter().map(|l| l[0]).collect(), String::new());
+        return (
+            losses.into_iter().map(|l| l[0]).collect(),
+            String::new(),
+            None,
+        );
     }
     let weights = parego::weights(objectives.len(), seed);
     let note = format!(
@@ -428,7 +452,8 @@ fn scalarized(declared: &[Output], outputs: &[&[f64]], seed: u64) -> (Vec<f64>, 
             .collect::<Vec<_>>()
             .join(" ")
     );
-    (parego::chebyshev(&losses, &weights), note)
+    let values = parego::chebyshev(&losses, &weights);
+    (values, note, Some((losses, weights)))
 }
 
 /// An observed point for the model: its set, its encoded point, its loss, its declared outputs.

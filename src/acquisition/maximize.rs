@@ -6,6 +6,7 @@
 
 use super::encoding::{Encoder, key};
 use super::feasibility::{self, ConstraintModel};
+use super::scalarized::OutputModels;
 use super::{Problem, Report, ei, qmc};
 use crate::gp::Gp;
 use crate::gp::lbfgs::{LbfgsOptions, minimize};
@@ -108,7 +109,18 @@ fn global_pass(
         }
     }
     report.candidates = finals.len();
-    if let Some(models) = score.feasibility {
+    if let Some(outputs) = score.objectives {
+        // One model per objective: every candidate is scored exactly.
+        let values = outputs.value_rows(cand.view());
+        let log_pof = match score.feasibility {
+            Some(models) => feasibility::log_prob_rows(models, cand.view()),
+            None => vec![0.0; finals.len()],
+        };
+        report.exact_scored = finals.len();
+        for (i, f) in finals.into_iter().enumerate() {
+            pool.push((score.combine(values[i], log_pof[i]), f));
+        }
+    } else if let Some(models) = score.feasibility {
         // The screening bound holds for a score of the mean and variance alone; with
         // constraints every candidate is scored exactly.
         let (mu, var) = model.predict(cand.view());
@@ -208,6 +220,10 @@ fn refine(
         let refined = enc.decode(&full);
         let mut ur = vec![0.0; width];
         enc.encode(&refined, &mut ur);
+        if score.objectives.is_some() {
+            pool.push((score.value_grad(&ur).0, refined));
+            continue;
+        }
         let p = model.predict_grad(&ur);
         let value = match score.feasibility {
             None => score.value(p.mean, p.var),
@@ -236,6 +252,9 @@ pub(super) struct Scorer<'a> {
     pub(super) best: f64,
     /// The constraints' models, whose log probability of feasibility joins the score.
     pub(super) feasibility: Option<&'a [ConstraintModel]>,
+    /// With several objectives, their models: the score is then minus the scalarized lower
+    /// confidence bound (`scalarized.rs`), and `model` is the first objective's.
+    pub(super) objectives: Option<&'a OutputModels>,
 }
 
 impl Scorer<'_> {
@@ -271,6 +290,9 @@ impl Scorer<'_> {
     }
 
     fn acquisition_grad(&self, u: &[f64]) -> (f64, Vec<f64>) {
+        if let Some(outputs) = self.objectives {
+            return outputs.value_grad(u);
+        }
         let p = self.model.predict_grad(u);
         let floored = p.var < VAR_FLOOR;
         let sd = p.var.max(VAR_FLOOR).sqrt();
@@ -305,7 +327,7 @@ impl Scorer<'_> {
 }
 
 /// A standard normal draw (Box-Muller; `rand_distr` would do, this keeps the stream simple).
-fn gaussian(rng: &mut impl Rng) -> f64 {
+pub(super) fn gaussian(rng: &mut impl Rng) -> f64 {
     let u1: f64 = rng.random::<f64>().max(1e-300);
     let u2: f64 = rng.random();
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()

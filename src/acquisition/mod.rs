@@ -40,6 +40,10 @@
 //! incumbent taken among feasible points only; while no point is feasible, the probability
 //! alone. Without constraints nothing of this runs: the same inputs give the same point as
 //! `suggest`.
+//!
+//! Several objectives: the caller either scalarizes them (ParEGO, `parego.rs`) and asks for
+//! one, or calls [`suggest_objectives`] for one model per objective and the expected
+//! improvement of the scalarization (`scalarized.rs`), constraints included.
 
 mod ei;
 mod encoding;
@@ -50,11 +54,13 @@ pub(crate) mod options;
 pub mod parego;
 mod pending;
 mod qmc;
+mod scalarized;
 mod spread;
 mod subset;
 mod warp;
 
-pub use options::{Acquisition, BayesOptions, PendingRule};
+pub use options::{Acquisition, BayesOptions, MultiObjective, PendingRule};
+pub use scalarized::Objectives;
 pub use subset::Scale;
 
 use crate::space::Dim;
@@ -108,6 +114,10 @@ pub enum SuggestError {
     Length { points: usize, results: usize },
     #[error("{points} observed points but {values} values of a constraint")]
     ConstraintLength { points: usize, values: usize },
+    #[error("{points} observed points but {losses} losses of the objectives")]
+    ObjectivesLength { points: usize, losses: usize },
+    #[error("an observed point has {got} losses, the objectives have {expected} weights")]
+    ObjectivesWidth { expected: usize, got: usize },
 }
 
 /// The conditional dimensions of a problem: which dimensions may be inactive (their coordinate
@@ -133,6 +143,7 @@ pub fn suggest_conditional(
     let s = suggest_inner(
         problem,
         &[],
+        None,
         Some(conditions),
         options,
         seed,
@@ -207,6 +218,7 @@ pub fn suggest_scaled(
         problem,
         &[],
         None,
+        None,
         options,
         seed,
         (scale, blind, 1),
@@ -234,6 +246,7 @@ pub fn suggest_batch(
     let mut s = suggest_inner(
         problem,
         &[],
+        None,
         None,
         options,
         seed,
@@ -271,18 +284,11 @@ pub fn suggest_constrained(
     seed: u64,
     blind: usize,
 ) -> Result<Suggestion, SuggestError> {
-    if let Some(c) = constraints
-        .iter()
-        .find(|c| c.values.len() != problem.observed_x.len())
-    {
-        return Err(SuggestError::ConstraintLength {
-            points: problem.observed_x.len(),
-            values: c.values.len(),
-        });
-    }
+    check_constraints(problem, constraints)?;
     let s = suggest_inner(
         problem,
         constraints,
+        None,
         conditions,
         options,
         seed,
@@ -294,11 +300,70 @@ pub fn suggest_constrained(
         .unwrap_or_else(|| fallback(problem.dims, seed)))
 }
 
+/// Proposes a point for several objectives with one model per objective (`scalarized.rs`):
+/// `problem.observed_y` are the points' scalarized values under `objectives.weights` (the
+/// global pass searches around the best of them), `objectives.losses` the objectives' own;
+/// subject to `constraints` and on a problem with conditional dimensions as in
+/// [`suggest_constrained`].
+pub fn suggest_objectives(
+    problem: &Problem,
+    objectives: &Objectives,
+    constraints: &[Constraint],
+    conditions: Option<&Conditions>,
+    options: &BayesOptions,
+    seed: u64,
+) -> Result<Suggestion, SuggestError> {
+    check_constraints(problem, constraints)?;
+    if objectives.losses.len() != problem.observed_x.len() {
+        return Err(SuggestError::ObjectivesLength {
+            points: problem.observed_x.len(),
+            losses: objectives.losses.len(),
+        });
+    }
+    let k = objectives.weights.len();
+    if let Some(l) = objectives.losses.iter().find(|l| l.len() != k) {
+        return Err(SuggestError::ObjectivesWidth {
+            expected: k,
+            got: l.len(),
+        });
+    }
+    let s = suggest_inner(
+        problem,
+        constraints,
+        Some(objectives),
+        conditions,
+        options,
+        seed,
+        (&Scale::default(), 0, 1),
+        &mut Report::default(),
+    )?;
+    Ok(s.into_iter()
+        .next()
+        .unwrap_or_else(|| fallback(problem.dims, seed)))
+}
+
+/// One value of each constraint per observed point.
+fn check_constraints(problem: &Problem, constraints: &[Constraint]) -> Result<(), SuggestError> {
+    match constraints
+        .iter()
+        .find(|c| c.values.len() != problem.observed_x.len())
+    {
+        Some(c) => Err(SuggestError::ConstraintLength {
+            points: problem.observed_x.len(),
+            values: c.values.len(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The four steps of the module documentation, in order, after the checks and the cases
 /// without a model.
+// The public entry points each fix some of these; one private function serves them all.
+#[allow(clippy::too_many_arguments)]
 fn suggest_inner(
     problem: &Problem,
     constraints: &[Constraint],
+    objectives: Option<&Objectives>,
     conditions: Option<&Conditions>,
     options: &BayesOptions,
     seed: u64,
@@ -319,6 +384,7 @@ fn suggest_inner(
     let used: Vec<usize> = (0..problem.observed_y.len())
         .filter(|&i| problem.observed_y[i].is_finite() && enc.usable(&problem.observed_x[i]))
         .filter(|&i| constraints.iter().all(|c| c.values[i].is_finite()))
+        .filter(|&i| objectives.is_none_or(|o| o.losses[i].iter().all(|v| v.is_finite())))
         .collect();
     let pending: Vec<&Vec<f64>> = problem.pending.iter().filter(|x| enc.usable(x)).collect();
     let taken: BTreeSet<Vec<u64>> = used
@@ -339,6 +405,26 @@ fn suggest_inner(
         }]);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    if let Some(objectives) = objectives {
+        let ctx = Context {
+            problem,
+            enc: &enc,
+            used: &used,
+            pending: &pending,
+            taken: &taken,
+        };
+        // One proposal per model fit: each set draws its own weights, so sets proposed at
+        // once pursue different trade-offs (the slot is not used).
+        return Ok(vec![suggest_per_objective(
+            &ctx,
+            objectives,
+            constraints,
+            options,
+            seed,
+            &mut rng,
+            report,
+        )]);
+    }
 
     // 1. and 2.: the model on every observed point, or on a subset of a large history.
     let (x, y) = model::inputs(problem, &enc, &used);
@@ -399,6 +485,7 @@ fn suggest_inner(
         },
         best,
         feasibility: feasibility.as_deref(),
+        objectives: None,
     };
     let pool = maximize::maximize(&score, &enc, problem, &used, &taken, &mut rng, report);
     report.acquisition_s = clock.elapsed().as_secs_f64();
@@ -416,14 +503,8 @@ fn suggest_inner(
         _ => blind,
     };
     if blind == 0 && count == 1 {
-        return Ok(vec![choose(
-            &pool,
-            &taken,
-            options.acquisition,
-            summary,
-            &enc,
-            seed,
-        )]);
+        let name = acquisition_name(options.acquisition);
+        return Ok(vec![choose(&pool, &taken, name, summary, &enc, seed)]);
     }
     let name = acquisition_name(options.acquisition);
     let length = &model.hyper().length;
@@ -447,6 +528,90 @@ fn suggest_inner(
             ),
         })
         .collect())
+}
+
+/// What a suggestion has worked out before its models: the points the models use.
+struct Context<'a> {
+    problem: &'a Problem<'a>,
+    enc: &'a Encoder<'a>,
+    used: &'a [usize],
+    pending: &'a [&'a Vec<f64>],
+    taken: &'a BTreeSet<Vec<u64>>,
+}
+
+/// Steps 1 to 4 with one model per objective and the expected improvement of the
+/// scalarization (`scalarized.rs`); constraints as in `suggest_inner`.
+fn suggest_per_objective(
+    ctx: &Context,
+    objectives: &Objectives,
+    constraints: &[Constraint],
+    options: &BayesOptions,
+    seed: u64,
+    rng: &mut ChaCha8Rng,
+    report: &mut Report,
+) -> Suggestion {
+    let (problem, enc, used) = (ctx.problem, ctx.enc, ctx.used);
+    let clock = Instant::now();
+    let feasible = |i: usize| constraints.iter().all(|c| c.holds(i));
+    let fitted = scalarized::fit(
+        problem,
+        objectives,
+        enc,
+        used,
+        &feasible,
+        ctx.pending,
+        options.pending,
+        rng,
+        report,
+    );
+    let (outputs, note_pending) = match fitted {
+        Ok(f) => f,
+        Err(e) => {
+            return Suggestion {
+                x: distinct_draw(enc, problem.dims, ctx.taken, seed),
+                note: format!("model not usable ({e}): space-filling draw"),
+            };
+        }
+    };
+    // Constraints: their models; the improvement (over the best feasible point) counts once
+    // a point is feasible.
+    let mut best = 0.0;
+    let mut feasible_note = String::new();
+    let feasibility = match constraints.is_empty() {
+        true => None,
+        false => feasibility::fit(problem, constraints, enc, used, rng),
+    };
+    if let Some(models) = &feasibility {
+        let feasible = used.iter().filter(|&&i| feasible(i)).count();
+        if feasible == 0 {
+            best = f64::INFINITY;
+        }
+        feasible_note = format!(
+            ", {} constraint model(s), {feasible} of {} points feasible",
+            models.len(),
+            used.len()
+        );
+    }
+    report.model_s = clock.elapsed().as_secs_f64();
+    let clock = Instant::now();
+    let score = Scorer {
+        model: outputs.first(),
+        // Not used: `objectives` scores.
+        acquisition: Rule::Ei,
+        best,
+        feasibility: feasibility.as_deref(),
+        objectives: Some(&outputs),
+    };
+    let pool = maximize::maximize(&score, enc, problem, used, ctx.taken, rng, report);
+    report.acquisition_s = clock.elapsed().as_secs_f64();
+    let summary = format!(
+        "gp per objective ({}): {} points, {} pending ({}){note_pending}{feasible_note}",
+        objectives.weights.len(),
+        used.len(),
+        ctx.pending.len(),
+        options.pending.as_str(),
+    );
+    choose(&pool, ctx.taken, "scalarized-log-ei", summary, enc, seed)
 }
 
 /// Points of the right dimension, one result per observed point.
@@ -476,12 +641,11 @@ fn check(problem: &Problem) -> Result<(), SuggestError> {
 fn choose(
     pool: &[(f64, Vec<f64>)],
     taken: &BTreeSet<Vec<u64>>,
-    acquisition: Acquisition,
+    name: &str,
     summary: String,
     enc: &Encoder,
     seed: u64,
 ) -> Suggestion {
-    let name = acquisition_name(acquisition);
     match pool.iter().find(|(_, f)| !taken.contains(&key(f))) {
         Some((v, f)) => Suggestion {
             x: f.clone(),

@@ -14,6 +14,8 @@ pub struct BayesOptions {
     /// Exploration weight of the lower confidence bound (`>= 0`; the configuration checks it).
     pub kappa: f64,
     pub pending: PendingRule,
+    /// How several objectives are searched.
+    pub multi_objective: MultiObjective,
 }
 
 impl Default for BayesOptions {
@@ -22,8 +24,21 @@ impl Default for BayesOptions {
             acquisition: Acquisition::Ei,
             kappa: 2.0,
             pending: PendingRule::KrigingBeliever,
+            multi_objective: MultiObjective::PerObjective,
         }
     }
+}
+
+/// How a Bayesian set of an experiment with several objectives is proposed; both draw
+/// augmented Chebyshev scalarization weights per proposal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MultiObjective {
+    /// ParEGO: one model of the scalarized objectives, with `acquisition`.
+    Parego,
+    /// One model per objective; the expected improvement of the scalarization (qParEGO).
+    #[default]
+    PerObjective,
 }
 
 /// What the suggestion maximizes.
@@ -89,5 +104,9 @@ mod tests {
         }
         let parsed: BayesOptions = toml::from_str("acquisition = \"lcb\"").expect("parses");
         assert_eq!(parsed.acquisition, Acquisition::Lcb);
+        let parsed: BayesOptions =
+            toml::from_str("multi_objective = \"per_objective\"").expect("parses");
+        assert_eq!(parsed.multi_objective, MultiObjective::PerObjective);
+        assert!(toml::from_str::<BayesOptions>("multi_objective = \"nsga\"").is_err());
     }
 }

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Weight of the sum term that makes the scalarization strictly monotone (ParEGO's 0.05).
-const RHO: f64 = 0.05;
+pub(super) const RHO: f64 = 0.05;
 
 /// Weights drawn uniformly on the simplex of `k` objectives for the proposal with `seed`.
 pub fn weights(k: usize, seed: u64) -> Vec<f64> {

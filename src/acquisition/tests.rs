@@ -87,6 +87,7 @@ fn expected_improvement_vanishes_at_the_observed_minimum() {
         acquisition: Rule::Ei,
         best,
         feasibility: None,
+        objectives: None,
     };
     let at_best = model.predict_grad(x.row(arg).as_slice().unwrap());
     let ei_best = s.value(at_best.mean, at_best.var).exp();
@@ -122,6 +123,7 @@ fn value_gradient_matches_finite_differences() {
             acquisition,
             best: -0.5,
             feasibility: None,
+            objectives: None,
         };
         let u = [0.37, 0.81];
         let (_, g) = s.value_grad(&u);
@@ -499,4 +501,113 @@ fn a_conditional_search_finds_the_better_branch_and_proposes_only_active_values(
     }
     let best = ys.iter().copied().fold(f64::INFINITY, f64::min);
     assert!(best < 0.01, "best {best} after 26 evaluations");
+}
+
+/// Two objectives on Branin's square: Branin itself and the distance to a corner.
+fn two_objectives(x: &[f64]) -> Vec<f64> {
+    vec![branin(x), (x[0] - 10.0).powi(2) + x[1].powi(2)]
+}
+
+fn ask_objectives(
+    dims: &[Dim],
+    xs: &[Vec<f64>],
+    losses: &[Vec<f64>],
+    weights: &[f64],
+    pending: &[Vec<f64>],
+    seed: u64,
+) -> Suggestion {
+    let ys = parego::chebyshev(losses, weights);
+    let problem = Problem {
+        dims,
+        observed_x: xs,
+        observed_y: &ys,
+        pending,
+    };
+    let objectives = Objectives { losses, weights };
+    suggest_objectives(
+        &problem,
+        &objectives,
+        &[],
+        None,
+        &BayesOptions::default(),
+        seed,
+    )
+    .unwrap()
+}
+
+#[test]
+fn one_model_per_objective_is_reproducible_and_follows_the_weights() {
+    let (dims, xs, _) = history(15, 6);
+    let losses: Vec<Vec<f64>> = xs.iter().map(|x| two_objectives(x)).collect();
+    let a = ask_objectives(&dims, &xs, &losses, &[0.5, 0.5], &[], 4);
+    assert_eq!(a, ask_objectives(&dims, &xs, &losses, &[0.5, 0.5], &[], 4));
+    assert!(a.note.starts_with("gp per objective (2):"), "{}", a.note);
+    assert!(a.note.contains("scalarized-log-ei"), "{}", a.note);
+    assert!((-5.0..=10.0).contains(&a.x[0]) && (0.0..=15.0).contains(&a.x[1]));
+    // A pending point's own neighbourhood is no longer where the proposal goes.
+    let b = ask_objectives(
+        &dims,
+        &xs,
+        &losses,
+        &[0.5, 0.5],
+        std::slice::from_ref(&a.x),
+        4,
+    );
+    assert!(
+        (a.x[0] - b.x[0]).abs() + (a.x[1] - b.x[1]).abs() > 1e-3,
+        "{:?} {:?}",
+        a.x,
+        b.x
+    );
+    // Nearly all the weight on one objective: a short search finds that objective's minimum.
+    for (weights, j, target) in [([0.98, 0.02], 0, 0.6), ([0.02, 0.98], 1, 1.0)] {
+        let (mut xs, mut losses) = (xs.clone(), losses.clone());
+        for k in 0..15 {
+            let s = ask_objectives(&dims, &xs, &losses, &weights, &[], 50 + k);
+            losses.push(two_objectives(&s.x));
+            xs.push(s.x);
+        }
+        let best = losses[15..]
+            .iter()
+            .map(|l| l[j])
+            .fold(f64::INFINITY, f64::min);
+        assert!(best < target, "objective {j}: best {best}");
+    }
+}
+
+#[test]
+fn objectives_of_the_wrong_shape_are_errors() {
+    let (dims, xs, ys) = history(5, 7);
+    let problem = Problem {
+        dims: &dims,
+        observed_x: &xs,
+        observed_y: &ys,
+        pending: &[],
+    };
+    let o = BayesOptions::default();
+    let short = vec![vec![0.0, 1.0]; 4];
+    let weights = [0.5, 0.5];
+    let objectives = Objectives {
+        losses: &short,
+        weights: &weights,
+    };
+    assert_eq!(
+        suggest_objectives(&problem, &objectives, &[], None, &o, 1),
+        Err(SuggestError::ObjectivesLength {
+            points: 5,
+            losses: 4
+        })
+    );
+    let narrow = vec![vec![0.0]; 5];
+    let objectives = Objectives {
+        losses: &narrow,
+        weights: &weights,
+    };
+    assert_eq!(
+        suggest_objectives(&problem, &objectives, &[], None, &o, 1),
+        Err(SuggestError::ObjectivesWidth {
+            expected: 2,
+            got: 1
+        })
+    );
 }
