@@ -140,19 +140,19 @@ pub fn suggest_conditional(
     options: &BayesOptions,
     seed: u64,
 ) -> Result<Suggestion, SuggestError> {
-    let s = suggest_inner(
+    let shape = Shape {
+        constraints: &[],
+        objectives: None,
+        conditions: Some(conditions),
+    };
+    suggest_one(
         problem,
-        &[],
-        None,
-        Some(conditions),
+        shape,
         options,
         seed,
-        (&Scale::default(), 0, 1),
+        (&Scale::default(), 0),
         &mut Report::default(),
-    )?;
-    Ok(s.into_iter()
-        .next()
-        .unwrap_or_else(|| fallback(problem.dims, seed)))
+    )
 }
 
 /// Proposes the next point to evaluate.
@@ -214,21 +214,15 @@ pub fn suggest_scaled(
     blind: usize,
 ) -> Result<(Suggestion, Report), SuggestError> {
     let mut report = Report::default();
-    let s = suggest_inner(
+    let s = suggest_one(
         problem,
-        &[],
-        None,
-        None,
+        Shape::default(),
         options,
         seed,
-        (scale, blind, 1),
+        (scale, blind),
         &mut report,
     )?;
-    let first = s.into_iter().next();
-    Ok((
-        first.unwrap_or_else(|| fallback(problem.dims, seed)),
-        report,
-    ))
+    Ok((s, report))
 }
 
 /// `count` points from one model: points `blind .. blind + count` of the spread batch of
@@ -285,19 +279,19 @@ pub fn suggest_constrained(
     blind: usize,
 ) -> Result<Suggestion, SuggestError> {
     check_constraints(problem, constraints)?;
-    let s = suggest_inner(
-        problem,
+    let shape = Shape {
         constraints,
-        None,
+        objectives: None,
         conditions,
+    };
+    suggest_one(
+        problem,
+        shape,
         options,
         seed,
-        (&Scale::default(), blind, 1),
+        (&Scale::default(), blind),
         &mut Report::default(),
-    )?;
-    Ok(s.into_iter()
-        .next()
-        .unwrap_or_else(|| fallback(problem.dims, seed)))
+    )
 }
 
 /// Proposes a point for several objectives with one model per objective (`scalarized.rs`):
@@ -327,15 +321,47 @@ pub fn suggest_objectives(
             got: l.len(),
         });
     }
-    let s = suggest_inner(
-        problem,
+    let shape = Shape {
         constraints,
-        Some(objectives),
+        objectives: Some(objectives),
         conditions,
+    };
+    suggest_one(
+        problem,
+        shape,
         options,
         seed,
-        (&Scale::default(), 0, 1),
+        (&Scale::default(), 0),
         &mut Report::default(),
+    )
+}
+
+/// What a problem has beyond points and results (a plain `suggest` has none of it).
+#[derive(Clone, Copy, Default)]
+struct Shape<'a> {
+    constraints: &'a [Constraint<'a>],
+    objectives: Option<&'a Objectives<'a>>,
+    conditions: Option<&'a Conditions<'a>>,
+}
+
+/// One suggestion: the first point `suggest_inner` gives (a seeded space-filling draw if none).
+fn suggest_one(
+    problem: &Problem,
+    shape: Shape,
+    options: &BayesOptions,
+    seed: u64,
+    (scale, blind): (&Scale, usize),
+    report: &mut Report,
+) -> Result<Suggestion, SuggestError> {
+    let s = suggest_inner(
+        problem,
+        shape.constraints,
+        shape.objectives,
+        shape.conditions,
+        options,
+        seed,
+        (scale, blind, 1),
+        report,
     )?;
     Ok(s.into_iter()
         .next()
