@@ -84,7 +84,8 @@ impl Scheduler {
         }
     }
 
-    /// How many plain sets a worker may hold at once (1: none queued behind the running one).
+    /// How many plain sets a worker may hold at once (1: none queued behind the running one);
+    /// 1 whatever is set here while the last recorded row failed.
     pub fn set_depth(&mut self, depth: usize) {
         self.depth = depth.max(1);
     }
@@ -95,7 +96,11 @@ impl Scheduler {
         if self.stopped || !self.alive[worker] {
             return out;
         }
-        while self.queues[worker].len() < self.depth {
+        // After a failed row nothing is queued ahead: a broken objective fails fast, and
+        // the sets queued behind it would fail past `max_consecutive_failures` before the
+        // stop reaches the worker.
+        let depth = if self.streak > 0 { 1 } else { self.depth };
+        while self.queues[worker].len() < depth {
             let Some(&next) = self.todo.front() else {
                 break;
             };
@@ -311,14 +316,31 @@ mod tests {
     }
 
     #[test]
+    fn nothing_is_queued_ahead_after_a_failed_row() {
+        let mut s = Scheduler::new((0..10).collect(), vec![false; 10], 1, Rules::default());
+        s.set_depth(3);
+        assert_eq!(s.fill(0), vec![0, 1, 2]);
+        s.finished(0, 0, false);
+        s.finished(0, 1, false);
+        assert!(s.fill(0).is_empty(), "set 2 is still held");
+        s.finished(0, 2, false);
+        assert_eq!(s.fill(0), vec![3]);
+        s.finished(0, 3, true);
+        assert_eq!(s.fill(0), vec![4, 5, 6], "a success queues ahead again");
+    }
+
+    #[test]
     fn a_lost_worker_gives_back_its_queue() {
         let mut s = Scheduler::new((0..4).collect(), vec![false; 4], 2, Rules::default());
         s.set_depth(3);
         assert_eq!(s.fill(0), vec![0, 1, 2]);
         assert_eq!(s.lost(0), Some(0));
         assert_eq!(s.finished(0, 0, false), Disposition::Record { attempts: 1 });
-        assert_eq!(s.fill(1), vec![1, 2, 3]);
+        // Its sets come back in order, one at a time after the failed row.
+        assert_eq!(s.fill(1), vec![1]);
         assert!(s.fill(0).is_empty());
+        s.finished(1, 1, true);
+        assert_eq!(s.fill(1), vec![2, 3]);
     }
 
     #[test]
