@@ -30,6 +30,7 @@ fn judge_rate(rule: Option<RuleName>, sets: usize, steps: u64) -> f64 {
         min_step: 1,
         max_step: Some(steps),
         reduction_factor: 3,
+        output: None,
     });
     let mut pruner = Pruner::new(options);
     // A fixed pseudo-random curve per set: a level and a slope.

@@ -297,8 +297,9 @@ pub fn run_master(
         .fold(0.0, f64::max);
     // Replaying every report in the order it arrived rebuilds the rule's decisions.
     let mut pruner = Pruner::new(exp.pruning.clone());
+    let reports = exp.report_direction();
     for p in previous_curves {
-        pruner.report(p.index, p.attempt, p.step, direction.loss(p.value));
+        pruner.report(p.index, p.attempt, p.step, reports.loss(p.value));
     }
     let mut attempts = vec![0; table.len()];
     for (index, attempt) in latest_attempts(previous_curves) {
@@ -618,7 +619,7 @@ impl Master<'_> {
                     value,
                 },
             ) => {
-                let loss = self.exp.objective.direction.loss(value);
+                let loss = self.exp.report_direction().loss(value);
                 let verdict = self.pruner.report(index as usize, attempt, step, loss);
                 let point = CurvePoint {
                     index: index as usize,

@@ -218,6 +218,52 @@ fn a_bad_pruning_table_is_refused_before_anything_is_created() {
 }
 
 #[test]
+fn with_several_outputs_the_rule_judges_the_named_one_in_its_direction() {
+    // Each set reports its index (plus 1/step) and returns it as `score`: a later set is
+    // better for `score` (maximized) and worse for `loss` (minimized).
+    let script = LATER_IS_WORSE.replace(
+        "echo \"$HPO_INDEX\"",
+        "echo \"hpo-result: {\\\"loss\\\": $HPO_INDEX, \\\"score\\\": $HPO_INDEX}\"",
+    );
+    let outputs = "[[objective.outputs]]\nname = \"loss\"\ndirection = \"minimize\"\n\
+                   [[objective.outputs]]\nname = \"score\"\ndirection = \"maximize\"\n";
+    let pruned = |output: &str| {
+        let tmp = tempfile::tempdir().expect("dir");
+        let tables = format!("{outputs}{ASHA}output = \"{output}\"\n");
+        let path = write_config(
+            tmp.path(),
+            "c.toml",
+            &command_config("exp", &script, 8, &tables),
+        );
+        let out = run(&["run", path.to_str().expect("path"), "-p", "1", "-q"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let rows = rows(&tmp.path().join("exp/results.csv"));
+        assert_each_index_once(&rows, 8);
+        rows.iter().filter(|r| r["status"] == "pruned").count()
+    };
+    // Judged by `score`, every set is the best so far at every rung: none stops.
+    assert_eq!(pruned("score"), 0);
+    // Judged by `loss`, every set is the worst so far: most stop at the first rung.
+    assert!(pruned("loss") >= 5);
+    // Without `output`, several outputs are refused, naming the key and the choices.
+    let tmp = tempfile::tempdir().expect("dir");
+    let tables = format!("{outputs}{ASHA}");
+    let path = write_config(
+        tmp.path(),
+        "c.toml",
+        &command_config("exp", &script, 2, &tables),
+    );
+    let out = run(&["run", path.to_str().expect("path"), "-q"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pruning.output") && stderr(&out).contains("(loss, score)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!tmp.path().join("exp").exists());
+}
+
+#[test]
 fn pruned_sets_inform_the_model_of_bayesian_sets_on_the_local_pool() {
     let tmp = tempfile::tempdir().expect("dir");
     let path = write_config(tmp.path(), "c.toml", &bayesian_asha_config(6, 4));

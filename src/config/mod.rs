@@ -308,6 +308,16 @@ pub struct Definition {
 }
 
 impl Definition {
+    /// The direction reported values are judged in: that of the output `[pruning] output`
+    /// names, else the `result` column's.
+    pub fn report_direction(&self) -> Direction {
+        let named = self.pruning.as_ref().and_then(|p| p.output.as_ref());
+        named
+            .and_then(|name| self.objective.outputs.iter().find(|o| &o.name == name))
+            .and_then(Output::direction)
+            .unwrap_or(self.objective.direction)
+    }
+
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Definition, ConfigError> {
         let whole = |problem: String| ConfigError {

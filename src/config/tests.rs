@@ -578,3 +578,44 @@ fn outputs_are_checked_and_part_of_the_experiment() {
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].key, "objective.outputs[1].max");
 }
+
+#[test]
+fn pruning_judges_one_objective_output_in_its_direction() {
+    let outputs = "[objective]\ncommand = [\"sh\"]\n[[objective.outputs]]\nname = \"err\"\ndirection = \"minimize\"\n[[objective.outputs]]\nname = \"mem\"\nmax = 16\n";
+    let with = |outputs: &str, pruning: &str| {
+        edit("[objective]\nbuiltin = \"sphere\"\n", outputs)
+            + "[pruning]\nrule = \"median\"\n"
+            + pruning
+    };
+    // One objective output and a constraint: the objective is judged, `output` or not.
+    let d = parse(&with(outputs, "")).expect("valid");
+    assert_eq!(d.report_direction(), Direction::Minimize);
+    let e = fails(&with(outputs, "output = \"mem\"\n"));
+    assert_eq!(e.key, "pruning.output");
+    assert!(
+        e.problem.contains("a constraint") && e.problem.contains("(err)"),
+        "{}",
+        e.problem
+    );
+    let e = fails(&with(outputs, "output = \"acc\"\n"));
+    assert!(e.problem.contains("not a declared output"), "{}", e.problem);
+    // Two objective outputs: `output` names one, whose direction the reports are in.
+    let two = format!("{outputs}[[objective.outputs]]\nname = \"acc\"\ndirection = \"maximize\"\n");
+    let e = fails(&with(&two, ""));
+    assert_eq!(e.key, "pruning.output");
+    assert!(e.problem.contains("(err, acc)"), "{}", e.problem);
+    let d = parse(&with(&two, "output = \"acc\"\n")).expect("valid");
+    assert_eq!(d.report_direction(), Direction::Maximize);
+    assert_eq!(
+        d.objective.direction,
+        Direction::Minimize,
+        "result: the first"
+    );
+    // Without declared outputs there is nothing to name.
+    let e = fails(&(BASE.to_string() + "[pruning]\nrule = \"median\"\noutput = \"err\"\n"));
+    assert!(
+        e.problem.contains("declares no [[objective.outputs]]"),
+        "{}",
+        e.problem
+    );
+}

@@ -15,6 +15,7 @@ use crate::acquisition::options::BayesOptions;
 use crate::experiment::schema;
 use crate::objective::builtin::Builtin;
 use crate::objective::template;
+use crate::prune::PruningOptions;
 use crate::space::{
     Block, ConditionError, Expr, Kind, Parameter, Range, Space, Strategy, Value, check_block,
 };
@@ -79,8 +80,8 @@ impl<'a> Validator<'a> {
         let compute = self.compute(&raw.compute, &objective.kind)?;
         self.bayesian(&raw.bayesian)?;
         self.monitor(&raw.monitor, &space)?;
-        if let Some(Err((key, problem))) = raw.pruning.as_ref().map(|p| p.check()) {
-            return Err(self.err(None, key, problem));
+        if let Some(pruning) = &raw.pruning {
+            self.pruning(pruning, &objective.outputs)?;
         }
         Ok(Definition {
             source: self.source.to_string(),
@@ -96,6 +97,40 @@ impl<'a> Validator<'a> {
             file: self.file.to_path_buf(),
             raw,
         })
+    }
+
+    /// The `[pruning]` table, and with declared outputs the one it judges.
+    fn pruning(&self, pruning: &PruningOptions, outputs: &[Output]) -> Result<(), ConfigError> {
+        pruning
+            .check()
+            .map_err(|(key, problem)| self.err(None, key, problem))?;
+        let objectives: Vec<&str> = outputs
+            .iter()
+            .filter(|o| o.direction().is_some())
+            .map(|o| o.name.as_str())
+            .collect();
+        let problem = match &pruning.output {
+            None if objectives.len() <= 1 => return Ok(()),
+            None => format!(
+                "is required with several objective outputs: name the one whose values the evaluations report ({})",
+                objectives.join(", ")
+            ),
+            Some(name) if outputs.is_empty() => format!(
+                "is \"{name}\", but the objective declares no [[objective.outputs]]: the reported values are of its result"
+            ),
+            Some(name) => match outputs.iter().find(|o| &o.name == name) {
+                Some(o) if o.direction().is_some() => return Ok(()),
+                Some(_) => format!(
+                    "is \"{name}\", a constraint (min/max); the rule judges an objective output ({})",
+                    objectives.join(", ")
+                ),
+                None => format!(
+                    "is \"{name}\", not a declared output; the objective outputs are {}",
+                    objectives.join(", ")
+                ),
+            },
+        };
+        Err(self.err(None, "pruning.output", problem))
     }
 
     fn parameters(&self, raw: &[Spanned<RawParameter>]) -> Result<Vec<Parameter>, ConfigError> {

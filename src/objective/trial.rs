@@ -37,7 +37,7 @@ impl Trial<'_> {
     }
 
     /// Reports an intermediate value: `value` (in the experiment's direction, like the
-    /// result) at `step`, a whole number that grows (an epoch). Every report is stored in the
+    /// result; with several objective outputs, of the one `[pruning] output` names) at `step`, a whole number that grows (an epoch). Every report is stored in the
     /// experiment's `curves.csv`. Returns `true` when the set is to stop (the `[pruning]`
     /// rule judged it): return at once; what the function returns is then ignored, and the
     /// set's row is `pruned` with this value as its result. Without a `[pruning]` table it

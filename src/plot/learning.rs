@@ -120,8 +120,12 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
         .y_label_formatter(&|v| fmt_num(*v))
         .x_desc("step")
         .y_desc(format!(
-            "reported value ({})",
-            match data.direction {
+            "reported {} ({})",
+            data.pruning
+                .as_ref()
+                .and_then(|p| p.output.as_deref())
+                .unwrap_or("value"),
+            match data.report_direction {
                 crate::config::Direction::Minimize => "lower is better",
                 crate::config::Direction::Maximize => "higher is better",
             }

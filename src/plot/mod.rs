@@ -151,6 +151,8 @@ pub struct PlotData {
     pub name: String,
     pub names: Vec<String>,
     pub direction: Direction,
+    /// The direction of the reported values (`Definition::report_direction`).
+    pub report_direction: Direction,
     /// In the order they finished (the order of results.csv).
     pub rows: Vec<ResultRow>,
     /// Every intermediate value reported (curves.csv), in file order.
@@ -174,6 +176,7 @@ impl PlotData {
             name,
             names: exp.space.names().to_vec(),
             direction: exp.objective.direction,
+            report_direction: exp.report_direction(),
             rows,
             curves,
             pruning: exp.pruning,

@@ -54,6 +54,10 @@ pub struct PruningOptions {
     /// ASHA's and Hyperband's `eta`: a rung keeps its best `1/eta`.
     #[serde(default = "three")]
     pub reduction_factor: u64,
+    /// The objective output the reported values are of, judged in its direction: required
+    /// with several `[[objective.outputs]]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 fn one() -> u64 {

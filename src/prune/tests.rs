@@ -8,6 +8,7 @@ fn options(rule: RuleName, min_step: u64, max_step: Option<u64>, eta: u64) -> Pr
         min_step,
         max_step,
         reduction_factor: eta,
+        output: None,
     }
 }
 

@@ -31,7 +31,7 @@ def deadline():
 
 def report(step, value):
     """Reports an intermediate value of the set: `value` (in the experiment's direction, like
-    the result) at `step`, a whole number that grows (an epoch, a number of samples). Every
+    the result; with several objective outputs, of the one [pruning] output names) at `step`, a whole number that grows (an epoch, a number of samples). Every
     report is stored in the experiment's curves.csv. Returns True when the set is to stop (the
     experiment's [pruning] rule judged it): the function should then return at once; whatever
     it returns is ignored, and the set's row is `pruned` with this value as its result.
