@@ -24,9 +24,10 @@
 
 mod common;
 
+use hpo::acquisition::Proposals;
 use hpo::acquisition::{BayesOptions, Problem, Scale, suggest_batch};
 use hpo::objective::builtin::Builtin;
-use hpo::schedule::{Rules, Scheduler};
+use hpo::schedule::{IN_TURN_SHARE, Rules, Scheduler, propose_in_turn};
 use hpo::space::{Dim, Range};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -119,6 +120,9 @@ struct Outcome {
     master_s: f64,
     virtual_s: f64,
     max_blind: usize,
+    /// Every proposal's time, computed or timed, summed.
+    propose_s: f64,
+    proposals: usize,
     samples: Vec<Sample>,
     /// Best result after each evaluation, in completion order.
     best: Vec<f64>,
@@ -155,6 +159,8 @@ fn simulate(workers: usize, evals: usize, stride: usize, seed: u64) -> Outcome {
         master_s: 0.0,
         virtual_s: 0.0,
         max_blind: 0,
+        propose_s: 0.0,
+        proposals: 0,
         samples: Vec::new(),
         best: Vec::new(),
         wall_s: 0.0,
@@ -246,6 +252,10 @@ fn simulate(workers: usize, evals: usize, stride: usize, seed: u64) -> Outcome {
             point[index] = common::uniform_point(D, |i| F.domain(i), &mut rng);
             0.0
         };
+        if bayesian[index] {
+            out.propose_s += propose_s;
+            out.proposals += 1;
+        }
         let starts = dispatched + micros(propose_s);
         known_at[index] = starts;
         let eval_s = duration(&mut rng);
@@ -309,6 +319,19 @@ fn report(o: &Outcome, seed: u64) {
         o.master_s,
         o.virtual_s / 3600.0,
         o.max_blind,
+    );
+    // What `[bayesian] proposals = "auto"` would choose from these means (this simulation
+    // proposes together throughout).
+    let p = o.propose_s / o.proposals.max(1) as f64;
+    let e = o.busy_s / o.evals.max(1) as f64;
+    let in_turn = propose_in_turn(Proposals::Auto, o.workers, Some(p), Some(e));
+    println!(
+        "- `proposals = \"auto\"` on these means (a proposal {p:.3} s, an evaluation {e:.0} s): {} ({} workers × {p:.3} s = {:.0} s against {:.0} % of an evaluation, {:.0} s)",
+        if in_turn { "in turn" } else { "together" },
+        o.workers,
+        o.workers as f64 * p,
+        100.0 * IN_TURN_SHARE,
+        IN_TURN_SHARE * e,
     );
     println!("\nSuggestion latency (computed suggestions), by observed points n:\n");
     println!(

@@ -5,6 +5,7 @@
 //! Intermediate reports go to `curves.csv` (a second journal) the moment they arrive, and the
 //! `[pruning]` rule's [`Pruner`] answers each at once: the worker waits for that verdict.
 
+use crate::acquisition::options::{PendingRule, Proposals};
 use crate::backend::{
     Done, Event, FromWorker, Observation, PendingSet, Task, ToWorker, Transport, TransportError,
     WorkerId, WorkerInfo,
@@ -17,7 +18,7 @@ use crate::messages::note;
 use crate::monitor::{Observer, Progress};
 use crate::objective::{Outcome, Status};
 use crate::prune::{Pruner, Verdict};
-use crate::schedule::{Disposition, Rules, Scheduler, Termination};
+use crate::schedule::{Disposition, Rules, Scheduler, Termination, propose_in_turn};
 use crate::space::{SetSpec, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
@@ -154,8 +155,11 @@ struct Master<'a> {
     /// Per worker, how much of `history` it has been sent.
     seen: Vec<usize>,
     proposals: HashMap<usize, Vec<Value>>,
-    /// The slot ([`Task::slot`]) of each Bayesian set handed out whose proposal has not arrived.
-    slots: HashMap<usize, u32>,
+    /// The slot ([`Task::slot`]) of each Bayesian set handed out whose proposal has not
+    /// arrived, and when it went out.
+    slots: HashMap<usize, (u32, Instant)>,
+    /// The mean time from handing a Bayesian set out to its proposal (moving average).
+    mean_proposal: Option<f64>,
     /// Per worker, since when its current set has been running.
     front_since: Vec<SystemTime>,
     said_bye: Vec<bool>,
@@ -207,6 +211,14 @@ fn progress_so_far(
         }
     }
     (progress, best)
+}
+
+/// An exponential moving average: the first value, then a tenth of each new one.
+fn moving_average(mean: Option<f64>, value: f64) -> f64 {
+    match mean {
+        None => value,
+        Some(m) => 0.9 * m + 0.1 * value,
+    }
 }
 
 /// The result of an `ok` row.
@@ -341,6 +353,7 @@ pub fn run_master(
         seen: vec![0; k],
         proposals: HashMap::new(),
         slots: HashMap::new(),
+        mean_proposal: None,
         front_since: vec![SystemTime::now(); k],
         said_bye: vec![false; k],
         unreported: VecDeque::new(),
@@ -602,8 +615,18 @@ impl Master<'_> {
                 self.dispatch(w);
             }
             Event::Message(_, FromWorker::Proposal { index, values }) => {
-                self.proposals.insert(index as usize, values);
-                self.slots.remove(&(index as usize));
+                let index = index as usize;
+                self.proposals.insert(index, values);
+                self.sched.proposed(index);
+                if let Some((_, since)) = self.slots.remove(&index) {
+                    let took = since.elapsed().as_secs_f64();
+                    self.mean_proposal = Some(moving_average(self.mean_proposal, took));
+                }
+                self.choose_proposal_rule();
+                // The next Bayesian set may have waited for this proposal.
+                for w in self.sched.idle_workers() {
+                    self.dispatch(w);
+                }
             }
             Event::Message(w, FromWorker::Done(done)) => {
                 self.front_since[w] = SystemTime::now();
@@ -699,9 +722,22 @@ impl Master<'_> {
             .sched
             .running()
             .filter(|i| !self.proposals.contains_key(i))
-            .filter_map(|i| self.slots.get(&i).copied())
+            .filter_map(|i| self.slots.get(&i).map(|&(slot, _)| slot))
             .collect();
         (0..).find(|s| !held.contains(s)).unwrap_or(0)
+    }
+
+    /// Proposes Bayesian sets in turn or together ([`propose_in_turn`]), from the measured
+    /// proposal and evaluation times. Waiting is pointless when running sets stay out of the
+    /// model (`pending = "ignore"`).
+    fn choose_proposal_rule(&mut self) {
+        let rule = match self.exp.bayesian.pending {
+            PendingRule::Ignore => Proposals::Together,
+            _ => self.exp.bayesian.proposals,
+        };
+        let workers = self.transport.workers();
+        let in_turn = propose_in_turn(rule, workers, self.mean_proposal, self.mean_duration);
+        self.sched.set_in_turn(in_turn);
     }
 
     fn finished(&mut self, w: WorkerId, done: Done) {
@@ -714,10 +750,8 @@ impl Master<'_> {
             return;
         }
         let duration = (done.ended - done.started).max(0.0);
-        self.mean_duration = Some(match self.mean_duration {
-            None => duration,
-            Some(m) => 0.9 * m + 0.1 * duration,
-        });
+        self.mean_duration = Some(moving_average(self.mean_duration, duration));
+        self.choose_proposal_rule();
         self.longest_duration = self.longest_duration.max(duration);
         let short = self.mean_duration.is_some_and(|m| m < SHORT_EVALUATION_S);
         self.sched.set_depth(if short { QUEUE_DEPTH } else { 1 });
@@ -792,7 +826,7 @@ impl Master<'_> {
             };
             if self.table[index].is_bayesian() {
                 task.slot = self.free_slot();
-                self.slots.insert(index, task.slot);
+                self.slots.insert(index, (task.slot, Instant::now()));
                 if let Some(history) = &self.history {
                     task.history = history[self.seen[w]..].to_vec();
                     self.seen[w] = history.len();

@@ -651,12 +651,25 @@ bayesian_wait_for_all = true
 #[test]
 fn idle_workers_get_bayesian_sets_at_once_and_propose_distinct_points() {
     let tmp = tempfile::tempdir().unwrap();
-    let path = write_config(tmp.path(), "c.toml", &pool_config("exp", 8, 24, 0.3));
+    let config = pool_config("exp", 8, 24, 0.3, "together");
+    let path = write_config(tmp.path(), "c.toml", &config);
     let out = run(&["run", path.to_str().unwrap(), "-p", "8", "-q"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let rows = rows(&tmp.path().join("exp/results.csv"));
     assert_each_index_once(&rows, 32);
     assert_concurrent_distinct_proposals(&rows);
+}
+
+#[test]
+fn in_turn_each_bayesian_set_waits_for_the_proposals_before_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = pool_config("exp", 4, 12, 0.2, "in_turn");
+    let path = write_config(tmp.path(), "c.toml", &config);
+    let out = run(&["run", path.to_str().unwrap(), "-p", "4", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = rows(&tmp.path().join("exp/results.csv"));
+    assert_each_index_once(&rows, 16);
+    assert_proposed_in_turn(&rows);
 }
 
 #[test]

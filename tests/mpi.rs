@@ -118,15 +118,25 @@ fn idle_ranks_get_bayesian_sets_at_once_and_propose_distinct_points() {
     if !have_mpirun() {
         return;
     }
-    let (_tmp, config, dir) = setup(&common::pool_config("exp", 6, 18, 0.3));
+    let (_tmp, config, dir) = setup(&common::pool_config("exp", 6, 18, 0.3, "together"));
     let out = run(mpirun(
         7,
         &["run", config.to_str().unwrap_or_default(), "-q"],
     ));
     assert!(out.status.success(), "mpirun -np 7 failed");
-    let rows = rows(&dir);
-    common::assert_each_index_once(&rows, 24);
-    common::assert_concurrent_distinct_proposals(&rows);
+    let together = rows(&dir);
+    common::assert_each_index_once(&together, 24);
+    common::assert_concurrent_distinct_proposals(&together);
+    // In turn: each waits for the proposals before it.
+    let (_tmp, config, dir) = setup(&common::pool_config("exp", 4, 8, 0.2, "in_turn"));
+    let out = run(mpirun(
+        5,
+        &["run", config.to_str().unwrap_or_default(), "-q"],
+    ));
+    assert!(out.status.success(), "mpirun -np 5 failed");
+    let in_turn = rows(&dir);
+    common::assert_each_index_once(&in_turn, 12);
+    common::assert_proposed_in_turn(&in_turn);
 }
 
 const ENV_SCRIPT: &str =

@@ -17,7 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-LABELS = {"hpo_seq": "hpo sequential", "hpo_par4": "hpo 4 workers", "random": "random search",
+LABELS = {"hpo_seq": "hpo sequential", "hpo_par4": "hpo 4 workers, together", "hpo_par4_turn": "hpo 4 workers, in turn",
+          "random": "random search",
           "phs": "PHS procedure", "skopt": "scikit-optimize", "tpe": "Optuna TPE"}
 
 

@@ -11,8 +11,10 @@ hidden width) and, per seed:
   third random sets then Bayesian sets with `asha`;
 - Optuna arms (the same interpreter, peers/optuna_prune.py): `SuccessiveHalvingPruner` and
   `HyperbandPruner` with `RandomSampler`, and `SuccessiveHalvingPruner` with `TPESampler`,
-  each given as its budget the epochs hpo's random + `asha` trained at that seed (as many
-  trials as fit; the last may pass the budget by at most one trial).
+  each run twice: given as its budget the epochs hpo's random + `asha` trained at that seed,
+  and the epochs hpo's random + `hyperband` trained there (as many trials as fit; the last may
+  pass the budget by at most one trial). hpo's `asha` is compared with the first, its
+  `hyperband` with the second: each comparison at an equal budget of epochs.
 
 Per arm and seed: the best validation accuracy of the sets that ran to the end (`ok` rows;
 Optuna's complete trials), and the epochs trained (hpo: the rows of curves.csv, one per epoch;
@@ -45,11 +47,18 @@ HPO_ARMS = {
     "hpo_random_hyperband": ("hpo, random sets, `hyperband`", "hyperband", False),
     "hpo_bayes_asha": ("hpo, a third random then Bayesian sets, `asha`", "asha", True),
 }
-# key -> (label, pruner, sampler)
+# The hpo arm whose epochs are the budget of the Optuna arms compared with it.
+BUDGETS = {"asha": "hpo_random_asha", "hyperband": "hpo_random_hyperband"}
+# key -> (label, pruner, sampler, budget)
 OPTUNA_ARMS = {
-    "optuna_sha_random": ("Optuna, RandomSampler, SuccessiveHalvingPruner", "sha", "random"),
-    "optuna_hb_random": ("Optuna, RandomSampler, HyperbandPruner", "hyperband", "random"),
-    "optuna_sha_tpe": ("Optuna, TPESampler, SuccessiveHalvingPruner", "sha", "tpe"),
+    f"optuna_{p}_{s}{'' if b == 'asha' else '_hb'}": (
+        f"Optuna, {sampler}, {pruner} ({b}'s budget)", p, s, b)
+    for b in BUDGETS
+    for p, s, sampler, pruner in [
+        ("sha", "random", "RandomSampler", "SuccessiveHalvingPruner"),
+        ("hyperband", "random", "RandomSampler", "HyperbandPruner"),
+        ("sha", "tpe", "TPESampler", "SuccessiveHalvingPruner"),
+    ]
 }
 LABELS = {k: v[0] for k, v in {**HPO_ARMS, **OPTUNA_ARMS}.items()}
 
@@ -120,18 +129,17 @@ def run_section(ctx, tmp, quick):
             r = hpo_arm(ctx, tmp / "prune" / key, seed, pcfg, rule, bayesian)
             runs[key].append({"seed": seed, **r})
             ctx["log"](f"prune seed {seed} {key}: {r}")
-        budget = runs["hpo_random_asha"][-1].get("epochs")
-        if not budget:
-            for key in OPTUNA_ARMS:
-                runs[key].append({"seed": seed, "error": "no budget: hpo's random + asha run failed"})
-            continue
+        budgets = {b: runs[hk][-1].get("epochs") for b, hk in BUDGETS.items()}
         # Two at a time (one process each): their budget is epochs, not time.
         with ThreadPoolExecutor(2) as pool:
-            futures = {key: pool.submit(optuna_arm, ctx, seed, pcfg, pruner, sampler, budget)
-                       for key, (_, pruner, sampler) in OPTUNA_ARMS.items()}
-            for key, fut in futures.items():
-                r = fut.result()
-                runs[key].append({"seed": seed, "budget": budget, **r})
+            futures = {key: pool.submit(optuna_arm, ctx, seed, pcfg, pruner, sampler, budgets[b])
+                       for key, (_, pruner, sampler, b) in OPTUNA_ARMS.items() if budgets[b]}
+            for key, (_, _, _, b) in OPTUNA_ARMS.items():
+                if key not in futures:
+                    r = {"error": f"no budget: hpo's random + {b} run failed"}
+                else:
+                    r = {"budget": budgets[b], **futures[key].result()}
+                runs[key].append({"seed": seed, **r})
                 ctx["log"](f"prune seed {seed} {key}: {r}")
     return {"config": pcfg, "runs": runs}
 
@@ -154,12 +162,12 @@ def checks(data):
                     f"{100 * n:.2f} % ({100 * (a - n):+.2f} points)", a >= n - 0.005))
         out.append((f"`asha` with at most 1/3 of the epochs: {ea:.0f} against {en:.0f} "
                     f"({ea / en:.2f})", ea <= en / 3))
-    for hk in ("hpo_random_asha", "hpo_random_hyperband"):
-        for ok_ in OPTUNA_ARMS:
-            h, o = best[hk], best[ok_]
-            if None not in (h, o):
-                out.append((f"{LABELS[hk]} at least as good as {LABELS[ok_]}: {100 * h:.2f} % against "
-                            f"{100 * o:.2f} %", h >= o))
+    for ok_, (_, _, _, b) in OPTUNA_ARMS.items():
+        hk = BUDGETS[b]
+        h, o = best[hk], best[ok_]
+        if None not in (h, o):
+            out.append((f"{LABELS[hk]} at least as good as {LABELS[ok_]}: {100 * h:.2f} % against "
+                        f"{100 * o:.2f} %", h >= o))
     b, r = best["hpo_bayes_asha"], best["hpo_random_asha"]
     if None not in (b, r):
         out.append((f"Bayesian + `asha` not worse than random + `asha`: {100 * b:.2f} % against {100 * r:.2f} %",
@@ -180,8 +188,10 @@ def render(data, behind, fmt, md_table):
           f"trains {pcfg['max_step']} epochs. Optuna (peers/optuna_prune.py, same interpreter, one process): "
           f"`min_resource = {pcfg['min_step']}, reduction_factor = {pcfg['eta']}` (Hyperband: "
           f"`max_resource = {pcfg['max_step']}`), each given at each seed as its budget the epochs that "
-          "hpo's random + `asha` trained at that seed: trials start while the epochs so far are below it, "
-          "so the last one may pass it. Best accuracy: of the sets that ran to the end (hpo's `ok` rows, "
+          "hpo's random + `asha` trained at that seed (asha's budget), then the epochs hpo's random + "
+          "`hyperband` trained there (hyperband's budget): trials start while the epochs so far are below "
+          "it, so the last one may pass it. hpo's `asha` is compared with the first, `hyperband` with the "
+          "second. Best accuracy: of the sets that ran to the end (hpo's `ok` rows, "
           "Optuna's complete trials). Medians over seeds [min–max].", ""]
     rows = []
     for key, runs in data["runs"].items():
@@ -210,9 +220,9 @@ def render(data, behind, fmt, md_table):
     L += [md_table(["arm"] + [f"seed {s}" for s in seeds], per), ""]
     hb, asha = _median(data["runs"]["hpo_random_hyperband"], "epochs"), _median(data["runs"]["hpo_random_asha"], "epochs")
     if hb and asha:
-        L += [f"Budgets: the Optuna arms were given `asha`'s epochs; hpo's `hyperband` trained {hb / asha:.1f}× as many "
-              f"({hb:.0f} against {asha:.0f}, medians): its brackets with later first rungs stop fewer sets, so its "
-              "comparison with Optuna's pruners is not at an equal budget.", ""]
+        L += [f"Budgets: hpo's `hyperband` trained {hb / asha:.1f}× the epochs of `asha` ({hb:.0f} against "
+              f"{asha:.0f}, medians; its brackets with later first rungs stop fewer sets), so each is compared "
+              "with the Optuna arms given its own budget.", ""]
     marks = checks(data)
     L += ["The issue's marks (medians over seeds):", ""]
     for text, met in marks:

@@ -74,7 +74,8 @@ ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "pytho
 
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
-    ("hpo_par4", "hpo, 4 workers (`--processes 4`, pending points)"),
+    ("hpo_par4", "hpo, 4 workers (`--processes 4`, pending points, proposals together: `auto` here)"),
+    ("hpo_par4_turn", "hpo, 4 workers (`--processes 4`, pending points, `proposals = \"in_turn\"`)"),
     ("random", "random search (hpo, random sets only)"),
     ("phs", "PHS's procedure (scikit-learn GP + EI, 100 L-BFGS-B starts)"),
     ("skopt", "scikit-optimize gp_minimize"),
@@ -256,9 +257,9 @@ def versions(venv_ok):
 # hpo helpers
 
 
-def hpo_config(path, *, builtin, bounds, seed, blocks, delay=None):
+def hpo_config(path, *, builtin, bounds, seed, blocks, delay=None, extra=()):
     """Writes an experiment: `blocks` is a list of (count, strategy) with strategy 'random' or
-    'bayesian', every parameter over its own bounds."""
+    'bayesian', every parameter over its own bounds; `extra`: lines after the rest."""
     lines = ["[experiment]", 'dir = "exp"', f"seed = {seed}", "[objective]", f'builtin = "{builtin}"']
     if delay:
         lines.append(f"delay_s = [{delay[0]}, {delay[1]}]")
@@ -268,7 +269,7 @@ def hpo_config(path, *, builtin, bounds, seed, blocks, delay=None):
         lines += ["[[sets]]", f"count = {count}"]
         for i, (lo, hi) in enumerate(bounds):
             lines.append(f"x{i} = {{ {strategy} = [{lo}, {hi}] }}")
-    lines += ["[compute]", "provide_worker_path = false", "redirect_stdout = false"]
+    lines += ["[compute]", "provide_worker_path = false", "redirect_stdout = false", *extra]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -399,8 +400,9 @@ def quality_job(method, problem, seed, cfg, tmp):
         d = tmp / f"q-{method}-{problem}-{seed}"
         d.mkdir()
         blocks = [(n_total, "random")] if method == "random" else [(n_init, "random"), (n_total - n_init, "bayesian")]
-        hpo_config(d / "q.toml", builtin=builtin, bounds=bounds, seed=seed, blocks=blocks)
-        _, _, rows = hpo_run(d / "q.toml", 4 if method == "hpo_par4" else 1)
+        turn = ["[bayesian]", 'proposals = "in_turn"'] if method == "hpo_par4_turn" else []
+        hpo_config(d / "q.toml", builtin=builtin, bounds=bounds, seed=seed, blocks=blocks, extra=turn)
+        _, _, rows = hpo_run(d / "q.toml", 4 if method.startswith("hpo_par4") else 1)
         rows.sort(key=lambda r: (stamp(r["ended"]), int(r["index"])))
         values = [float(r["result"]) for r in rows if r["status"] == "ok"]
         notes = sorted({r["note"] for r in rows if r["bayesian"] == "true"})
@@ -418,10 +420,10 @@ def quality_job(method, problem, seed, cfg, tmp):
 
 
 def quality(cfg, tmp, venv_ok):
-    methods = ["hpo_seq", "hpo_par4", "random"] + (["phs", "skopt", "tpe"] if venv_ok else [])
+    methods = ["hpo_seq", "hpo_par4", "hpo_par4_turn", "random"] + (["phs", "skopt", "tpe"] if venv_ok else [])
     # Longest first (PHS's procedure), a few at a time: only the regret is measured here, and on a
     # shared machine more processes get a larger share of the cores.
-    order = {"phs": 0, "skopt": 1, "hpo_par4": 2, "hpo_seq": 3, "tpe": 4, "random": 5}
+    order = {"phs": 0, "skopt": 1, "hpo_par4": 2, "hpo_par4_turn": 2, "hpo_seq": 3, "tpe": 4, "random": 5}
     jobs = sorted(((m, p, s) for m in methods for p in cfg["problems"] for s in cfg["seeds"]),
                   key=lambda j: (order[j[0]], j[1], j[2]))
     q = tmp / "quality"
@@ -587,7 +589,7 @@ def python_config(path, count, objective, parameters, sets):
     for name, kind in parameters:
         lines += ["[[parameters]]", f'name = "{name}"', f'type = "{kind}"']
     lines += ["[[sets]]", f"count = {count}"] + sets
-    lines += ["[compute]", "provide_worker_path = false", "redirect_stdout = false"]
+    lines += ["[compute]", "provide_worker_path = false", "redirect_stdout = false", *extra]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -857,7 +859,7 @@ def report(data):
         ranks = []
         for p in cfg["problems"]:
             peers = {m: final[(m, p)] for m in ("phs", "skopt", "tpe") if (m, p) in final}
-            for hm in ("hpo_seq", "hpo_par4"):
+            for hm in ("hpo_seq", "hpo_par4", "hpo_par4_turn"):
                 if (hm, p) in final and peers:
                     best_peer = min(peers, key=peers.get)
                     if final[(hm, p)] > peers[best_peer]:

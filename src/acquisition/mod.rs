@@ -59,7 +59,7 @@ mod spread;
 mod subset;
 mod warp;
 
-pub use options::{Acquisition, BayesOptions, MultiObjective, PendingRule};
+pub use options::{Acquisition, BayesOptions, MultiObjective, PendingRule, Proposals};
 pub use scalarized::Objectives;
 pub use subset::Scale;
 

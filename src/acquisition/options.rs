@@ -16,6 +16,8 @@ pub struct BayesOptions {
     pub pending: PendingRule,
     /// How several objectives are searched.
     pub multi_objective: MultiObjective,
+    /// Whether a Bayesian set waits for the proposals before it (the scheduler's rule).
+    pub proposals: Proposals,
 }
 
 impl Default for BayesOptions {
@@ -25,8 +27,25 @@ impl Default for BayesOptions {
             kappa: 2.0,
             pending: PendingRule::KrigingBeliever,
             multi_objective: MultiObjective::PerObjective,
+            proposals: Proposals::Auto,
         }
     }
+}
+
+/// When the workers of Bayesian sets propose: one after the other, each seeing the points
+/// proposed before it (sequential quality, the pool waits), or all at once, each taking its
+/// own point of a spread batch (no wait, a batch's lesser points).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proposals {
+    /// In turn while waiting costs the pool little (measured: proposal and evaluation times),
+    /// else together.
+    #[default]
+    Auto,
+    /// Each waits for the proposals before it.
+    InTurn,
+    /// Never wait.
+    Together,
 }
 
 /// How a Bayesian set of an experiment with several objectives is proposed; both draw

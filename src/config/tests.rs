@@ -154,6 +154,11 @@ fn unknown_values_of_closed_choices_name_the_key_the_place_and_the_choices() {
             "`constant_liar_mean`",
         ),
         (
+            format!("{BASE}[bayesian]\nproposals = \"serial\"\n"),
+            "bayesian.proposals",
+            "`in_turn`",
+        ),
+        (
             format!("{BASE}[bayesian]\nmulti_objective = \"nsga\"\n"),
             "bayesian.multi_objective",
             "`per_objective`",

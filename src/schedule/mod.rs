@@ -4,11 +4,35 @@
 //! I/O, so it is tested without processes. Sets go out in index order. A worker may hold a
 //! short queue of plain sets (so fast objectives never wait for a round trip), but a Bayesian
 //! set goes only to an idle worker, so its suggestion sees every result that worker could see.
-//! Bayesian sets never wait for each other's proposals: every idle worker gets one at once, and
-//! the master gives each its own slot among the proposals under way, so it proposes a different
-//! point of a spread batch (`acquisition::suggest_among`).
+//! Bayesian sets are proposed together or in turn ([`propose_in_turn`]). Together: every idle
+//! worker gets one at once, and the master gives each its own slot among the proposals under
+//! way, so it proposes a different point of a spread batch (`acquisition::suggest_among`). In
+//! turn: a Bayesian set goes out once the proposals before it have arrived, so its worker sees
+//! each of them (sequential quality), which costs the pool little while proposals are short
+//! next to evaluations.
 
+use crate::acquisition::options::Proposals;
 use std::collections::{BTreeSet, VecDeque};
+
+/// The share of the pool's time that proposing in turn may cost under `proposals = "auto"`.
+pub const IN_TURN_SHARE: f64 = 0.05;
+
+/// Whether Bayesian sets are proposed in turn: always or never when the configuration says
+/// so; under `auto`, while `workers` proposals one after the other (`proposal_s` each, the
+/// measured mean) take at most [`IN_TURN_SHARE`] of an evaluation (`evaluation_s`), so a set
+/// waits little for the ones before it. Until both are measured: together.
+pub fn propose_in_turn(
+    rule: Proposals,
+    workers: usize,
+    proposal_s: Option<f64>,
+    evaluation_s: Option<f64>,
+) -> bool {
+    match (rule, proposal_s, evaluation_s) {
+        (Proposals::InTurn, _, _) => true,
+        (Proposals::Auto, Some(p), Some(e)) => workers as f64 * p <= IN_TURN_SHARE * e,
+        _ => false,
+    }
+}
 
 /// Workers are numbered 0..K by the transport; rows show `id + 1` (the MPI rank).
 pub type WorkerId = usize;
@@ -65,6 +89,10 @@ pub struct Scheduler {
     stopped: bool,
     /// Failed rows recorded since the last successful one.
     streak: u32,
+    /// Bayesian sets wait for the proposals before them ([`propose_in_turn`]).
+    in_turn: bool,
+    /// Bayesian sets handed out whose proposal has not arrived yet.
+    proposing: BTreeSet<usize>,
 }
 
 impl Scheduler {
@@ -81,7 +109,26 @@ impl Scheduler {
             depth: 1,
             stopped: false,
             streak: 0,
+            in_turn: false,
+            proposing: BTreeSet::new(),
         }
+    }
+
+    /// Whether Bayesian sets wait for the proposals before them from now on.
+    pub fn set_in_turn(&mut self, in_turn: bool) {
+        self.in_turn = in_turn;
+    }
+
+    /// The worker of Bayesian set `index` proposed its values.
+    pub fn proposed(&mut self, index: usize) {
+        self.proposing.remove(&index);
+    }
+
+    /// Alive workers with nothing to do.
+    pub fn idle_workers(&self) -> Vec<WorkerId> {
+        (0..self.queues.len())
+            .filter(|&w| self.alive[w] && self.queues[w].is_empty())
+            .collect()
     }
 
     /// How many plain sets a worker may hold at once (1: none queued behind the running one);
@@ -106,7 +153,11 @@ impl Scheduler {
             };
             if self.bayesian[next] {
                 let earlier_running = self.running.first().is_some_and(|&r| r < next);
-                if !self.queues[worker].is_empty() || (self.rules.wait_for_all && earlier_running) {
+                let waits = self.in_turn && !self.proposing.is_empty();
+                if !self.queues[worker].is_empty()
+                    || (self.rules.wait_for_all && earlier_running)
+                    || waits
+                {
                     break;
                 }
             }
@@ -115,6 +166,7 @@ impl Scheduler {
             self.running.insert(next);
             out.push(next);
             if self.bayesian[next] {
+                self.proposing.insert(next);
                 break;
             }
         }
@@ -129,6 +181,7 @@ impl Scheduler {
             self.queues[worker].remove(pos);
         }
         self.running.remove(&index);
+        self.proposing.remove(&index);
         let failures = self.failures.get(&index).copied().unwrap_or(0);
         if !ok && failures < self.rules.retries && !self.stopped {
             self.failures.insert(index, failures + 1);
@@ -157,6 +210,7 @@ impl Scheduler {
         if let Some(pos) = self.queues[worker].iter().position(|&i| i == index) {
             self.queues[worker].remove(pos);
         }
+        self.proposing.remove(&index);
         if self.running.remove(&index) {
             self.todo.push_front(index);
         }
@@ -170,6 +224,7 @@ impl Scheduler {
         let current = queue.pop_front();
         for &i in queue.iter().rev() {
             self.running.remove(&i);
+            self.proposing.remove(&i);
             self.todo.push_front(i);
         }
         if let Some(i) = current {
@@ -355,6 +410,39 @@ mod tests {
         s.unfinished(0, 1);
         assert!(s.is_done());
         assert_eq!(s.todo_len(), 3);
+    }
+
+    #[test]
+    fn in_turn_a_bayesian_set_waits_for_the_proposal_before_it() {
+        let mut s = Scheduler::new((0..4).collect(), vec![true; 4], 3, Rules::default());
+        s.set_in_turn(true);
+        assert_eq!(s.fill(0), vec![0]);
+        assert!(s.fill(1).is_empty(), "set 0's values are not known yet");
+        assert_eq!(s.idle_workers(), vec![1, 2]);
+        s.proposed(0);
+        assert_eq!(s.fill(1), vec![1]);
+        // A set that ends without proposing (its worker died) does not hold the others.
+        s.unfinished(1, 1);
+        assert_eq!(s.fill(2), vec![1]);
+        // Together again: no wait.
+        s.set_in_turn(false);
+        assert_eq!(s.fill(1), vec![2]);
+    }
+
+    #[test]
+    fn auto_proposes_in_turn_while_waiting_costs_little() {
+        use Proposals::*;
+        // 4 workers, 50 ms proposals: in turn from 4 s evaluations on (5 %).
+        assert!(propose_in_turn(Auto, 4, Some(0.05), Some(4.0)));
+        assert!(!propose_in_turn(Auto, 4, Some(0.05), Some(3.9)));
+        // A thousand workers with 10-minute evaluations and half-second proposals: together.
+        assert!(!propose_in_turn(Auto, 1000, Some(0.5), Some(600.0)));
+        assert!(
+            !propose_in_turn(Auto, 4, None, Some(600.0)),
+            "not measured yet"
+        );
+        assert!(propose_in_turn(InTurn, 1000, None, None));
+        assert!(!propose_in_turn(Together, 1, Some(0.001), Some(600.0)));
     }
 
     #[test]

@@ -364,14 +364,45 @@ pub fn check_pruned(dir: &Path, n: usize) -> Vec<HashMap<String, String>> {
 }
 
 /// A builtin experiment over x, y in [-5, 5]: `random` random sets, then `bayesian` Bayesian
-/// ones, each evaluation lasting `delay_s` (so sets handed out together finish together).
-pub fn pool_config(dir: &str, random: usize, bayesian: usize, delay_s: f64) -> String {
+/// ones, each evaluation lasting `delay_s` (so sets handed out together finish together),
+/// proposed as `[bayesian] proposals` says.
+pub fn pool_config(
+    dir: &str,
+    random: usize,
+    bayesian: usize,
+    delay_s: f64,
+    proposals: &str,
+) -> String {
     format!(
         "[experiment]\ndir = \"{dir}\"\nseed = 11\n[objective]\nbuiltin = \"sphere\"\ndelay_s = {delay_s}\n\
          [[parameters]]\nname = \"x\"\ntype = \"float\"\n[[parameters]]\nname = \"y\"\ntype = \"float\"\n\
          [[sets]]\ncount = {random}\nx = {{ random = [-5, 5] }}\ny = {{ random = [-5, 5] }}\n\
-         [[sets]]\ncount = {bayesian}\nx = {{ bayesian = [-5, 5], round = 4 }}\ny = {{ bayesian = [-5, 5], round = 4 }}\n"
+         [[sets]]\ncount = {bayesian}\nx = {{ bayesian = [-5, 5], round = 4 }}\ny = {{ bayesian = [-5, 5], round = 4 }}\n\
+         [bayesian]\nproposals = \"{proposals}\"\n"
     )
+}
+
+/// The Bayesian rows of a pool run proposed in turn: distinct points, none proposed while
+/// another proposal was under way, and some that saw a running Bayesian set's values.
+pub fn assert_proposed_in_turn(rows: &[HashMap<String, String>]) {
+    let bayes: Vec<&HashMap<String, String>> =
+        rows.iter().filter(|r| r["bayesian"] == "true").collect();
+    let points: std::collections::BTreeSet<(&str, &str)> = bayes
+        .iter()
+        .map(|r| (r["x"].as_str(), r["y"].as_str()))
+        .collect();
+    assert_eq!(points.len(), bayes.len(), "a point proposed twice");
+    let notes: Vec<&String> = bayes.iter().map(|r| &r["note"]).collect();
+    assert!(
+        notes
+            .iter()
+            .all(|n| n.starts_with("gp: ") && !n.contains("proposals under way")),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().any(|n| !n.contains(", 0 pending")),
+        "no proposal saw a running set: {notes:?}"
+    );
 }
 
 /// The Bayesian rows of a pool run: no two propose the same point, and some were proposed
