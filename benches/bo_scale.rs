@@ -3,7 +3,8 @@
 //! `acquisition::Scale`; then regret of the two where both run, the subset forced at a low
 //! threshold.
 //!
-//! `OPENBLAS_NUM_THREADS=1 cargo bench --bench bo_scale [-- --quick] [-- --cost-only]`.
+//! `OPENBLAS_NUM_THREADS=1 cargo bench --bench bo_scale [-- --quick] [-- --cost-only]
+//! [-- --regret-only --seeds N]`.
 //! Prints Markdown tables: medians [min, max] over repetitions.
 
 mod common;
@@ -154,14 +155,15 @@ fn bayes_run(f: Builtin, d: usize, seed: u64, workers: usize, total: usize, scal
     ys.iter().copied().fold(f64::INFINITY, f64::min) - f.minimum()
 }
 
-fn regret_table(quick: bool) {
+fn regret_table(quick: bool, seeds: Option<u64>) {
     // The subset model forced from 150 points on, with the default's proportions scaled down.
     let forced = Scale {
         exact_up_to: 80,
         subset: 50,
         pending: 25,
     };
-    let (total, seeds, workers) = if quick { (100, 2u64, 4) } else { (200, 3, 4) };
+    let (total, default_seeds, workers) = if quick { (100, 2u64, 4) } else { (200, 3, 4) };
+    let seeds = seeds.unwrap_or(default_seeds);
     println!(
         "\n### Regret, exact model vs subset model from n = {} (subset {}, {} pending kept), {total} evaluations, {workers} pending, median [min, max] over {seeds} seeds\n",
         forced.exact_up_to, forced.subset, forced.pending
@@ -214,7 +216,12 @@ fn main() {
     if !args.iter().any(|a| a == "--regret-only") {
         cost_table(quick);
     }
+    let seeds = args
+        .iter()
+        .position(|a| a == "--seeds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok());
     if !args.iter().any(|a| a == "--cost-only") {
-        regret_table(quick);
+        regret_table(quick, seeds);
     }
 }

@@ -287,20 +287,20 @@ fn sets_to_run(
 pub fn run_master(
     exp: &Definition,
     table: &[SetSpec],
-    previous: &[ResultRow],
+    previous: Vec<ResultRow>,
     previous_curves: &[CurvePoint],
     journals: Journals,
     transport: &mut dyn Transport,
     observers: &mut [Box<dyn Observer>],
     options: MasterOptions,
 ) -> Result<RunSummary, MasterError> {
-    let (todo, replaces) = sets_to_run(table.len(), previous, options.retry_failed);
+    let (todo, replaces) = sets_to_run(table.len(), &previous, options.retry_failed);
     let nothing_to_do = todo.is_empty();
     let bayesian: Vec<bool> = table.iter().map(SetSpec::is_bayesian).collect();
     let needs_history = todo.iter().any(|&i| bayesian[i]);
     let k = transport.workers();
     let direction = exp.objective.direction;
-    let (progress, best_row) = progress_so_far(table.len(), previous, direction);
+    let (progress, best_row) = progress_so_far(table.len(), &previous, direction);
     // The longest evaluation seen, earlier runs included, keeps a deadline from starting a
     // set that cannot finish.
     let longest_duration = previous
@@ -371,6 +371,9 @@ pub fn run_master(
         best_row: best_row.cloned(),
         last_failure: None,
     };
+    // What the loop needs of the earlier rows is in its state now: a resumed run of a million
+    // sets does not keep them for its whole length.
+    drop(previous);
     let cpu_before = crate::sys::cpu_seconds();
     let result = master.run();
     master.write_status(true);

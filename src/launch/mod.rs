@@ -199,7 +199,7 @@ pub fn run_processes(
     options: &RunOptions,
     factory: Option<ObjectiveFactory>,
 ) -> anyhow::Result<RunSummary> {
-    let prepared = prepare(target, options.dir.as_deref(), factory.is_some())?;
+    let mut prepared = prepare(target, options.dir.as_deref(), factory.is_some())?;
     let exp = prepared.experiment.clone();
     let remaining = prepared.sets_to_run(options.retry_failed);
     let k = options.processes.unwrap_or(exp.compute.processes);
@@ -242,7 +242,7 @@ pub fn run_processes(
         code
     })?;
     master::install_stop_handler();
-    let summary = run_master_here(&prepared, &mut pool, options)?;
+    let summary = run_master_here(&mut prepared, &mut pool, options)?;
     pool.shutdown(Duration::from_secs(10));
     drop(prepared.lock);
     Ok(summary)
@@ -275,7 +275,7 @@ pub fn worker_process_setup() {
 
 /// The master's part, on any transport: open the journal, run the loop, close.
 pub fn run_master_here(
-    prepared: &Prepared,
+    prepared: &mut Prepared,
     transport: &mut dyn crate::backend::Transport,
     options: &RunOptions,
 ) -> anyhow::Result<RunSummary> {
@@ -301,7 +301,7 @@ pub fn run_master_here(
     let result = master::run_master(
         exp,
         &prepared.table,
-        &prepared.rows,
+        std::mem::take(&mut prepared.rows),
         &prepared.curves,
         master::Journals {
             results: &mut journal,

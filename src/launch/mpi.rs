@@ -68,7 +68,7 @@ pub fn run_mpi(
             .into()),
             None => prepare(target, options.dir.as_deref(), factory.is_some()),
         };
-        let prepared = match prepared {
+        let mut prepared = match prepared {
             Ok(p) => p,
             Err(e) => {
                 // Report before telling the workers: once one of them exits with the code,
@@ -92,7 +92,7 @@ pub fn run_mpi(
         world.broadcast(Some(crate::backend::encode(&setup)))?;
         master::install_stop_handler();
         let mut transport = world.master();
-        match run_master_here(&prepared, &mut transport, options) {
+        match run_master_here(&mut prepared, &mut transport, options) {
             Ok(summary) => {
                 drop(transport);
                 drop(prepared.lock);
