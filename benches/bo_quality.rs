@@ -10,7 +10,7 @@ mod common;
 
 use hpo::acquisition::{BayesOptions, Problem, suggest};
 use hpo::objective::builtin::Builtin;
-use hpo::space::{Dim, Range};
+use hpo::space::Dim;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
@@ -28,18 +28,7 @@ struct Case {
 }
 
 fn dims(c: &Case) -> Vec<Dim> {
-    (0..c.d)
-        .map(|i| {
-            let (lo, hi) = (c.domain)(i);
-            Dim::Real(Range {
-                lo,
-                hi,
-                log: false,
-                round: None,
-                integer: false,
-            })
-        })
-        .collect()
+    common::real_dims(c.d, c.domain)
 }
 
 fn random_point(c: &Case, rng: &mut ChaCha8Rng) -> Vec<f64> {

@@ -11,7 +11,7 @@ mod common;
 
 use hpo::acquisition::{BayesOptions, Problem, Report, Scale, suggest_scaled};
 use hpo::objective::builtin::Builtin;
-use hpo::space::{Dim, Range};
+use hpo::space::Dim;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
@@ -21,18 +21,7 @@ use std::time::Instant;
 const D: usize = 10;
 
 fn dims(f: Builtin, d: usize) -> Vec<Dim> {
-    (0..d)
-        .map(|i| {
-            let (lo, hi) = f.domain(i);
-            Dim::Real(Range {
-                lo,
-                hi,
-                log: false,
-                round: None,
-                integer: false,
-            })
-        })
-        .collect()
+    common::real_dims(d, |i| f.domain(i))
 }
 
 /// The exact model whatever the history.

@@ -6,7 +6,7 @@ mod common;
 
 use hpo::acquisition::{BayesOptions, Problem, suggest_with_report};
 use hpo::objective::builtin::Builtin;
-use hpo::space::{Dim, Range};
+use hpo::space::Dim;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
@@ -27,18 +27,7 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (d, f) in [(2usize, Builtin::Branin), (6, Builtin::Hartmann6)] {
-        let dims: Vec<Dim> = (0..d)
-            .map(|i| {
-                let (lo, hi) = f.domain(i);
-                Dim::Real(Range {
-                    lo,
-                    hi,
-                    log: false,
-                    round: None,
-                    integer: false,
-                })
-            })
-            .collect();
+        let dims: Vec<Dim> = common::real_dims(d, |i| f.domain(i));
         for &n in sizes {
             let reps = if n >= 500 { 5 } else { 9 };
             let (mut total, mut fit, mut model, mut acq, mut pts, mut evals) =

@@ -28,7 +28,7 @@ use hpo::acquisition::Proposals;
 use hpo::acquisition::{BayesOptions, Problem, Scale, suggest_batch};
 use hpo::objective::builtin::Builtin;
 use hpo::schedule::{IN_TURN_SHARE, Rules, Scheduler, propose_in_turn};
-use hpo::space::{Dim, Range};
+use hpo::space::Dim;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
@@ -60,18 +60,7 @@ fn duration(rng: &mut ChaCha8Rng) -> f64 {
 }
 
 fn dims() -> Vec<Dim> {
-    (0..D)
-        .map(|i| {
-            let (lo, hi) = F.domain(i);
-            Dim::Real(Range {
-                lo,
-                hi,
-                log: false,
-                round: None,
-                integer: false,
-            })
-        })
-        .collect()
+    common::real_dims(D, |i| F.domain(i))
 }
 
 /// Suggestion cost against observed plus pending points: bins growing by a quarter.

@@ -10,6 +10,8 @@
 //! Prints a Markdown table for each (medians over 5 repetitions for the rules; over every
 //! report of 4 sets on 2 workers end to end).
 
+mod common;
+
 use hpo::prune::{Pruner, PruningOptions, RuleName};
 use std::process::Command;
 use std::time::Instant;
@@ -66,26 +68,6 @@ fn run_hpo(tmp: &std::path::Path, name: &str, config: &str) -> std::path::PathBu
     tmp.join(name)
 }
 
-fn csv_rows(path: &std::path::Path) -> Vec<std::collections::HashMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).expect("open");
-    let header: Vec<String> = r
-        .headers()
-        .expect("header")
-        .iter()
-        .map(String::from)
-        .collect();
-    r.records()
-        .map(|rec| {
-            let rec = rec.expect("record");
-            header
-                .iter()
-                .cloned()
-                .zip(rec.iter().map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
 /// Microseconds per `hpo.report` call, timed inside the Python function.
 fn python_round_trip(tmp: &std::path::Path, reports: usize) -> Vec<f64> {
     std::fs::write(
@@ -102,7 +84,7 @@ fn python_round_trip(tmp: &std::path::Path, reports: usize) -> Vec<f64> {
         reports + 1
     );
     let dir = run_hpo(tmp, "py", &config);
-    csv_rows(&dir.join("results.csv"))
+    common::csv_rows(&dir.join("results.csv"))
         .iter()
         .filter_map(|r| {
             let m: serde_json::Value = serde_json::from_str(&r["metrics"]).ok()?;
@@ -122,7 +104,7 @@ fn command_delay(tmp: &std::path::Path, reports: usize) -> Vec<f64> {
          [[parameters]]\nname = \"x\"\ntype = \"float\"\n[[sets]]\ncount = 4\nx = {{ random = [0, 1] }}\n"
     );
     let dir = run_hpo(tmp, "cmd", &config);
-    csv_rows(&dir.join("curves.csv"))
+    common::csv_rows(&dir.join("curves.csv"))
         .iter()
         .filter_map(|r| {
             let written: f64 = r["value"].parse().ok()?;
