@@ -3,8 +3,8 @@
 //! legend in a strip below the chart.
 
 use super::{
-    BAYES, BEST, Drawn, FAILED, GRID, INK, LEGEND_HEIGHT, Marker, PlotData, RANDOM, de, fmt_num,
-    font, legend, padded,
+    AxisText, BAYES, BEST, Drawn, FAILED, INK, LEGEND_HEIGHT, Marker, PlotData, RANDOM,
+    better_words, de, fmt_num, framed_chart, legend, padded,
 };
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -43,40 +43,16 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
         s.push(')');
         s
     };
-    let mut chart = ChartBuilder::on(&root)
-        .caption(caption, font(22.0))
-        .margin(14)
-        .margin_bottom(0)
-        .x_label_area_size(55)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(de)?;
-    chart
-        .configure_mesh()
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(GRID)
-        .x_labels(10)
-        .y_labels(8)
-        .x_label_formatter(&|v| {
-            if v.fract().abs() < 1e-9 && *v >= 0.0 {
-                format!("{v:.0}")
-            } else {
-                String::new()
-            }
-        })
-        .y_label_formatter(&|v| fmt_num(*v))
-        .x_desc("set index")
-        .y_desc(format!(
-            "result ({})",
-            match data.direction {
-                crate::config::Direction::Minimize => "lower is better",
-                crate::config::Direction::Maximize => "higher is better",
-            }
-        ))
-        .label_style(font(14.0))
-        .axis_desc_style(font(16.0))
-        .draw()
-        .map_err(de)?;
+    let whole = |v: &f64| match v.fract().abs() < 1e-9 && *v >= 0.0 {
+        true => format!("{v:.0}"),
+        false => String::new(),
+    };
+    let text = AxisText {
+        x_desc: "set index".into(),
+        y_desc: format!("result ({})", better_words(data.direction)),
+        x_format: &whole,
+    };
+    let mut chart = framed_chart(&root, caption, x0..x1, y0..y1, text)?;
 
     // Best so far, over the index: a step line through the improvements.
     let mut steps: Vec<(f64, f64)> = Vec::new();

@@ -5,8 +5,8 @@
 //! legend in a strip below the chart.
 
 use super::{
-    BEST, Drawn, FAILED, GRID, INK, LEGEND_HEIGHT, Marker, PlotData, RANDOM, de, fmt_num, font,
-    legend, padded,
+    AxisText, BEST, Drawn, FAILED, INK, LEGEND_HEIGHT, Marker, PlotData, RANDOM, better_words, de,
+    fmt_num, font, framed_chart, legend, padded,
 };
 use crate::objective::Status;
 use crate::prune::{Pruner, RuleName};
@@ -102,38 +102,17 @@ pub fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, data: &PlotData) 
         data.name,
         curves.len()
     );
-    let mut chart = ChartBuilder::on(&root)
-        .caption(caption, font(22.0))
-        .margin(14)
-        .margin_bottom(0)
-        .x_label_area_size(55)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(de)?;
-    chart
-        .configure_mesh()
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(GRID)
-        .x_labels(10)
-        .y_labels(8)
-        .x_label_formatter(&|v| fmt_num(*v))
-        .y_label_formatter(&|v| fmt_num(*v))
-        .x_desc("step")
-        .y_desc(format!(
+    let reported = data.pruning.as_ref().and_then(|p| p.output.as_deref());
+    let text = AxisText {
+        x_desc: "step".into(),
+        y_desc: format!(
             "reported {} ({})",
-            data.pruning
-                .as_ref()
-                .and_then(|p| p.output.as_deref())
-                .unwrap_or("value"),
-            match data.report_direction {
-                crate::config::Direction::Minimize => "lower is better",
-                crate::config::Direction::Maximize => "higher is better",
-            }
-        ))
-        .label_style(font(14.0))
-        .axis_desc_style(font(16.0))
-        .draw()
-        .map_err(de)?;
+            reported.unwrap_or("value"),
+            better_words(data.report_direction)
+        ),
+        x_format: &|v| fmt_num(*v),
+    };
+    let mut chart = framed_chart(&root, caption, x0..x1, y0..y1, text)?;
 
     let mut entries: Vec<(Marker, String)> = Vec::new();
     let rung_steps = rungs(data, s1);

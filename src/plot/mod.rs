@@ -546,6 +546,62 @@ pub(crate) fn de<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
+/// What the house frame writes on a chart's axes.
+pub(crate) struct AxisText<'a> {
+    pub x_desc: String,
+    pub y_desc: String,
+    pub x_format: &'a dyn Fn(&f64) -> String,
+}
+
+/// A one-panel chart over `x` by `y` in the house frame: the caption, the margins, a light
+/// grid, 10 x and 8 y labels, the axis descriptions.
+pub(crate) fn framed_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: String,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    text: AxisText<'_>,
+) -> Result<
+    ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    String,
+> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, font(22.0))
+        .margin(14)
+        .margin_bottom(0)
+        .x_label_area_size(55)
+        .y_label_area_size(80)
+        .build_cartesian_2d(x, y)
+        .map_err(de)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(GRID)
+        .x_labels(10)
+        .y_labels(8)
+        .x_label_formatter(text.x_format)
+        .y_label_formatter(&|v| fmt_num(*v))
+        .x_desc(text.x_desc)
+        .y_desc(text.y_desc)
+        .label_style(font(14.0))
+        .axis_desc_style(font(16.0))
+        .draw()
+        .map_err(de)?;
+    Ok(chart)
+}
+
+/// How a chart's value axis says which way is better.
+pub(crate) fn better_words(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Minimize => "lower is better",
+        Direction::Maximize => "higher is better",
+    }
+}
+
 /// Draws a vertical colour bar for `scale` into `area` (a narrow strip beside a chart), titled
 /// `label`, from pixel row `top` to `bottom` (those of the chart's plotting area).
 pub(crate) fn colour_bar<DB: DrawingBackend>(
