@@ -149,6 +149,11 @@ def _median(runs, field):
     return statistics.median(v) if v else None
 
 
+# Accuracies are counts of correct validation samples over 540; one computed through results.csv
+# and one in Optuna's process may differ in the last bit for the same count.
+SAME = 1e-9
+
+
 def checks(data):
     """The issue's marks: [(text, met or None when it could not be judged)]."""
     runs = data["runs"]
@@ -167,11 +172,11 @@ def checks(data):
         h, o = best[hk], best[ok_]
         if None not in (h, o):
             out.append((f"{LABELS[hk]} at least as good as {LABELS[ok_]}: {100 * h:.2f} % against "
-                        f"{100 * o:.2f} %", h >= o))
+                        f"{100 * o:.2f} %", h >= o - SAME))
     b, r = best["hpo_bayes_asha"], best["hpo_random_asha"]
     if None not in (b, r):
         out.append((f"Bayesian + `asha` not worse than random + `asha`: {100 * b:.2f} % against {100 * r:.2f} %",
-                    b >= r))
+                    b >= r - SAME))
     return out
 
 
