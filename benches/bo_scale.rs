@@ -157,8 +157,10 @@ fn regret_table(quick: bool, seeds: Option<u64>) {
         "\n### Regret, exact model vs subset model from n = {} (subset {}, {} pending kept), {total} evaluations, {workers} pending, median [min, max] over {seeds} seeds\n",
         forced.exact_up_to, forced.subset, forced.pending
     );
-    println!("| function | d | exact | subset | subset s / exact s |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| function | d | exact | subset | seeds where the subset is lower / higher | subset s / exact s |"
+    );
+    println!("|---|---|---|---|---|---|");
     let cases = [
         (Builtin::Ackley, 10usize),
         (Builtin::Hartmann6, 6),
@@ -180,20 +182,26 @@ fn regret_table(quick: bool, seeds: Option<u64>) {
                         let r = bayes_run(f, d, seed, workers, total, &scale);
                         out.lock()
                             .expect("lock")
-                            .push((sub, r, t.elapsed().as_secs_f64()));
+                            .push((sub, r, t.elapsed().as_secs_f64(), seed));
                     }
                 });
             }
         });
         let out = out.into_inner().expect("lock");
+        let mut out = out;
+        out.sort_by_key(|o| o.3);
         let pick =
             |sub: bool| -> Vec<f64> { out.iter().filter(|o| o.0 == sub).map(|o| o.1).collect() };
+        // Seed by seed: the same first points and seeds for both models.
+        let (exact, subset) = (pick(false), pick(true));
+        let lower = subset.iter().zip(&exact).filter(|(s, e)| s < e).count();
+        let higher = subset.iter().zip(&exact).filter(|(s, e)| s > e).count();
         let time = |sub: bool| -> f64 { out.iter().filter(|o| o.0 == sub).map(|o| o.2).sum() };
         println!(
-            "| {} | {d} | {} | {} | {:.2} |",
+            "| {} | {d} | {} | {} | {lower} / {higher} | {:.2} |",
             f.name(),
-            spread(pick(false)),
-            spread(pick(true)),
+            spread(exact),
+            spread(subset),
             time(true) / time(false)
         );
     }

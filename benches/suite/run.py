@@ -74,8 +74,8 @@ ALL_SECTIONS = ["dispatch", "suggest", "quality", "utilization", "ranks", "pytho
 
 METHODS = [
     ("hpo_seq", "hpo, sequential (`--processes 1`)"),
-    ("hpo_par4", "hpo, 4 workers (`--processes 4`, pending points, proposals together: `auto` here)"),
-    ("hpo_par4_turn", "hpo, 4 workers (`--processes 4`, pending points, `proposals = \"in_turn\"`)"),
+    ("hpo_par4", "hpo, 4 workers together (`--processes 4`, pending points; `auto` with instant objectives)"),
+    ("hpo_par4_turn", "hpo, 4 workers in turn (`--processes 4`, pending points, `proposals = \"in_turn\"`)"),
     ("random", "random search (hpo, random sets only)"),
     ("phs", "PHS's procedure (scikit-learn GP + EI, 100 L-BFGS-B starts)"),
     ("skopt", "scikit-optimize gp_minimize"),
