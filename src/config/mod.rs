@@ -432,7 +432,8 @@ fn growth_view(raw: &RawConfig) -> serde_json::Value {
             exp.remove("dir");
         }
         if let Some(obj) = map.get_mut("objective").and_then(|e| e.as_object_mut()) {
-            for free in ["timeout_s", "retries", "kill_grace_s"] {
+            // The interpreter is where this machine keeps it (a resumed run may be on another).
+            for free in ["timeout_s", "retries", "kill_grace_s", "python_executable"] {
                 obj.remove(free);
             }
             // Without outputs, an unset direction is `minimize`, as it always was.

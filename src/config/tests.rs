@@ -482,6 +482,21 @@ fn a_stored_definition_may_grow_and_change_what_changes_no_row() {
             "`sets[0].count` was 4, is 3 (a count can be raised, not lowered)",
         ]
     );
+    // The interpreter may move (another machine, another virtual environment); the function
+    // may not.
+    let python = |target: &str, interpreter: &str| {
+        let line = format!("python = \"{target}\"\npython_executable = \"{interpreter}\"");
+        parse(&edit("builtin = \"sphere\"", &line)).expect("valid")
+    };
+    let here = python("t.py:f", "python3");
+    assert_eq!(
+        here.refused_changes(&python("t.py:f", "/opt/venv/bin/python")),
+        []
+    );
+    assert_eq!(
+        here.refused_changes(&python("t.py:g", "python3"))[0].key,
+        "objective.python"
+    );
     let d = parse(&format!("{BASE}[[sets]]\nx = 1\nk = 2\n")).expect("valid");
     let e = d.refused_changes(&a);
     assert_eq!(e.len(), 1);

@@ -55,8 +55,8 @@ pub enum ExperimentError {
     #[error(
         "{} holds another experiment than {}: {}. An experiment can grow (append [[sets]] \
          blocks, raise a block's `count`) and take new `timeout_s`, `retries`, `kill_grace_s`, \
-         [compute], [monitor] and [bayesian]; anything else is a new experiment: give it another \
-         `dir` (or --dir), or delete {} to start over",
+         `python_executable`, [compute], [monitor] and [bayesian]; anything else is a new \
+         experiment: give it another `dir` (or --dir), or delete {} to start over",
         dir.display(), config.display(), list(changes), dir.display()
     )]
     DefinitionChanged {
