@@ -512,26 +512,8 @@ fn bad_input_exits_2_names_the_key_and_creates_nothing() {
         ),
     ];
     for (config, needle) in cases {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = write_config(tmp.path(), "c.toml", &config);
-        let out = run(&["run", path.to_str().unwrap(), "-q"]);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "config:\n{config}\nstderr: {}",
-            stderr(&out)
-        );
-        assert!(
-            stderr(&out).contains(needle),
-            "expected `{needle}` in: {}",
-            stderr(&out)
-        );
-        assert!(
-            stderr(&out).contains("c.toml"),
-            "the file is named: {}",
-            stderr(&out)
-        );
-        assert!(!tmp.path().join("exp").exists(), "nothing is created");
+        let err = assert_refused(&config, needle);
+        assert!(err.contains("c.toml"), "the file is named: {err}");
     }
 }
 

@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    assert_each_index_once, children_of, hpo, rows, run, stderr, wait_for_rows, write_config,
+    assert_each_index_once, assert_refused, children_of, hpo, rows, run, stderr, wait_for_rows,
+    write_config,
 };
 use std::collections::HashMap;
 use std::path::Path;
@@ -255,21 +256,7 @@ fn a_bad_when_exits_2_names_the_parameter_and_creates_nothing() {
         ),
     ];
     for (config, needle) in cases {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let path = write_config(tmp.path(), "c.toml", &config);
-        let out = run(&["run", path.to_str().expect("utf-8"), "-q"]);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "config:\n{config}\nstderr: {}",
-            stderr(&out)
-        );
-        assert!(
-            stderr(&out).contains(needle),
-            "expected `{needle}` in: {}",
-            stderr(&out)
-        );
-        assert!(!tmp.path().join("exp").exists(), "nothing is created");
+        assert_refused(&config, needle);
     }
     // A conditional parameter that no set of a block needs may be left out of it.
     let adam_only = base

@@ -443,18 +443,6 @@ fn bad_outputs_are_refused_before_anything_is_created() {
         ),
     ];
     for (text, problem) in cases {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = write_config(tmp.path(), "c.toml", &text);
-        let out = run(&["run", path.to_str().unwrap(), "-q"]);
-        assert_eq!(out.status.code(), Some(2), "{problem}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains(problem),
-            "{problem}: {}",
-            stderr(&out)
-        );
-        assert!(
-            !tmp.path().join("exp").exists(),
-            "{problem}: nothing created"
-        );
+        assert_refused(&text, problem);
     }
 }

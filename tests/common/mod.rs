@@ -29,6 +29,26 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs `hpo run` on `config` (whose folder is `exp`) from a fresh folder and checks that it is
+/// refused: exit 2, the message naming `needle`, nothing created. Returns the message.
+pub fn assert_refused(config: &str, needle: &str) -> String {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let path = write_config(tmp.path(), "c.toml", config);
+    let out = run(&["run", path.to_str().expect("utf-8"), "-q"]);
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "config:\n{config}\nstderr: {err}"
+    );
+    assert!(err.contains(needle), "expected `{needle}` in: {err}");
+    assert!(
+        !tmp.path().join("exp").exists(),
+        "nothing is created: {config}"
+    );
+    err
+}
+
 /// The rows of a results.csv as header -> value maps.
 pub fn rows(path: &Path) -> Vec<HashMap<String, String>> {
     let mut r = csv::Reader::from_path(path).expect("open results");
