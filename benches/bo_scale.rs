@@ -4,7 +4,7 @@
 //! threshold.
 //!
 //! `OPENBLAS_NUM_THREADS=1 cargo bench --bench bo_scale [-- --quick] [-- --cost-only]
-//! [-- --regret-only --seeds N]`.
+//! [-- --regret-only --seeds N]`; `BO_SCALE_ONLY=NAME` runs one function of the regret table.
 //! Prints Markdown tables: medians [min, max] over repetitions.
 
 mod common;
@@ -75,7 +75,17 @@ fn timed(n: usize, p: usize, scale: &Scale, reps: u64) -> String {
 
 fn spread(mut v: Vec<f64>) -> String {
     v.sort_by(f64::total_cmp);
-    format!("{:.3} [{:.3}, {:.3}]", v[v.len() / 2], v[0], v[v.len() - 1])
+    // Small regrets in scientific notation: 0.000 would hide which model is ahead.
+    let num = |x: f64| match x != 0.0 && x.abs() < 0.01 {
+        true => format!("{x:.2e}"),
+        false => format!("{x:.3}"),
+    };
+    format!(
+        "{} [{}, {}]",
+        num(v[v.len() / 2]),
+        num(v[0]),
+        num(v[v.len() - 1])
+    )
 }
 
 fn cost_table(quick: bool) {
@@ -166,7 +176,11 @@ fn regret_table(quick: bool, seeds: Option<u64>) {
         (Builtin::Hartmann6, 6),
         (Builtin::Griewank, 5),
     ];
+    let only = std::env::var("BO_SCALE_ONLY").ok();
     for (f, d) in cases {
+        if only.as_deref().is_some_and(|o| o != f.name()) {
+            continue;
+        }
         let out = Mutex::new(Vec::new());
         let jobs: Vec<(u64, bool)> = (0..seeds).flat_map(|s| [(s, false), (s, true)]).collect();
         let next = Mutex::new(jobs.into_iter());
