@@ -4,7 +4,8 @@
 //! threshold.
 //!
 //! `OPENBLAS_NUM_THREADS=1 cargo bench --bench bo_scale [-- --quick] [-- --cost-only]
-//! [-- --regret-only --seeds N]`; `BO_SCALE_ONLY=NAME` runs one function of the regret table.
+//! [-- --regret-only --seeds N --forced FROM,EVALUATIONS]`; `BO_SCALE_ONLY=NAME` runs one
+//! function of the regret table.
 //! Prints Markdown tables: medians [min, max] over repetitions.
 
 mod common;
@@ -154,14 +155,24 @@ fn bayes_run(f: Builtin, d: usize, seed: u64, workers: usize, total: usize, scal
     ys.iter().copied().fold(f64::INFINITY, f64::min) - f.minimum()
 }
 
-fn regret_table(quick: bool, seeds: Option<u64>) {
-    // The subset model forced from 150 points on, with the default's proportions scaled down.
+/// The regret comparison's sizes: the subset's threshold and the evaluations of a run.
+struct Forced {
+    /// The subset model from this many points on (the default's proportions scaled down).
+    from: usize,
+    evaluations: usize,
+}
+
+fn regret_table(quick: bool, seeds: Option<u64>, sizes: Option<Forced>) {
+    let sizes = sizes.unwrap_or(Forced {
+        from: 80,
+        evaluations: if quick { 100 } else { 200 },
+    });
     let forced = Scale {
-        exact_up_to: 80,
-        subset: 50,
-        pending: 25,
+        exact_up_to: sizes.from,
+        subset: sizes.from * 5 / 8,
+        pending: sizes.from * 5 / 16,
     };
-    let (total, default_seeds, workers) = if quick { (100, 2u64, 4) } else { (200, 3, 4) };
+    let (total, default_seeds, workers) = (sizes.evaluations, if quick { 2u64 } else { 3 }, 4);
     let seeds = seeds.unwrap_or(default_seeds);
     println!(
         "\n### Regret, exact model vs subset model from n = {} (subset {}, {} pending kept), {total} evaluations, {workers} pending, median [min, max] over {seeds} seeds\n",
@@ -233,6 +244,18 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok());
     if !args.iter().any(|a| a == "--cost-only") {
-        regret_table(quick, seeds);
+        // `--forced FROM,EVALUATIONS`: the subset from FROM points on, runs of EVALUATIONS.
+        let sizes = args
+            .iter()
+            .position(|a| a == "--forced")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|s| s.split_once(','))
+            .and_then(|(f, e)| {
+                Some(Forced {
+                    from: f.parse().ok()?,
+                    evaluations: e.parse().ok()?,
+                })
+            });
+        regret_table(quick, seeds, sizes);
     }
 }
