@@ -627,14 +627,16 @@ impl Master<'_> {
                 }
                 self.choose_proposal_rule();
                 // The next Bayesian set may have waited for this proposal.
-                for w in self.sched.idle_workers() {
-                    self.dispatch(w);
-                }
+                self.dispatch_idle();
             }
             Event::Message(w, FromWorker::Done(done)) => {
                 self.front_since[w] = SystemTime::now();
                 self.finished(w, done);
                 self.dispatch(w);
+                if self.sched.in_turn() {
+                    // A set that ended without proposing (cut off) held the others.
+                    self.dispatch_idle();
+                }
             }
             Event::Message(
                 w,
@@ -713,6 +715,8 @@ impl Master<'_> {
                     self.sched.stop();
                     self.termination.get_or_insert(Termination::NoWorkers);
                 }
+                // Its set may have held the others in turn, or gone back to the line.
+                self.dispatch_idle();
             }
         }
         Ok(())
@@ -728,6 +732,13 @@ impl Master<'_> {
             .filter_map(|i| self.slots.get(&i).map(|&(slot, _)| slot))
             .collect();
         (0..).find(|s| !held.contains(s)).unwrap_or(0)
+    }
+
+    /// Hands sets to every worker with nothing to do.
+    fn dispatch_idle(&mut self) {
+        for w in self.sched.idle_workers() {
+            self.dispatch(w);
+        }
     }
 
     /// Proposes Bayesian sets in turn or together ([`propose_in_turn`]), from the measured

@@ -119,6 +119,11 @@ impl Scheduler {
         self.in_turn = in_turn;
     }
 
+    /// Whether Bayesian sets wait for the proposals before them.
+    pub fn in_turn(&self) -> bool {
+        self.in_turn
+    }
+
     /// The worker of Bayesian set `index` proposed its values.
     pub fn proposed(&mut self, index: usize) {
         self.proposing.remove(&index);
