@@ -8,7 +8,8 @@
 //! and each Bayesian proposal costs its worker the time of its suggestion. The first set of
 //! each worker is random; every later set is Bayesian, proposed at its dispatch from the
 //! history and pending points the master knows then (a proposal still being computed counts
-//! as under way, `blind`).
+//! as under way, `blind`), taking the point of its slot, as the master assigns them: the lowest
+//! one no proposal under way holds.
 //!
 //! Computing every suggestion (about 0.6 s each at these sizes) would take hours here, so
 //! only one dispatch in `--stride` (default 40) runs the engine, for real, and asks it for a
@@ -132,6 +133,8 @@ fn simulate(workers: usize, evals: usize, stride: usize, seed: u64) -> Outcome {
     let mut point: Vec<Vec<f64>> = vec![Vec::new(); evals];
     // When each set's values reach the master (its proposal, or its dispatch for random sets).
     let mut known_at: Vec<Micros> = vec![Micros::MAX; evals];
+    // Each Bayesian set's slot among the proposals under way at its dispatch (`Task::slot`).
+    let mut slot: Vec<usize> = vec![0; evals];
     let (mut xs, mut ys): (Vec<Vec<f64>>, Vec<f64>) = (Vec::new(), Vec::new());
     let mut best = Vec::with_capacity(evals);
     let mut events: BinaryHeap<Reverse<(Micros, usize, usize)>> = BinaryHeap::new();
@@ -181,14 +184,18 @@ fn simulate(workers: usize, evals: usize, stride: usize, seed: u64) -> Outcome {
         // The task's pending list, as the master builds it: every running set, with its
         // values when they are known.
         let (mut pending, mut blind) = (Vec::new(), 0);
+        let mut held = std::collections::BTreeSet::new();
         if bayesian[index] {
             for i in sched.running().filter(|&i| i != index) {
                 if known_at[i] <= now {
                     pending.push(point[i].clone());
                 } else {
                     blind += 1;
+                    held.insert(slot[i]);
                 }
             }
+            // The master's slot: the lowest one no proposal under way holds.
+            slot[index] = (0..).find(|s| !held.contains(s)).unwrap_or(0);
         }
         let handled = clock.elapsed().as_secs_f64();
         out.master_s += handled;
@@ -218,7 +225,7 @@ fn simulate(workers: usize, evals: usize, stride: usize, seed: u64) -> Outcome {
                         &opts,
                         index as u64,
                         &Scale::default(),
-                        blind,
+                        slot[index],
                         stride,
                     )
                     .expect("valid problem");
