@@ -589,7 +589,7 @@ def python_config(path, count, objective, parameters, sets):
     for name, kind in parameters:
         lines += ["[[parameters]]", f'name = "{name}"', f'type = "{kind}"']
     lines += ["[[sets]]", f"count = {count}"] + sets
-    lines += ["[compute]", "provide_worker_path = false", "redirect_stdout = false", *extra]
+    lines += ["[compute]", "provide_worker_path = false", "redirect_stdout = false"]
     path.write_text("\n".join(lines) + "\n")
     return path
 
