@@ -11,7 +11,7 @@ use common::{
 };
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// The objective: what it saw goes to `seen.txt` in its worker folder (the placeholder of
@@ -196,13 +196,7 @@ fn a_killed_run_resumes_with_empty_cells_and_loses_nothing() {
 
 #[test]
 fn under_mpirun_inactive_parameters_stay_out() {
-    let ok = Command::new("mpirun")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !common::available("mpirun", ok, "HPO_REQUIRE_MPI") {
+    if !common::runs("mpirun", "HPO_REQUIRE_MPI") {
         return;
     }
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -272,13 +266,7 @@ fn a_bad_when_exits_2_names_the_parameter_and_creates_nothing() {
 
 #[test]
 fn a_python_function_gets_only_the_active_parameters() {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !common::available("python3", ok, "HPO_REQUIRE_PYTHON") {
+    if !common::runs("python3", "HPO_REQUIRE_PYTHON") {
         return;
     }
     let tmp = tempfile::tempdir().expect("temp dir");

@@ -14,13 +14,7 @@ const HPO: &str = env!("CARGO_BIN_EXE_hpo");
 /// Whether `mpirun` runs here. When it does not, the test fails if `HPO_REQUIRE_MPI=1` (as
 /// `scripts/test.sh` sets it), and otherwise says loudly that it is skipped.
 fn have_mpirun() -> bool {
-    let ok = Command::new("mpirun")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    common::available("mpirun", ok, "HPO_REQUIRE_MPI")
+    common::runs("mpirun", "HPO_REQUIRE_MPI")
 }
 
 /// `mpirun -np N hpo ARGS` with a clean binding environment.
@@ -551,11 +545,7 @@ fn a_python_objective_runs_one_interpreter_per_rank_with_its_binding() {
     if !have_mpirun() {
         return;
     }
-    let python = Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !common::available("python3", python, "HPO_REQUIRE_PYTHON") {
+    if !common::runs("python3", "HPO_REQUIRE_PYTHON") {
         return;
     }
     let objective = "import os\n\ndef objective(p):\n    return {\"result\": p[\"x\"] * 2, \"pid\": os.getpid(),\n            \"gpus\": os.environ.get(\"CUDA_VISIBLE_DEVICES\"), \"threads\": os.environ.get(\"OMP_NUM_THREADS\")}\n";

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Outputs `err` and `cost` (both minimized, in tension along x) and the constraint `mem`
 /// (`|x| <= 3`), then `extra` (more tables).
@@ -310,13 +310,7 @@ fn a_resumed_run_keeps_the_outputs_and_another_set_of_outputs_is_refused() {
 
 #[test]
 fn a_python_function_returns_its_outputs_in_a_dict() {
-    let python = Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available("python3", python, "HPO_REQUIRE_PYTHON") {
+    if !runs("python3", "HPO_REQUIRE_PYTHON") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -352,13 +346,7 @@ fn a_rust_function_returns_its_outputs_in_a_reply() {
 
 #[test]
 fn several_outputs_under_mpirun() {
-    let ok = Command::new("mpirun")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available("mpirun", ok, "HPO_REQUIRE_MPI") {
+    if !runs("mpirun", "HPO_REQUIRE_MPI") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -7,17 +7,10 @@ mod common;
 use common::*;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 fn have_python() -> bool {
-    let ok = std::process::Command::new("python3")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    available("python3", ok, "HPO_REQUIRE_PYTHON")
+    runs("python3", "HPO_REQUIRE_PYTHON")
 }
 
 /// A Python objective `FILE:objective` over `parameters` and `sets` (TOML text), in folder `exp`.

@@ -203,6 +203,17 @@ pub fn wait_for_rows(results: &Path, n: usize, limit: Duration) {
 /// Whether the real component a test needs is here; when it is not, the test fails if
 /// `require_var` is 1 (as the test script sets it) and otherwise says loudly that it is
 /// skipped, so a missing component never passes as a success in CI.
+/// Whether `program --version` runs here, as [`available`] judges a missing one.
+pub fn runs(program: &str, require_var: &str) -> bool {
+    let here = Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    available(program, here, require_var)
+}
+
 pub fn available(what: &str, here: bool, require_var: &str) -> bool {
     if !here {
         assert!(
