@@ -161,6 +161,61 @@ fn killed_workers_are_failed_rows_or_retried_and_resume_completes() {
     );
 }
 
+/// Proposed in turn, each Bayesian set waits for the proposals before it: a worker killed
+/// while it proposes holds a set no one has values for, and must not hold up the others.
+#[test]
+fn a_worker_killed_while_proposing_in_turn_holds_no_one_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Short evaluations after 40 random sets: a Bayesian set's time is mostly its proposal,
+    // and in turn one worker proposes while the others wait for it.
+    let config = pool_config("exp", 40, 30, 0.02, "in_turn");
+    let config = write_config(tmp.path(), "c.toml", &config);
+    let results = tmp.path().join("exp/results.csv");
+    let mut child = hpo()
+        .args(["run", config.to_str().unwrap(), "-p", "3", "-q"])
+        .spawn()
+        .unwrap();
+    wait_for_rows(&results, 44, Duration::from_secs(60));
+    let workers = children_of(child.id() as i32);
+    assert_eq!(workers.len(), 3);
+    // The proposing worker is the one on a CPU (the others sleep in their evaluations or
+    // wait for a set).
+    let running = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit(") ").next().map(|t| t.starts_with('R')))
+            .unwrap_or(false)
+    };
+    let mut killed = None;
+    let looking = Instant::now();
+    while killed.is_none() && looking.elapsed() < Duration::from_secs(10) {
+        killed = workers.iter().copied().find(|&w| running(w));
+    }
+    let killed = killed.expect("no worker was seen proposing");
+    kill(Pid::from_raw(killed), Signal::SIGKILL).unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the run did not finish after a worker was killed: held up");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "the run goes on with the workers left");
+    let rows = rows(&results);
+    assert_each_index_once(&rows, 70);
+    let bayes: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|r| r["bayesian"] == "true")
+        .map(|r| (r["x"].as_str(), r["y"].as_str()))
+        .collect();
+    let distinct: std::collections::BTreeSet<_> = bayes.iter().collect();
+    assert_eq!(distinct.len(), bayes.len(), "a point proposed twice");
+}
+
 #[test]
 fn a_killed_workers_objective_leaves_no_process_behind() {
     let tmp = tempfile::tempdir().unwrap();
