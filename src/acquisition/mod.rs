@@ -239,9 +239,7 @@ pub fn suggest_batch(
     let mut report = Report::default();
     let mut s = suggest_inner(
         problem,
-        &[],
-        None,
-        None,
+        Shape::default(),
         options,
         seed,
         (scale, blind, count),
@@ -353,16 +351,7 @@ fn suggest_one(
     (scale, blind): (&Scale, usize),
     report: &mut Report,
 ) -> Result<Suggestion, SuggestError> {
-    let s = suggest_inner(
-        problem,
-        shape.constraints,
-        shape.objectives,
-        shape.conditions,
-        options,
-        seed,
-        (scale, blind, 1),
-        report,
-    )?;
+    let s = suggest_inner(problem, shape, options, seed, (scale, blind, 1), report)?;
     Ok(s.into_iter()
         .next()
         .unwrap_or_else(|| fallback(problem.dims, seed)))
@@ -383,19 +372,21 @@ fn check_constraints(problem: &Problem, constraints: &[Constraint]) -> Result<()
 }
 
 /// The four steps of the module documentation, in order, after the checks and the cases
-/// without a model.
-// The public entry points each fix some of these; one private function serves them all.
-#[allow(clippy::too_many_arguments)]
+/// without a model. The public entry points each fix some of the shape; this one function
+/// serves them all.
 fn suggest_inner(
     problem: &Problem,
-    constraints: &[Constraint],
-    objectives: Option<&Objectives>,
-    conditions: Option<&Conditions>,
+    shape: Shape,
     options: &BayesOptions,
     seed: u64,
     (scale, blind, count): (&Scale, usize, usize),
     report: &mut Report,
 ) -> Result<Vec<Suggestion>, SuggestError> {
+    let Shape {
+        constraints,
+        objectives,
+        conditions,
+    } = shape;
     check(problem)?;
     let dims = problem.dims;
     if dims.is_empty() {
