@@ -101,7 +101,11 @@ fn exit_codes_say_how_a_run_ended() {
     );
     let out = run(&["run", path.to_str().unwrap(), "-q"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no set has an `ok` row (12 failed)"));
+    assert!(
+        stderr(&out).contains("no set has an `ok` row (12 failed)"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(rows(&tmp.path().join("fail/results.csv")).len(), 12);
 
     // A limit of 3: three failed rows in a row stop it; a success in between resets the count.
