@@ -207,13 +207,7 @@ fn a_worker_killed_while_proposing_in_turn_holds_no_one_up() {
     assert!(status.success(), "the run goes on with the workers left");
     let rows = rows(&results);
     assert_each_index_once(&rows, 70);
-    let bayes: Vec<(&str, &str)> = rows
-        .iter()
-        .filter(|r| r["bayesian"] == "true")
-        .map(|r| (r["x"].as_str(), r["y"].as_str()))
-        .collect();
-    let distinct: std::collections::BTreeSet<_> = bayes.iter().collect();
-    assert_eq!(distinct.len(), bayes.len(), "a point proposed twice");
+    distinct_bayesian_rows(&rows);
 }
 
 #[test]

@@ -203,17 +203,6 @@ pub fn wait_for_rows(results: &Path, n: usize, limit: Duration) {
 /// Whether the real component a test needs is here; when it is not, the test fails if
 /// `require_var` is 1 (as the test script sets it) and otherwise says loudly that it is
 /// skipped, so a missing component never passes as a success in CI.
-/// Whether `program --version` runs here, as [`available`] judges a missing one.
-pub fn runs(program: &str, require_var: &str) -> bool {
-    let here = Command::new(program)
-        .arg("--version")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    available(program, here, require_var)
-}
-
 pub fn available(what: &str, here: bool, require_var: &str) -> bool {
     if !here {
         assert!(
@@ -223,6 +212,17 @@ pub fn available(what: &str, here: bool, require_var: &str) -> bool {
         eprintln!("SKIPPED: {what} is missing (set {require_var}=1 to make this a failure)");
     }
     here
+}
+
+/// Whether `program --version` runs here, as [`available`] judges a missing one.
+pub fn runs(program: &str, require_var: &str) -> bool {
+    let here = Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    available(program, here, require_var)
 }
 
 /// The built example `name` (a Rust program on the library, `custom = true` objectives), or
@@ -413,16 +413,23 @@ pub fn pool_config(
     )
 }
 
+/// The Bayesian rows (of a two-parameter `x`, `y` run), after checking that no two propose the
+/// same point.
+pub fn distinct_bayesian_rows(rows: &[HashMap<String, String>]) -> Vec<&HashMap<String, String>> {
+    let bayes: Vec<&HashMap<String, String>> =
+        rows.iter().filter(|r| r["bayesian"] == "true").collect();
+    let mut points = std::collections::BTreeSet::new();
+    for r in &bayes {
+        let point = (r["x"].as_str(), r["y"].as_str());
+        assert!(points.insert(point), "a point proposed twice: {point:?}");
+    }
+    bayes
+}
+
 /// The Bayesian rows of a pool run proposed in turn: distinct points, none proposed while
 /// another proposal was under way, and some that saw a running Bayesian set's values.
 pub fn assert_proposed_in_turn(rows: &[HashMap<String, String>]) {
-    let bayes: Vec<&HashMap<String, String>> =
-        rows.iter().filter(|r| r["bayesian"] == "true").collect();
-    let points: std::collections::BTreeSet<(&str, &str)> = bayes
-        .iter()
-        .map(|r| (r["x"].as_str(), r["y"].as_str()))
-        .collect();
-    assert_eq!(points.len(), bayes.len(), "a point proposed twice");
+    let bayes = distinct_bayesian_rows(rows);
     let notes: Vec<&String> = bayes.iter().map(|r| &r["note"]).collect();
     assert!(
         notes
@@ -440,13 +447,9 @@ pub fn assert_proposed_in_turn(rows: &[HashMap<String, String>]) {
 /// while other proposals were under way (their notes say how many), so workers did not wait
 /// for each other's proposals.
 pub fn assert_concurrent_distinct_proposals(rows: &[HashMap<String, String>]) {
-    let bayes: Vec<&HashMap<String, String>> =
-        rows.iter().filter(|r| r["bayesian"] == "true").collect();
+    let bayes = distinct_bayesian_rows(rows);
     assert!(!bayes.is_empty(), "no Bayesian rows");
-    let mut points = std::collections::BTreeSet::new();
     for r in &bayes {
-        let point = (r["x"].clone(), r["y"].clone());
-        assert!(points.insert(point.clone()), "proposed twice: {point:?}");
         assert_eq!(r["status"], "ok", "{r:?}");
     }
     let concurrent = bayes
