@@ -833,7 +833,14 @@ def report(data):
             by.setdefault((r["method"], r["problem"]), []).append(r)
         rows = []
         final = {}
-        for m, label in METHODS:
+        labels = dict(METHODS)
+        if not any(m == "hpo_par4_turn" for m, _ in by):
+            # Stored before `proposals` existed: the one 4-worker arm proposed in turn.
+            labels["hpo_par4"] = "hpo, 4 workers (`--processes 4`, pending points; stored before " \
+                                 "`proposals` existed, when sets were proposed in turn)"
+            del labels["hpo_par4_turn"]
+        for m in labels:
+            label = labels[m]
             cells = []
             for p in cfg["problems"]:
                 runs = by.get((m, p), [])
@@ -849,7 +856,7 @@ def report(data):
                 label += " — GP engine not merged: Bayesian sets were random draws"
             rows.append([label] + cells)
         walls = []
-        for m, label in METHODS:
+        for m, label in labels.items():
             w = [r["wall"] for (mm, _), runs in by.items() if mm == m for r in runs]
             if w:
                 walls.append([label, fmt(statistics.median(w)), fmt(max(w))])
@@ -863,7 +870,7 @@ def report(data):
                 if (hm, p) in final and peers:
                     best_peer = min(peers, key=peers.get)
                     if final[(hm, p)] > peers[best_peer]:
-                        behind.append(f"Quality on {PROBLEMS[p][3]}: {dict(METHODS)[hm].split(' (')[0]} median regret "
+                        behind.append(f"Quality on {PROBLEMS[p][3]}: {labels[hm].split(' (')[0]} median regret "
                                       f"{fmt(final[(hm, p)])}, {best_peer} {fmt(peers[best_peer])}.")
             ranks.append(p)
         L += [f"Wall time per run (s), median and max ({cfg['parallel_jobs']} runs at a time on the shared cores):", "",
@@ -1142,8 +1149,12 @@ def main():
         if kept:  # a rerun of the same sections keeps nothing, and no time
             data["wall_minutes_kept"] = old.get("wall_minutes_kept", 0) + old.get("wall_minutes", 0)
             log(f"kept {', '.join(kept)} from {previous}")
+    peers_only = not set(bb_args[0]) & set(blackbox.HPO_METHODS)
+    old_commits = json.loads(previous.read_text()).get("commits", {}) if previous.exists() else {}
     for key in sections:
-        data["commits"][key] = data["versions"]["hpo commit"]
+        # A rerun of peers alone (say --methods gp) leaves hpo's runs, and their commit, as they were.
+        keep = peers_only and key in blackbox.SECTIONS and key in old_commits
+        data["commits"][key] = old_commits[key] if keep else data["versions"]["hpo commit"]
     with tempfile.TemporaryDirectory(prefix="hpo-suite-") as td:
         tmp = Path(td)
         if "dispatch" in sections:
