@@ -4,8 +4,8 @@
 //! threshold.
 //!
 //! `OPENBLAS_NUM_THREADS=1 cargo bench --bench bo_scale [-- --quick] [-- --cost-only]
-//! [-- --regret-only --seeds N --forced FROM,EVALUATIONS]`; `BO_SCALE_ONLY=NAME` runs one
-//! function of the regret table.
+//! [-- --regret-only --seeds N --forced FROM,EVALUATIONS --cases NAME:D,...]`;
+//! `BO_SCALE_ONLY=NAME` runs one function of the regret table.
 //! Prints Markdown tables: medians [min, max] over repetitions.
 
 mod common;
@@ -162,7 +162,12 @@ struct Forced {
     evaluations: usize,
 }
 
-fn regret_table(quick: bool, seeds: Option<u64>, sizes: Option<Forced>) {
+fn regret_table(
+    quick: bool,
+    seeds: Option<u64>,
+    sizes: Option<Forced>,
+    cases: Option<Vec<(Builtin, usize)>>,
+) {
     let sizes = sizes.unwrap_or(Forced {
         from: 80,
         evaluations: if quick { 100 } else { 200 },
@@ -182,11 +187,11 @@ fn regret_table(quick: bool, seeds: Option<u64>, sizes: Option<Forced>) {
         "| function | d | exact | subset | seeds where the subset is lower / higher | subset s / exact s |"
     );
     println!("|---|---|---|---|---|---|");
-    let cases = [
+    let cases = cases.unwrap_or(vec![
         (Builtin::Ackley, 10usize),
         (Builtin::Hartmann6, 6),
         (Builtin::Griewank, 5),
-    ];
+    ]);
     let only = std::env::var("BO_SCALE_ONLY").ok();
     for (f, d) in cases {
         if only.as_deref().is_some_and(|o| o != f.name()) {
@@ -256,6 +261,24 @@ fn main() {
                     evaluations: e.parse().ok()?,
                 })
             });
-        regret_table(quick, seeds, sizes);
+        // `--cases NAME:D,...`: the functions of the table (default ackley:10,hartmann6:6,griewank:5).
+        let cases = args
+            .iter()
+            .position(|a| a == "--cases")
+            .and_then(|i| args.get(i + 1))
+            .map(|list| {
+                list.split(',')
+                    .map(|c| {
+                        c.split_once(':')
+                            .and_then(|(n, d)| Some((Builtin::from_name(n)?, d.parse().ok()?)))
+                            .filter(|(f, d)| f.accepts(*d))
+                            .unwrap_or_else(|| {
+                                eprintln!("bo_scale: --cases: {c:?} is not NAME:D of a builtin");
+                                std::process::exit(2)
+                            })
+                    })
+                    .collect()
+            });
+        regret_table(quick, seeds, sizes, cases);
     }
 }
