@@ -4,8 +4,9 @@
 //! threshold.
 //!
 //! `OPENBLAS_NUM_THREADS=1 cargo bench --bench bo_scale [-- --quick] [-- --cost-only]
-//! [-- --regret-only --seeds N --forced FROM,EVALUATIONS --cases NAME:D,...]`;
-//! `BO_SCALE_ONLY=NAME` runs one function of the regret table.
+//! [-- --regret-only --seeds N --forced FROM,EVALUATIONS --cases NAME:D,... --control]`;
+//! `BO_SCALE_ONLY=NAME` runs one function of the regret table; `--control` replaces the subset
+//! model by the exact one seeded differently past the threshold (the spread of the draw alone).
 //! Prints Markdown tables: medians [min, max] over repetitions.
 
 mod common;
@@ -116,8 +117,15 @@ fn cost_table(quick: bool) {
 }
 
 /// Asynchronous search with `workers` points always pending (the oldest finishes first):
-/// `start` random points, then Bayesian ones up to `total`; the best result's regret.
-fn bayes_run(f: Builtin, d: usize, seed: u64, workers: usize, total: usize, scale: &Scale) -> f64 {
+/// `start` random points, then Bayesian ones up to `total`; the best result's regret. With
+/// `reseed_from`, suggestions from that count on take other seeds (the control of `--control`).
+fn bayes_run(
+    (f, d): (Builtin, usize),
+    seed: u64,
+    (workers, total): (usize, usize),
+    scale: &Scale,
+    reseed_from: Option<usize>,
+) -> f64 {
     let dims = dims(f, d);
     let start = 20;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -139,7 +147,9 @@ fn bayes_run(f: Builtin, d: usize, seed: u64, workers: usize, total: usize, scal
             let (s, _) = suggest_scaled(
                 &p,
                 &BayesOptions::default(),
-                seed * 7919 + asked as u64,
+                seed * 7919
+                    + asked as u64
+                    + reseed_from.filter(|&r| asked > r).map_or(0, |_| 1 << 32),
                 scale,
                 0,
             )
@@ -162,7 +172,10 @@ struct Forced {
     evaluations: usize,
 }
 
+/// `control`: the second arm is the exact model again, its suggestions seeded differently from
+/// the threshold on, so the table shows how far two runs differ by the draw alone.
 fn regret_table(
+    control: bool,
     quick: bool,
     seeds: Option<u64>,
     sizes: Option<Forced>,
@@ -179,13 +192,23 @@ fn regret_table(
     };
     let (total, default_seeds, workers) = (sizes.evaluations, if quick { 2u64 } else { 3 }, 4);
     let seeds = seeds.unwrap_or(default_seeds);
-    println!(
-        "\n### Regret, exact model vs subset model from n = {} (subset {}, {} pending kept), {total} evaluations, {workers} pending, median [min, max] over {seeds} seeds\n",
-        forced.exact_up_to, forced.subset, forced.pending
-    );
-    println!(
-        "| function | d | exact | subset | seeds where the subset is lower / higher | subset s / exact s |"
-    );
+    if control {
+        println!(
+            "\n### Control: the exact model against itself, suggestions seeded differently from n = {}, {total} evaluations, {workers} pending, median [min, max] over {seeds} seeds\n",
+            forced.exact_up_to
+        );
+        println!(
+            "| function | d | exact | reseeded | seeds where the reseeded is lower / higher | reseeded s / exact s |"
+        );
+    } else {
+        println!(
+            "\n### Regret, exact model vs subset model from n = {} (subset {}, {} pending kept), {total} evaluations, {workers} pending, median [min, max] over {seeds} seeds\n",
+            forced.exact_up_to, forced.subset, forced.pending
+        );
+        println!(
+            "| function | d | exact | subset | seeds where the subset is lower / higher | subset s / exact s |"
+        );
+    }
     println!("|---|---|---|---|---|---|");
     let cases = cases.unwrap_or(vec![
         (Builtin::Ackley, 10usize),
@@ -207,9 +230,10 @@ fn regret_table(
                         let Some((seed, sub)) = next.lock().expect("lock").next() else {
                             break;
                         };
-                        let scale = if sub { forced } else { EXACT };
+                        let scale = if sub && !control { forced } else { EXACT };
+                        let reseed = (sub && control).then_some(forced.exact_up_to);
                         let t = Instant::now();
-                        let r = bayes_run(f, d, seed, workers, total, &scale);
+                        let r = bayes_run((f, d), seed, (workers, total), &scale, reseed);
                         out.lock()
                             .expect("lock")
                             .push((sub, r, t.elapsed().as_secs_f64(), seed));
@@ -279,6 +303,7 @@ fn main() {
                     })
                     .collect()
             });
-        regret_table(quick, seeds, sizes, cases);
+        let control = args.iter().any(|a| a == "--control");
+        regret_table(control, quick, seeds, sizes, cases);
     }
 }
