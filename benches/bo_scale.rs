@@ -4,7 +4,8 @@
 //! threshold.
 //!
 //! `OPENBLAS_NUM_THREADS=1 cargo bench --bench bo_scale [-- --quick] [-- --cost-only]
-//! [-- --regret-only --seeds N --forced FROM,EVALUATIONS --cases NAME:D,... --control]`;
+//! [-- --regret-only --seeds N --forced FROM,EVALUATIONS[,SUBSET,PENDING] --cases NAME:D,...
+//! --control]`;
 //! `BO_SCALE_ONLY=NAME` runs one function of the regret table; `--control` replaces the subset
 //! model by the exact one seeded differently past the threshold (the spread of the draw alone).
 //! Prints Markdown tables: medians [min, max] over repetitions.
@@ -170,6 +171,8 @@ struct Forced {
     /// The subset model from this many points on (the default's proportions scaled down).
     from: usize,
     evaluations: usize,
+    /// The subset's points and pending points kept, when not 5/8 and 5/16 of `from`.
+    sizes: Option<(usize, usize)>,
 }
 
 /// `control`: the second arm is the exact model again, its suggestions seeded differently from
@@ -184,11 +187,15 @@ fn regret_table(
     let sizes = sizes.unwrap_or(Forced {
         from: 80,
         evaluations: if quick { 100 } else { 200 },
+        sizes: None,
     });
+    let (subset, pending) = sizes
+        .sizes
+        .unwrap_or((sizes.from * 5 / 8, sizes.from * 5 / 16));
     let forced = Scale {
         exact_up_to: sizes.from,
-        subset: sizes.from * 5 / 8,
-        pending: sizes.from * 5 / 16,
+        subset,
+        pending,
     };
     let (total, default_seeds, workers) = (sizes.evaluations, if quick { 2u64 } else { 3 }, 4);
     let seeds = seeds.unwrap_or(default_seeds);
@@ -273,17 +280,32 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|s| s.parse().ok());
     if !args.iter().any(|a| a == "--cost-only") {
-        // `--forced FROM,EVALUATIONS`: the subset from FROM points on, runs of EVALUATIONS.
+        // `--forced FROM,EVALUATIONS[,SUBSET,PENDING]`: the subset from FROM points on, runs of
+        // EVALUATIONS, the subset's sizes 5/8 and 5/16 of FROM unless given.
         let sizes = args
             .iter()
             .position(|a| a == "--forced")
             .and_then(|i| args.get(i + 1))
-            .and_then(|s| s.split_once(','))
-            .and_then(|(f, e)| {
-                Some(Forced {
-                    from: f.parse().ok()?,
-                    evaluations: e.parse().ok()?,
-                })
+            .map(|s| {
+                let v: Vec<usize> = s.split(',').filter_map(|v| v.parse().ok()).collect();
+                match v[..] {
+                    [from, evaluations] => Forced {
+                        from,
+                        evaluations,
+                        sizes: None,
+                    },
+                    [from, evaluations, subset, pending] => Forced {
+                        from,
+                        evaluations,
+                        sizes: Some((subset, pending)),
+                    },
+                    _ => {
+                        eprintln!(
+                            "bo_scale: --forced {s:?}: expected FROM,EVALUATIONS[,SUBSET,PENDING]"
+                        );
+                        std::process::exit(2)
+                    }
+                }
             });
         // `--cases NAME:D,...`: the functions of the table (default ackley:10,hartmann6:6,griewank:5).
         let cases = args
