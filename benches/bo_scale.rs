@@ -199,23 +199,27 @@ fn regret_table(
     };
     let (total, default_seeds, workers) = (sizes.evaluations, if quick { 2u64 } else { 3 }, 4);
     let seeds = seeds.unwrap_or(default_seeds);
-    if control {
-        println!(
-            "\n### Control: the exact model against itself, suggestions seeded differently from n = {}, {total} evaluations, {workers} pending, median [min, max] over {seeds} seeds\n",
-            forced.exact_up_to
-        );
-        println!(
-            "| function | d | exact | reseeded | seeds where the reseeded is lower / higher | reseeded s / exact s |"
-        );
-    } else {
-        println!(
-            "\n### Regret, exact model vs subset model from n = {} (subset {}, {} pending kept), {total} evaluations, {workers} pending, median [min, max] over {seeds} seeds\n",
-            forced.exact_up_to, forced.subset, forced.pending
-        );
-        println!(
-            "| function | d | exact | subset | seeds where the subset is lower / higher | subset s / exact s |"
-        );
-    }
+    let from = forced.exact_up_to;
+    let (title, arm) = match control {
+        true => (
+            format!(
+                "Control: the exact model against itself, suggestions seeded differently from n = {from}"
+            ),
+            "reseeded",
+        ),
+        false => (
+            format!(
+                "Regret, exact model vs subset model from n = {from} (subset {subset}, {pending} pending kept)"
+            ),
+            "subset",
+        ),
+    };
+    println!(
+        "\n### {title}, {total} evaluations, {workers} pending, median [min, max] over {seeds} seeds\n"
+    );
+    println!(
+        "| function | d | exact | {arm} | seeds where the {arm} is lower / higher | {arm} s / exact s |"
+    );
     println!("|---|---|---|---|---|---|");
     let cases = cases.unwrap_or(vec![
         (Builtin::Ackley, 10usize),
@@ -287,7 +291,11 @@ fn main() {
             .position(|a| a == "--forced")
             .and_then(|i| args.get(i + 1))
             .map(|s| {
-                let v: Vec<usize> = s.split(',').filter_map(|v| v.parse().ok()).collect();
+                let v: Vec<usize> = s
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .unwrap_or_default();
                 match v[..] {
                     [from, evaluations] => Forced {
                         from,

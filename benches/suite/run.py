@@ -839,8 +839,7 @@ def report(data):
             labels["hpo_par4"] = "hpo, 4 workers (`--processes 4`, pending points; stored before " \
                                  "`proposals` existed, when sets were proposed in turn)"
             del labels["hpo_par4_turn"]
-        for m in labels:
-            label = labels[m]
+        for m, label in labels.items():
             cells = []
             for p in cfg["problems"]:
                 runs = by.get((m, p), [])
@@ -1138,9 +1137,9 @@ def main():
     data = {"date": date, "machine": mach, "versions": versions(venv_ok), "config": cfg, "notes": notes,
             "load": {}, "plots": [], "commits": {}}
     previous = outdir / "raw.json"
-    if sections != set(ALL_SECTIONS) and previous.exists():
+    old = json.loads(previous.read_text()) if previous.exists() else {}
+    if sections != set(ALL_SECTIONS) and old:
         # A partial run (say, once the MPI back end landed) replaces only its sections.
-        old = json.loads(previous.read_text())
         kept = [k for k in ALL_SECTIONS if k not in sections and k in old]
         for key in kept:
             data[key] = old[key]
@@ -1150,7 +1149,7 @@ def main():
             data["wall_minutes_kept"] = old.get("wall_minutes_kept", 0) + old.get("wall_minutes", 0)
             log(f"kept {', '.join(kept)} from {previous}")
     peers_only = not set(bb_args[0]) & set(blackbox.HPO_METHODS)
-    old_commits = json.loads(previous.read_text()).get("commits", {}) if previous.exists() else {}
+    old_commits = old.get("commits", {})
     for key in sections:
         # A rerun of peers alone (say --methods gp) leaves hpo's runs, and their commit, as they were.
         keep = peers_only and key in blackbox.SECTIONS and key in old_commits
