@@ -4,10 +4,12 @@
 //! threshold.
 //!
 //! `OPENBLAS_NUM_THREADS=1 cargo bench --bench bo_scale [-- --quick] [-- --cost-only]
-//! [-- --regret-only --seeds N --forced FROM,EVALUATIONS[,SUBSET,PENDING] --cases NAME:D,...
-//! --control]`;
+//! [-- --regret-only --seeds N --first-seed S --forced FROM,EVALUATIONS[,SUBSET,PENDING]
+//! --cases NAME:D,... --control --per-seed]`;
 //! `BO_SCALE_ONLY=NAME` runs one function of the regret table; `--control` replaces the subset
-//! model by the exact one seeded differently past the threshold (the spread of the draw alone).
+//! model by the exact one seeded differently past the threshold (the spread of the draw alone);
+//! `--first-seed S` runs seeds S.. (to extend an earlier run), `--per-seed` prints each seed's
+//! regrets under the table (to pool runs).
 //! Prints Markdown tables: medians [min, max] over repetitions.
 
 mod common;
@@ -175,12 +177,27 @@ struct Forced {
     sizes: Option<(usize, usize)>,
 }
 
-/// `control`: the second arm is the exact model again, its suggestions seeded differently from
-/// the threshold on, so the table shows how far two runs differ by the draw alone.
-fn regret_table(
+/// Which runs of the regret table, and what it prints.
+struct Runs {
+    /// The second arm is the exact model again, its suggestions seeded differently from the
+    /// threshold on, so the table shows how far two runs differ by the draw alone.
     control: bool,
     quick: bool,
-    seeds: Option<u64>,
+    /// Seeds `first..first + count` (count: 3, or 2 with `quick`, unless given).
+    first: u64,
+    count: Option<u64>,
+    /// Each seed's regrets printed under the table.
+    per_seed: bool,
+}
+
+fn regret_table(
+    Runs {
+        control,
+        quick,
+        first,
+        count: seeds,
+        per_seed,
+    }: Runs,
     sizes: Option<Forced>,
     cases: Option<Vec<(Builtin, usize)>>,
 ) {
@@ -227,12 +244,15 @@ fn regret_table(
         (Builtin::Griewank, 5),
     ]);
     let only = std::env::var("BO_SCALE_ONLY").ok();
+    let mut seeds_lines = Vec::new();
     for (f, d) in cases {
         if only.as_deref().is_some_and(|o| o != f.name()) {
             continue;
         }
         let out = Mutex::new(Vec::new());
-        let jobs: Vec<(u64, bool)> = (0..seeds).flat_map(|s| [(s, false), (s, true)]).collect();
+        let jobs: Vec<(u64, bool)> = (first..first + seeds)
+            .flat_map(|s| [(s, false), (s, true)])
+            .collect();
         let next = Mutex::new(jobs.into_iter());
         std::thread::scope(|sc| {
             for _ in 0..2 {
@@ -265,10 +285,22 @@ fn regret_table(
         println!(
             "| {} | {d} | {} | {} | {lower} / {higher} | {:.2} |",
             f.name(),
-            spread(exact),
-            spread(subset),
+            spread(exact.clone()),
+            spread(subset.clone()),
             time(true) / time(false)
         );
+        for (seed, (e, s)) in (first..).zip(exact.iter().zip(&subset)) {
+            seeds_lines.push(format!(
+                "| {} | {d} | {seed} | {e:.6e} | {s:.6e} |",
+                f.name()
+            ));
+        }
+    }
+    if per_seed {
+        println!("\n| function | d | seed | exact | {arm} |\n|---|---|---|---|---|");
+        for line in seeds_lines {
+            println!("{line}");
+        }
     }
 }
 
@@ -333,7 +365,23 @@ fn main() {
                     })
                     .collect()
             });
-        let control = args.iter().any(|a| a == "--control");
-        regret_table(control, quick, seeds, sizes, cases);
+        let first = match args.iter().position(|a| a == "--first-seed") {
+            None => 0,
+            Some(i) => match args.get(i + 1).and_then(|s| s.parse().ok()) {
+                Some(first) => first,
+                None => {
+                    eprintln!("bo_scale: --first-seed: expected a seed number");
+                    std::process::exit(2)
+                }
+            },
+        };
+        let runs = Runs {
+            control: args.iter().any(|a| a == "--control"),
+            quick,
+            first,
+            count: seeds,
+            per_seed: args.iter().any(|a| a == "--per-seed"),
+        };
+        regret_table(runs, sizes, cases);
     }
 }

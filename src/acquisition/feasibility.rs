@@ -9,7 +9,7 @@
 //! objective's model already keeps parallel proposals apart).
 
 use super::encoding::Encoder;
-use super::model;
+use super::model::{self, PriorMean};
 use super::{Constraint, Problem, Report};
 use crate::gp::Gp;
 use rand_chacha::ChaCha8Rng;
@@ -47,7 +47,8 @@ pub(super) fn fit(
         };
         let y: Vec<f64> = raw.iter().map(|v| (v - mean) / sd).collect();
         let (x, _) = model::inputs(problem, enc, used);
-        let (_, gp, _) = model::fit_and_condition(x, y, rng, &mut Report::default());
+        let (_, gp, _) =
+            model::fit_and_condition(x, y, PriorMean::Average, rng, &mut Report::default());
         models.push(ConstraintModel {
             model: gp.ok()?,
             lo: c.min.map(|v| (v - mean) / sd),

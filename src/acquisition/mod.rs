@@ -66,6 +66,7 @@ pub use subset::Scale;
 use crate::space::Dim;
 use encoding::{Encoder, key};
 use maximize::{Rule, Scorer};
+use model::PriorMean;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeSet;
@@ -453,7 +454,7 @@ fn suggest_inner(
     } else {
         (x, y, pending, String::new(), used.clone())
     };
-    let (fit, model, clock) = model::fit_and_condition(x, y, &mut rng, report);
+    let (fit, model, clock) = model::fit_and_condition(x, y, PriorMean::Highest, &mut rng, report);
     let model = match model {
         Ok(m) => m,
         Err(e) => {

@@ -19,6 +19,7 @@
 //! rather than a kinked maximum of several, at the cost of a fit per objective.
 
 use super::encoding::Encoder;
+use super::model::PriorMean;
 use super::{PendingRule, Problem, Report, maximize, model, parego, pending};
 use crate::gp::Gp;
 use ndarray::ArrayView2;
@@ -81,7 +82,7 @@ pub(super) fn fit(
         // the module documentation).
         let (x, _) = model::inputs(problem, enc, used);
         let y = normalized(used.iter().map(|&i| objectives.losses[i][j]).collect());
-        let (_, gp, _) = model::fit_and_condition(x, y, rng, report);
+        let (_, gp, _) = model::fit_and_condition(x, y, PriorMean::Average, rng, report);
         let gp = gp.map_err(|e| e.to_string())?;
         let targets = gp.targets();
         let low = targets.iter().copied().fold(f64::INFINITY, f64::min);
