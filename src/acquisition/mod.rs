@@ -454,7 +454,8 @@ fn suggest_inner(
     } else {
         (x, y, pending, String::new(), used.clone())
     };
-    let (fit, model, clock) = model::fit_and_condition(x, y, PriorMean::Highest, &mut rng, report);
+    let (fit, model, clock) =
+        model::fit_and_condition(x, y, PriorMean::objective(enc.width()), &mut rng, report);
     let model = match model {
         Ok(m) => m,
         Err(e) => {
