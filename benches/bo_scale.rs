@@ -71,14 +71,15 @@ fn timed(n: usize, p: usize, scale: &Scale, reps: u64) -> String {
     };
     format!(
         "{} ({:.3} / {:.3} / {:.3})",
-        spread(runs.iter().map(|r| r.0).collect()),
+        spread(&runs.iter().map(|r| r.0).collect::<Vec<_>>()),
         med(&|r| r.fit_s),
         med(&|r| r.model_s),
         med(&|r| r.acquisition_s)
     )
 }
 
-fn spread(mut v: Vec<f64>) -> String {
+fn spread(v: &[f64]) -> String {
+    let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
     // Small regrets in scientific notation: 0.000 would hide which model is ahead.
     let num = |x: f64| match x != 0.0 && x.abs() < 0.01 {
@@ -285,15 +286,17 @@ fn regret_table(
         println!(
             "| {} | {d} | {} | {} | {lower} / {higher} | {:.2} |",
             f.name(),
-            spread(exact.clone()),
-            spread(subset.clone()),
+            spread(&exact),
+            spread(&subset),
             time(true) / time(false)
         );
-        for (seed, (e, s)) in (first..).zip(exact.iter().zip(&subset)) {
-            seeds_lines.push(format!(
-                "| {} | {d} | {seed} | {e:.6e} | {s:.6e} |",
-                f.name()
-            ));
+        if per_seed {
+            for (seed, (e, s)) in (first..).zip(exact.iter().zip(&subset)) {
+                seeds_lines.push(format!(
+                    "| {} | {d} | {seed} | {e:.6e} | {s:.6e} |",
+                    f.name()
+                ));
+            }
         }
     }
     if per_seed {
